@@ -1,0 +1,86 @@
+//! ISO 4217 currency codes: the active list, not a pattern.
+
+use crate::error::ValidationError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An active ISO 4217 alphabetic code, e.g. `EUR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency([u8; 3]);
+
+/// ISO 4217 list one, active codes (funds and precious metals excluded), sorted.
+const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
+    "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
+    "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP",
+    "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD",
+    "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY",
+    "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD",
+    "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK",
+    "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK",
+    "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG",
+    "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS",
+    "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VES",
+    "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+impl Currency {
+    /// Parses a request field. Lower case is accepted and normalised (`eur` → `EUR`).
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, ValidationError> {
+        let code = raw.trim().to_ascii_uppercase();
+        if ISO_4217.binary_search(&code.as_str()).is_err() {
+            return Err(ValidationError::new(field, "must be an ISO 4217 currency code, e.g. \"EUR\""));
+        }
+        let bytes = code.as_bytes();
+        Ok(Self([bytes[0], bytes[1], bytes[2]]))
+    }
+
+    pub fn code(&self) -> &str {
+        // Built only from the ASCII list above.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = ValidationError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse("currency", &value)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(currency: Currency) -> Self {
+        currency.code().to_owned()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_is_sorted_so_lookup_is_correct() {
+        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn real_codes_parse_and_normalise() {
+        assert_eq!(Currency::parse("currency", "eur").unwrap().code(), "EUR");
+        assert_eq!(Currency::parse("currency", "JPY").unwrap().code(), "JPY");
+    }
+
+    #[test]
+    fn three_letters_that_are_no_currency_are_refused() {
+        for raw in ["ABC", "EU", "EURO", "", "€", "XAU"] {
+            assert_eq!(Currency::parse("currency", raw).unwrap_err().field, "currency", "{raw}");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Cashflow's pure domain: newtypes parsed at the edge, and the Account, Movement and
+//! Category aggregates as `decide` (every business rule) and `apply` (folding events).
+//!
+//! # Layout
+//!
+//! - [`money`], [`currency`], [`text`], [`ids`], [`date`]: values that are valid once built.
+//! - [`account`], [`movement`], [`category`]: one aggregate each, with its commands and events.
+//! - [`aggregate`]: the trait every aggregate implements, and event (de)serialisation.
+//! - [`error`]: validation errors (bad input, naming the field) and domain rejections.
+//!
+//! Nothing here does IO: the handler loads state, passes it to `decide` with whatever
+//! context a rule needs (the account of a movement, today's date), and stores the events.
+#![forbid(unsafe_code)]
+
+pub mod account;
+pub mod aggregate;
+pub mod category;
+pub mod currency;
+pub mod date;
+pub mod error;
+pub mod ids;
+pub mod money;
+pub mod movement;
+pub mod text;
+
+pub use aggregate::{Aggregate, DomainEvent, EventDecodeError, fold};
+pub use currency::Currency;
+pub use date::{Month, OccurredOn};
+pub use error::{DomainError, ValidationError};
+pub use ids::{AccountId, CategoryId, CommandId, MovementId, RuleId, UserId};
+pub use money::{Amount, SignedAmount};
+pub use text::{Counterparty, Description, Name, Reason};
