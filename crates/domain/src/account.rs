@@ -45,9 +45,21 @@ impl DomainEvent for AccountEvent {
 
 #[derive(Debug, Clone)]
 pub enum AccountCommand {
-    Open { account_id: AccountId, owner: UserId, name: Name, kind: AccountKind, currency: Currency, opening_balance: SignedAmount },
-    Rename { owner: UserId, name: Name },
-    Close { owner: UserId },
+    Open {
+        account_id: AccountId,
+        owner: UserId,
+        name: Name,
+        kind: AccountKind,
+        currency: Currency,
+        opening_balance: SignedAmount,
+    },
+    Rename {
+        owner: UserId,
+        name: Name,
+    },
+    Close {
+        owner: UserId,
+    },
 }
 
 /// An opened account, as `decide` and other aggregates' rules need it.
@@ -79,7 +91,13 @@ impl Aggregate for Account {
     fn apply(&mut self, event: &AccountEvent) {
         match event {
             AccountEvent::AccountOpened { account_id, owner, name, currency, .. } => {
-                self.opened = Some(OpenAccount { id: *account_id, owner: *owner, name: name.clone(), currency: *currency, closed: false });
+                self.opened = Some(OpenAccount {
+                    id: *account_id,
+                    owner: *owner,
+                    name: name.clone(),
+                    currency: *currency,
+                    closed: false,
+                });
             }
             AccountEvent::AccountRenamed { name } => {
                 if let Some(account) = &mut self.opened {

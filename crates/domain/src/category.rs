@@ -54,7 +54,12 @@ impl Aggregate for Category {
     fn apply(&mut self, event: &CategoryEvent) {
         match event {
             CategoryEvent::CategoryCreated { category_id, owner, name, parent_id } => {
-                self.created = Some(ExistingCategory { id: *category_id, owner: *owner, name: name.clone(), parent_id: *parent_id });
+                self.created = Some(ExistingCategory {
+                    id: *category_id,
+                    owner: *owner,
+                    name: name.clone(),
+                    parent_id: *parent_id,
+                });
             }
             CategoryEvent::CategoryRenamed { name } => {
                 if let Some(category) = &mut self.created {
@@ -71,13 +76,19 @@ pub struct CategoryContext<'a> {
     pub parent: Option<&'a Category>,
 }
 
-pub fn decide(state: &Category, command: CategoryCommand, context: CategoryContext<'_>) -> Result<Vec<CategoryEvent>, DomainError> {
+pub fn decide(
+    state: &Category,
+    command: CategoryCommand,
+    context: CategoryContext<'_>,
+) -> Result<Vec<CategoryEvent>, DomainError> {
     match command {
         CategoryCommand::Create { category_id, owner, name, parent_id } => {
             if state.created.is_some() {
                 return Err(DomainError::AlreadyExists { what: "category" });
             }
-            if parent_id.is_some() && context.parent.and_then(|p| p.owned_by(owner)).map(|p| Some(p.id)) != Some(parent_id) {
+            if parent_id.is_some()
+                && context.parent.and_then(|p| p.owned_by(owner)).map(|p| Some(p.id)) != Some(parent_id)
+            {
                 return Err(DomainError::NotFound { what: "parent category" });
             }
             Ok(vec![CategoryEvent::CategoryCreated { category_id, owner, name, parent_id }])
@@ -98,11 +109,21 @@ mod tests {
     use crate::aggregate::fold;
 
     fn created(owner: UserId) -> CategoryEvent {
-        CategoryEvent::CategoryCreated { category_id: CategoryId::new(), owner, name: Name::parse("name", "Food").unwrap(), parent_id: None }
+        CategoryEvent::CategoryCreated {
+            category_id: CategoryId::new(),
+            owner,
+            name: Name::parse("name", "Food").unwrap(),
+            parent_id: None,
+        }
     }
 
     fn create(owner: UserId, parent_id: Option<CategoryId>) -> CategoryCommand {
-        CategoryCommand::Create { category_id: CategoryId::new(), owner, name: Name::parse("name", "Groceries").unwrap(), parent_id }
+        CategoryCommand::Create {
+            category_id: CategoryId::new(),
+            owner,
+            name: Name::parse("name", "Groceries").unwrap(),
+            parent_id,
+        }
     }
 
     #[test]
@@ -110,7 +131,8 @@ mod tests {
         let owner = UserId::new();
         let parent = fold::<Category>(&[created(owner)]);
         let parent_id = parent.created.as_ref().map(|c| c.id);
-        let events = decide(&Category::default(), create(owner, parent_id), CategoryContext { parent: Some(&parent) }).unwrap();
+        let events =
+            decide(&Category::default(), create(owner, parent_id), CategoryContext { parent: Some(&parent) }).unwrap();
         assert!(matches!(&events[..], [CategoryEvent::CategoryCreated { parent_id: p, .. }] if *p == parent_id));
     }
 
@@ -118,13 +140,15 @@ mod tests {
     fn a_category_cannot_nest_under_another_users_category() {
         let parent = fold::<Category>(&[created(UserId::new())]);
         let parent_id = parent.created.as_ref().map(|c| c.id);
-        let result = decide(&Category::default(), create(UserId::new(), parent_id), CategoryContext { parent: Some(&parent) });
+        let result =
+            decide(&Category::default(), create(UserId::new(), parent_id), CategoryContext { parent: Some(&parent) });
         assert_eq!(result, Err(DomainError::NotFound { what: "parent category" }));
     }
 
     #[test]
     fn a_missing_parent_is_not_found() {
-        let result = decide(&Category::default(), create(UserId::new(), Some(CategoryId::new())), CategoryContext::default());
+        let result =
+            decide(&Category::default(), create(UserId::new(), Some(CategoryId::new())), CategoryContext::default());
         assert_eq!(result, Err(DomainError::NotFound { what: "parent category" }));
     }
 }

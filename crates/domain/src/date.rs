@@ -42,8 +42,7 @@ pub fn parse_date(field: &'static str, raw: &str) -> Result<NaiveDate, Validatio
     if !well_formed {
         return Err(ValidationError::new(field, "must be a date \"YYYY-MM-DD\""));
     }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| ValidationError::new(field, "is not a real calendar date"))
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| ValidationError::new(field, "is not a real calendar date"))
 }
 
 /// A calendar month, `YYYY-MM`.

@@ -4,7 +4,9 @@ use crate::account::Account;
 use crate::aggregate::{Aggregate, DomainEvent};
 use crate::category::Category;
 use crate::error::{DomainError, ValidationError};
-use crate::{AccountId, Amount, CategoryId, Counterparty, Currency, Description, MovementId, OccurredOn, Reason, RuleId, UserId};
+use crate::{
+    AccountId, Amount, CategoryId, Counterparty, Currency, Description, MovementId, OccurredOn, Reason, RuleId, UserId,
+};
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -110,7 +112,16 @@ impl Aggregate for Movement {
 
     fn apply(&mut self, event: &MovementEvent) {
         match event {
-            MovementEvent::MovementRecorded { movement_id, owner, account_id, direction, amount, currency, occurred_on, .. } => {
+            MovementEvent::MovementRecorded {
+                movement_id,
+                owner,
+                account_id,
+                direction,
+                amount,
+                currency,
+                occurred_on,
+                ..
+            } => {
                 self.recorded = Some(RecordedMovement {
                     id: *movement_id,
                     owner: *owner,
@@ -173,7 +184,11 @@ pub struct MovementContext<'a> {
 /// what happened "today" in their time zone.
 pub const MAX_DAYS_AHEAD: u64 = 1;
 
-pub fn decide(state: &Movement, command: MovementCommand, context: MovementContext<'_>) -> Result<Vec<MovementEvent>, DomainError> {
+pub fn decide(
+    state: &Movement,
+    command: MovementCommand,
+    context: MovementContext<'_>,
+) -> Result<Vec<MovementEvent>, DomainError> {
     match command {
         MovementCommand::Record(record) => decide_record(state, record, &context),
         MovementCommand::AssignCategory { owner, category_id, assigned_by, rule_id } => {
@@ -184,7 +199,9 @@ pub fn decide(state: &Movement, command: MovementCommand, context: MovementConte
             check_category(owner, category_id, &context)?;
             match movement.category {
                 Some(current) if current.category_id == category_id => Ok(vec![]),
-                Some(current) if current.assigned_by == AssignedBy::User && assigned_by != AssignedBy::User => Ok(vec![]),
+                Some(current) if current.assigned_by == AssignedBy::User && assigned_by != AssignedBy::User => {
+                    Ok(vec![])
+                }
                 _ => Ok(vec![MovementEvent::CategoryAssigned { category_id, assigned_by, rule_id }]),
             }
         }
@@ -198,11 +215,16 @@ pub fn decide(state: &Movement, command: MovementCommand, context: MovementConte
     }
 }
 
-fn decide_record(state: &Movement, record: RecordMovement, context: &MovementContext<'_>) -> Result<Vec<MovementEvent>, DomainError> {
+fn decide_record(
+    state: &Movement,
+    record: RecordMovement,
+    context: &MovementContext<'_>,
+) -> Result<Vec<MovementEvent>, DomainError> {
     if state.recorded.is_some() {
         return Err(DomainError::AlreadyExists { what: "movement" });
     }
-    let account = context.account.and_then(|a| a.owned_by(record.owner)).ok_or(DomainError::NotFound { what: "account" })?;
+    let account =
+        context.account.and_then(|a| a.owned_by(record.owner)).ok_or(DomainError::NotFound { what: "account" })?;
     if account.closed {
         return Err(DomainError::FailedPrecondition("the account is closed".into()));
     }

@@ -29,7 +29,12 @@ fn world() -> World {
         currency: Currency::parse("currency", "EUR").unwrap(),
         opening_balance: SignedAmount::ZERO,
     }]);
-    let category = fold::<Category>(&[CategoryEvent::CategoryCreated { category_id, owner, name: Name::parse("name", "Food").unwrap(), parent_id: None }]);
+    let category = fold::<Category>(&[CategoryEvent::CategoryCreated {
+        category_id,
+        owner,
+        name: Name::parse("name", "Food").unwrap(),
+        parent_id: None,
+    }]);
     World { owner, account, account_id, category, category_id }
 }
 
@@ -98,7 +103,10 @@ fn a_movement_cannot_go_to_another_users_account() {
 fn a_movement_cannot_go_to_a_closed_account() {
     let mut w = world();
     w.account.apply(&AccountEvent::AccountClosed {});
-    assert!(matches!(decide(&Movement::default(), w.record(TODAY), w.context()), Err(DomainError::FailedPrecondition(_))));
+    assert!(matches!(
+        decide(&Movement::default(), w.record(TODAY), w.context()),
+        Err(DomainError::FailedPrecondition(_))
+    ));
 }
 
 #[test]
@@ -117,7 +125,12 @@ fn a_category_of_another_user_is_not_found() {
     let w = world();
     let other = world();
     let given = w.recorded();
-    let when = MovementCommand::AssignCategory { owner: w.owner, category_id: other.category_id, assigned_by: AssignedBy::User, rule_id: None };
+    let when = MovementCommand::AssignCategory {
+        owner: w.owner,
+        category_id: other.category_id,
+        assigned_by: AssignedBy::User,
+        rule_id: None,
+    };
     let context = MovementContext { account: None, category: Some(&other.category), today: TODAY };
     assert_eq!(decide(&given, when, context), Err(DomainError::NotFound { what: "category" }));
 }
@@ -153,7 +166,11 @@ fn a_rule_never_overrides_the_users_choice() {
     let w = world();
     let other_category = CategoryId::new();
     let mut given = w.recorded();
-    given.apply(&MovementEvent::CategoryAssigned { category_id: other_category, assigned_by: AssignedBy::User, rule_id: None });
+    given.apply(&MovementEvent::CategoryAssigned {
+        category_id: other_category,
+        assigned_by: AssignedBy::User,
+        rule_id: None,
+    });
     assert_eq!(decide(&given, w.assign(AssignedBy::Rule), w.context()), Ok(vec![]));
 }
 
@@ -176,7 +193,8 @@ fn every_event_round_trips_through_its_stored_form() {
     let mut events = decide(&Movement::default(), command, w.context()).unwrap();
     events.push(MovementEvent::MovementVoided { reason: Reason::parse("reason", "typo").unwrap() });
     for event in events {
-        let decoded = MovementEvent::decode(event.event_type(), MovementEvent::SCHEMA_VERSION, event.payload()).unwrap();
+        let decoded =
+            MovementEvent::decode(event.event_type(), MovementEvent::SCHEMA_VERSION, event.payload()).unwrap();
         assert_eq!(decoded, event);
     }
 }
@@ -195,7 +213,8 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        (prop_oneof![Just(AssignedBy::User), Just(AssignedBy::Rule), Just(AssignedBy::Ocr)], any::<bool>()).prop_map(|(by, other)| Step::Assign(by, other)),
+        (prop_oneof![Just(AssignedBy::User), Just(AssignedBy::Rule), Just(AssignedBy::Ocr)], any::<bool>())
+            .prop_map(|(by, other)| Step::Assign(by, other)),
         Just(Step::Void),
     ]
 }
