@@ -49,6 +49,18 @@ pub enum ExpectedVersion {
     Any,
 }
 
+impl ExpectedVersion {
+    /// Whether a stream whose last version is `actual` (0 when it does not exist) may be
+    /// appended to. `Exact(0)` means the same as `NoStream`.
+    pub fn matches(self, actual: u64) -> bool {
+        match self {
+            ExpectedVersion::NoStream => actual == 0,
+            ExpectedVersion::Exact(version) => actual == version,
+            ExpectedVersion::Any => true,
+        }
+    }
+}
+
 /// Who and what caused an append: stored as metadata on each of its events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandMetadata {
@@ -146,7 +158,7 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The stored outcome of an earlier append with this idempotency key, if any. Handlers
     /// ask before deciding, since a retried command may no longer be valid on today's state
-    /// (voiding twice) yet must still get its first answer.
+    /// (voiding twice) yet must still get its first answer. The outcome has `replayed` set.
     async fn find_command(&self, owner: Uuid, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError>;
 
     /// All events of one stream, oldest first; empty when the stream does not exist.
@@ -162,6 +174,35 @@ pub trait EventStore: Send + Sync + 'static {
     /// Waits until the head passes `after` or `timeout` elapses, whichever is first, and
     /// returns the head it saw. A wake-up for readers, so they do not poll in a busy loop.
     async fn wait_for_events(&self, after: u64, timeout: Duration) -> Result<u64, StoreError>;
+}
+
+/// Lets a shared store (`Arc<InMemoryEventStore>`, `Arc<dyn EventStore>`) be passed where a
+/// store is expected.
+#[async_trait]
+impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        (**self).append(request).await
+    }
+
+    async fn find_command(&self, owner: Uuid, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        (**self).find_command(owner, command_id).await
+    }
+
+    async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        (**self).read_stream(stream_id).await
+    }
+
+    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        (**self).read_all(after, limit).await
+    }
+
+    async fn head(&self) -> Result<u64, StoreError> {
+        (**self).head().await
+    }
+
+    async fn wait_for_events(&self, after: u64, timeout: Duration) -> Result<u64, StoreError> {
+        (**self).wait_for_events(after, timeout).await
+    }
 }
 
 mod hex_bytes {

@@ -1,0 +1,186 @@
+//! The one mapping from every layer's error to a gRPC status.
+//!
+//! Bad input and domain rejections are the caller's to fix and are described; store and
+//! read-model failures are ours and answer a generic message, the cause only logged.
+
+use cashflow_domain::{DomainError, ValidationError};
+use cashflow_eventstore::StoreError;
+use cashflow_projection_ledger::QueryError;
+use thiserror::Error;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Everything a handler can fail with, by layer.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// A request field that is not a valid value.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// `decide` refused the command.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The read model did not reach the requested `min_position` before the call's deadline.
+    #[error("the read model has not reached position {0} yet")]
+    NotCaughtUp(u64),
+    /// A bug or broken data on our side: answered INTERNAL, the text only logged.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+}
+
+/// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` violation naming the request field.
+pub fn invalid_argument(error: &ValidationError) -> Status {
+    Status::with_error_details(
+        Code::InvalidArgument,
+        error.to_string(),
+        ErrorDetails::with_bad_request_violation(error.field, error.message.clone()),
+    )
+}
+
+fn internal(cause: &dyn std::fmt::Display) -> Status {
+    tracing::error!(error = %cause, "internal error answered as INTERNAL");
+    Status::internal("internal error")
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Validation(error) => invalid_argument(&error),
+            ApiError::Domain(error) => domain_status(error),
+            ApiError::Store(error) => store_status(error),
+            ApiError::Query(error) => query_status(error),
+            ApiError::NotCaughtUp(position) => {
+                Status::deadline_exceeded(format!("the read model has not reached position {position} in time"))
+            }
+            ApiError::Internal(cause) => internal(&cause),
+        }
+    }
+}
+
+fn domain_status(error: DomainError) -> Status {
+    match error {
+        DomainError::NotFound { what } => Status::not_found(format!("{what} not found")),
+        DomainError::Invalid(error) => invalid_argument(&error),
+        DomainError::FailedPrecondition(why) => Status::failed_precondition(why),
+        DomainError::AlreadyExists { what } => Status::already_exists(format!("{what} already exists")),
+    }
+}
+
+fn store_status(error: StoreError) -> Status {
+    match error {
+        StoreError::Conflict { .. } => {
+            tracing::debug!(%error, "version conflict answered as ABORTED");
+            Status::aborted("the resource was changed by another request; read it again and retry")
+        }
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "event store unavailable");
+            Status::unavailable("the event store is unavailable; retry later")
+        }
+        StoreError::Corrupt(_) => internal(&error),
+    }
+}
+
+fn query_status(error: QueryError) -> Status {
+    match error {
+        QueryError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "read model unavailable");
+            Status::unavailable("the read model is unavailable; retry later")
+        }
+        other => internal(&other),
+    }
+}
+
+impl From<ValidationError> for Status {
+    fn from(error: ValidationError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<DomainError> for Status {
+    fn from(error: DomainError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<StoreError> for Status {
+    fn from(error: StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<QueryError> for Status {
+    fn from(error: QueryError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cashflow_eventstore::ExpectedVersion;
+
+    fn violated_field(status: &Status) -> Option<String> {
+        let bad_request = status.get_details_bad_request()?;
+        bad_request.field_violations.first().map(|v| v.field.clone())
+    }
+
+    #[test]
+    fn a_validation_error_is_invalid_argument_naming_the_field() {
+        let status = Status::from(ValidationError::new("amount", "must be greater than zero"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(violated_field(&status).as_deref(), Some("amount"));
+    }
+
+    #[test]
+    fn domain_rejections_map_to_their_codes() {
+        let cases = [
+            (DomainError::NotFound { what: "movement" }, Code::NotFound),
+            (DomainError::FailedPrecondition("voided".into()), Code::FailedPrecondition),
+            (DomainError::AlreadyExists { what: "account" }, Code::AlreadyExists),
+            (DomainError::Invalid(ValidationError::new("occurred_on", "future")), Code::InvalidArgument),
+        ];
+        for (error, code) in cases {
+            assert_eq!(Status::from(error).code(), code);
+        }
+    }
+
+    #[test]
+    fn a_domain_invalid_names_its_field() {
+        let status = Status::from(DomainError::Invalid(ValidationError::new("occurred_on", "too far ahead")));
+        assert_eq!(violated_field(&status).as_deref(), Some("occurred_on"));
+    }
+
+    #[test]
+    fn a_conflict_is_aborted_and_an_outage_unavailable() {
+        let conflict =
+            StoreError::Conflict { stream_id: "movement-x".into(), expected: ExpectedVersion::Exact(1), actual: 2 };
+        assert_eq!(Status::from(conflict).code(), Code::Aborted);
+        let down = Status::from(StoreError::Unavailable("connection refused to 10.0.0.7:5432".into()));
+        assert_eq!(down.code(), Code::Unavailable);
+        assert!(!down.message().contains("10.0.0.7"), "{}", down.message());
+    }
+
+    #[test]
+    fn corrupt_data_is_internal_and_does_not_leak() {
+        let status = Status::from(StoreError::Corrupt("row 42 of events: bad payload column".into()));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("row 42"), "{}", status.message());
+        let status = Status::from(ApiError::internal("secret detail"));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
+    }
+
+    #[test]
+    fn a_read_model_that_is_late_is_deadline_exceeded() {
+        assert_eq!(Status::from(ApiError::NotCaughtUp(9)).code(), Code::DeadlineExceeded);
+    }
+}
