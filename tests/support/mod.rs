@@ -39,7 +39,7 @@ pub struct Namespace {
 
 impl Namespace {
     pub fn new() -> Self {
-        let id = Uuid::new_v4().simple().to_string();
+        let id = Uuid::now_v7().simple().to_string();
         let database = format!("cashflow_test_{id}");
         Self { database_url: format!("{BASE_URL}/{database}"), database, prefix: format!("t{id}") }
     }

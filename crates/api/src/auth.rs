@@ -149,8 +149,13 @@ impl tonic::service::Interceptor for AuthInterceptor {
 /// and tools; the secret is the server's `jwt_secret`.
 pub fn issue_token(secret: &str, user_id: UserId, ttl: Duration) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let claims =
-        IssuedClaims { sub: user_id.to_string(), exp: now.saturating_add(ttl.as_secs()), iat: now, iss: ISSUER, aud: AUDIENCE };
+    let claims = IssuedClaims {
+        sub: user_id.to_string(),
+        exp: now.saturating_add(ttl.as_secs()),
+        iat: now,
+        iss: ISSUER,
+        aud: AUDIENCE,
+    };
     // HS256 with a secret key cannot fail: the key family matches the algorithm and these
     // claims always serialise.
     #[allow(clippy::expect_used)]

@@ -99,28 +99,9 @@ fn query_status(error: QueryError) -> Status {
     }
 }
 
-impl From<ValidationError> for Status {
-    fn from(error: ValidationError) -> Self {
-        ApiError::from(error).into()
-    }
-}
-
-impl From<DomainError> for Status {
-    fn from(error: DomainError) -> Self {
-        ApiError::from(error).into()
-    }
-}
-
-impl From<StoreError> for Status {
-    fn from(error: StoreError) -> Self {
-        ApiError::from(error).into()
-    }
-}
-
-impl From<QueryError> for Status {
-    fn from(error: QueryError) -> Self {
-        ApiError::from(error).into()
-    }
+/// The status of any layer's error: for `.map_err(status)?` where a handler answers `Status`.
+pub fn status(error: impl Into<ApiError>) -> Status {
+    error.into().into()
 }
 
 #[cfg(test)]
@@ -135,7 +116,7 @@ mod tests {
 
     #[test]
     fn a_validation_error_is_invalid_argument_naming_the_field() {
-        let status = Status::from(ValidationError::new("amount", "must be greater than zero"));
+        let status = status(ValidationError::new("amount", "must be greater than zero"));
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(violated_field(&status).as_deref(), Some("amount"));
     }
@@ -149,13 +130,13 @@ mod tests {
             (DomainError::Invalid(ValidationError::new("occurred_on", "future")), Code::InvalidArgument),
         ];
         for (error, code) in cases {
-            assert_eq!(Status::from(error).code(), code);
+            assert_eq!(status(error).code(), code);
         }
     }
 
     #[test]
     fn a_domain_invalid_names_its_field() {
-        let status = Status::from(DomainError::Invalid(ValidationError::new("occurred_on", "too far ahead")));
+        let status = status(DomainError::Invalid(ValidationError::new("occurred_on", "too far ahead")));
         assert_eq!(violated_field(&status).as_deref(), Some("occurred_on"));
     }
 
@@ -163,15 +144,15 @@ mod tests {
     fn a_conflict_is_aborted_and_an_outage_unavailable() {
         let conflict =
             StoreError::Conflict { stream_id: "movement-x".into(), expected: ExpectedVersion::Exact(1), actual: 2 };
-        assert_eq!(Status::from(conflict).code(), Code::Aborted);
-        let down = Status::from(StoreError::Unavailable("connection refused to 10.0.0.7:5432".into()));
+        assert_eq!(status(conflict).code(), Code::Aborted);
+        let down = status(StoreError::Unavailable("connection refused to 10.0.0.7:5432".into()));
         assert_eq!(down.code(), Code::Unavailable);
         assert!(!down.message().contains("10.0.0.7"), "{}", down.message());
     }
 
     #[test]
     fn corrupt_data_is_internal_and_does_not_leak() {
-        let status = Status::from(StoreError::Corrupt("row 42 of events: bad payload column".into()));
+        let status = status(StoreError::Corrupt("row 42 of events: bad payload column".into()));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("row 42"), "{}", status.message());
         let status = Status::from(ApiError::internal("secret detail"));

@@ -1,1 +1,194 @@
-//! placeholder
+//! Cashflow's gRPC edge: JWT auth, command handling, queries and audit as tonic services.
+//!
+//! # Layout
+//!
+//! - [`auth`]: HS256 bearer tokens, the interceptor that sets the [`auth::Caller`].
+//! - [`context`]: what a request carries besides its message (correlation, trace, deadline).
+//! - [`convert`]: proto ⇄ domain, parsed once at the edge.
+//! - [`handler`]: the command handler (idempotency, load, decide, append, retry on conflict).
+//! - [`ledger_service`], [`query_service`], [`audit_service`]: one file per service.
+//! - [`error`]: the one mapping of every error to a `tonic::Status`.
+//!
+//! The binary calls [`build`] and serves [`Api::routes`] (or [`Api::into_router`]); on
+//! shutdown it calls [`ApiHealth::set_not_serving`] before draining.
+#![forbid(unsafe_code)]
+
+pub mod audit_service;
+pub mod auth;
+pub mod context;
+pub mod convert;
+pub mod error;
+pub mod handler;
+pub mod ledger_service;
+pub mod query_service;
+
+use cashflow_bus::CheckpointWatch;
+use cashflow_eventstore::EventStore;
+use cashflow_projection_ledger::LedgerQueries;
+use cashflow_proto::v1::audit_service_server::AuditServiceServer;
+use cashflow_proto::v1::ledger_service_server::LedgerServiceServer;
+use cashflow_proto::v1::query_service_server::QueryServiceServer;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+pub use audit_service::AuditApi;
+pub use auth::{AuthInterceptor, Caller, JwtVerifier, issue_token};
+pub use error::ApiError;
+pub use handler::CommandHandler;
+pub use ledger_service::LedgerApi;
+pub use query_service::{QueryApi, WaitLimits};
+
+/// Largest request message accepted: far above any command, small enough that a
+/// malicious client cannot make the server buffer much.
+pub const MAX_DECODING_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
+/// The API's settings.
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// HS256 key of access tokens (`CASHFLOW_JWT_SECRET`); must not be empty.
+    pub jwt_secret: String,
+    /// How long a query waits for `min_position` without a call deadline, and at most.
+    pub wait: WaitLimits,
+    pub max_decoding_message_size: usize,
+}
+
+impl ApiConfig {
+    pub fn new(jwt_secret: impl Into<String>) -> Self {
+        Self {
+            jwt_secret: jwt_secret.into(),
+            wait: WaitLimits::default(),
+            max_decoding_message_size: MAX_DECODING_MESSAGE_SIZE,
+        }
+    }
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("jwt_secret", &"<redacted>")
+            .field("wait", &self.wait)
+            .field("max_decoding_message_size", &self.max_decoding_message_size)
+            .finish()
+    }
+}
+
+/// What the services run on, wired by the binary.
+pub struct ApiState {
+    pub store: Arc<dyn EventStore>,
+    pub queries: LedgerQueries,
+    pub checkpoints: CheckpointWatch,
+    pub config: ApiConfig,
+}
+
+#[derive(Debug, Error)]
+pub enum BuildError {
+    #[error("authentication: {0}")]
+    Auth(#[from] auth::AuthError),
+    #[error("server reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// The fully-qualified names of the authenticated services, as health reports them.
+pub const SERVICE_NAMES: [&str; 3] = [
+    <LedgerServiceServer<LedgerApi> as NamedService>::NAME,
+    <QueryServiceServer<QueryApi> as NamedService>::NAME,
+    <AuditServiceServer<AuditApi> as NamedService>::NAME,
+];
+
+/// The health statuses the binary flips on shutdown.
+#[derive(Debug, Clone)]
+pub struct ApiHealth {
+    reporter: HealthReporter,
+}
+
+impl ApiHealth {
+    pub fn reporter(&self) -> &HealthReporter {
+        &self.reporter
+    }
+
+    pub async fn set_serving(&self) {
+        self.set_all(ServingStatus::Serving).await;
+    }
+
+    /// Load balancers stop sending new calls; call before draining.
+    pub async fn set_not_serving(&self) {
+        self.set_all(ServingStatus::NotServing).await;
+    }
+
+    async fn set_all(&self, status: ServingStatus) {
+        for name in std::iter::once("").chain(SERVICE_NAMES) {
+            self.reporter.set_service_status(name, status).await;
+        }
+    }
+}
+
+/// The mounted services and the handle on their health.
+#[derive(Debug)]
+pub struct Api {
+    /// Ledger, Query and Audit behind auth; health and reflection (v1 and v1alpha) without.
+    pub routes: Routes,
+    pub health: ApiHealth,
+}
+
+impl Api {
+    /// The routes on a server with [`server`]'s limits, ready for `serve_with_shutdown`.
+    pub fn into_router(self) -> (Router, ApiHealth) {
+        (server().add_routes(self.routes), self.health)
+    }
+}
+
+/// A tonic server with the limits the API is built for. The binary may add layers (tracing,
+/// grpc-web) before adding [`Api::routes`].
+pub fn server() -> Server {
+    Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .max_concurrent_streams(Some(256))
+        .http2_max_header_list_size(Some(16 * 1024))
+        // A backstop for handlers; queries wait at most `WaitLimits::max` on their own.
+        .timeout(Duration::from_secs(120))
+}
+
+/// Builds every service over `state`, marks them SERVING and returns their routes.
+pub async fn build(state: ApiState) -> Result<Api, BuildError> {
+    let ApiState { store, queries, checkpoints, config } = state;
+    let auth = AuthInterceptor::new(Arc::new(JwtVerifier::new(&config.jwt_secret)?));
+    let limit = config.max_decoding_message_size;
+
+    let ledger =
+        LedgerServiceServer::new(LedgerApi::new(CommandHandler::new(store.clone()))).max_decoding_message_size(limit);
+    let query =
+        QueryServiceServer::new(QueryApi::new(Arc::new(queries), store.clone(), Arc::new(checkpoints), config.wait))
+            .max_decoding_message_size(limit);
+    let audit = AuditServiceServer::new(AuditApi::new(store)).max_decoding_message_size(limit);
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let health = ApiHealth { reporter };
+    health.set_serving().await;
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(cashflow_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(cashflow_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let routes = Routes::new(InterceptedService::new(ledger, auth.clone()))
+        .add_service(InterceptedService::new(query, auth.clone()))
+        .add_service(InterceptedService::new(audit, auth))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    Ok(Api { routes, health })
+}

@@ -84,12 +84,15 @@ impl EventStore for InMemoryEventStore {
             replayed: false,
         };
         let first_index = state.events.len();
+        let appended = !events.is_empty();
         let stream = state.streams.entry(request.stream_id).or_default();
         stream.extend(first_index..first_index + events.len());
         state.event_ids.extend(new_ids);
         state.events.extend(events);
         state.commands.insert(key, outcome);
-        self.head.send_replace(outcome.position.max(head));
+        if appended {
+            self.head.send_replace(outcome.position);
+        }
         Ok(outcome)
     }
 

@@ -1,1 +1,27 @@
-//! placeholder
+//! Ledger read model: movements, account balances and monthly category totals, projected from events and read per owner.
+//!
+//! # Layout
+//!
+//! - [`projection`]: [`LedgerProjection`], the bus's `Projection` that folds account, category
+//!   and movement events into the `ledger_*` tables.
+//! - [`queries`]: [`LedgerQueries`], the owner-scoped reads, with keyset pagination of movements.
+//! - [`schema`]: [`migrate`], which applies `migrations/` (tracked in `_sqlx_migrations_ledger`).
+//! - `columns`: how domain values are stored in columns, shared by both sides.
+//!
+//! Every row carries its owner and every read filters by it: another user's ids find nothing.
+#![forbid(unsafe_code)]
+
+mod columns;
+pub mod projection;
+pub mod queries;
+pub mod schema;
+
+pub use projection::LedgerProjection;
+pub use queries::{
+    BalanceView, CategorySummaryRow, CategoryView, DEFAULT_PAGE_SIZE, LedgerQueries, MAX_PAGE_SIZE, MovementFilter,
+    MovementPage, MovementView, PageCursor, QueryError,
+};
+pub use schema::{MIGRATIONS_TABLE, migrate};
+
+/// The projection's name: its checkpoint's key, and the argument of `cashflow projections rebuild`.
+pub const NAME: &str = "ledger";

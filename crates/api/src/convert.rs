@@ -1,0 +1,337 @@
+//! Parsing at the edge: proto requests become validated inputs built from domain newtypes,
+//! and read-model views become proto messages. Nothing past this module sees a raw string.
+//!
+//! An optional string field sent empty is treated as absent, as proto3 clients and JSON
+//! gateways often cannot tell the two apart.
+
+use cashflow_domain::date::parse_date;
+use cashflow_domain::movement::Direction;
+use cashflow_domain::{
+    AccountId, Amount, CategoryId, CommandId, Counterparty, Currency, Description, Month, MovementId, Name, OccurredOn,
+    Reason, SignedAmount, ValidationError,
+};
+use cashflow_projection_ledger::{
+    BalanceView, CategorySummaryRow, CategoryView, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MovementFilter, MovementView,
+    PageCursor,
+};
+use cashflow_proto::v1 as pb;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// `OpenAccount`, validated.
+#[derive(Debug, Clone)]
+pub struct OpenAccount {
+    pub command_id: CommandId,
+    pub name: Name,
+    pub currency: Currency,
+    pub opening_balance: SignedAmount,
+}
+
+/// `RecordMovement`, validated.
+#[derive(Debug, Clone)]
+pub struct RecordMovement {
+    pub command_id: CommandId,
+    pub account_id: AccountId,
+    pub direction: Direction,
+    pub amount: Amount,
+    pub occurred_on: OccurredOn,
+    pub description: Description,
+    pub counterparty: Option<Counterparty>,
+    pub category_id: Option<CategoryId>,
+}
+
+/// `AssignCategory`, validated.
+#[derive(Debug, Clone)]
+pub struct AssignCategory {
+    pub command_id: CommandId,
+    pub movement_id: MovementId,
+    pub category_id: CategoryId,
+    /// The movement version the client last saw; `None` lets the server retry on conflict.
+    pub expected_version: Option<u64>,
+}
+
+/// `VoidMovement`, validated.
+#[derive(Debug, Clone)]
+pub struct VoidMovement {
+    pub command_id: CommandId,
+    pub movement_id: MovementId,
+    pub reason: Reason,
+}
+
+/// `CreateCategory`, validated.
+#[derive(Debug, Clone)]
+pub struct CreateCategory {
+    pub command_id: CommandId,
+    pub name: Name,
+    pub parent_id: Option<CategoryId>,
+}
+
+/// `ListMovements`' filter and paging, validated.
+#[derive(Debug, Clone)]
+pub struct ListMovements {
+    pub filter: MovementFilter,
+    pub page_size: u32,
+    pub after: Option<PageCursor>,
+}
+
+/// `GetCategorySummary`'s month bounds, as the first day of each month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryRange {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// A validated command: its idempotency key.
+pub trait Command {
+    fn command_id(&self) -> CommandId;
+}
+
+macro_rules! command {
+    ($($input:ty),*) => {$(
+        impl Command for $input {
+            fn command_id(&self) -> CommandId {
+                self.command_id
+            }
+        }
+    )*};
+}
+
+command!(OpenAccount, RecordMovement, AssignCategory, VoidMovement, CreateCategory);
+
+fn command_id(raw: &str) -> Result<CommandId, ValidationError> {
+    if raw.trim().is_empty() {
+        return Err(ValidationError::new("command_id", "is required: a UUID chosen by the client"));
+    }
+    CommandId::parse("command_id", raw)
+}
+
+/// `Some` only for a present, non-empty value.
+fn present(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|s| !s.trim().is_empty())
+}
+
+fn direction(field: &'static str, raw: i32) -> Result<Direction, ValidationError> {
+    match pb::Direction::try_from(raw) {
+        Ok(pb::Direction::Income) => Ok(Direction::Income),
+        Ok(pb::Direction::Expense) => Ok(Direction::Expense),
+        Ok(pb::Direction::Unspecified) | Err(_) => {
+            Err(ValidationError::new(field, "must be DIRECTION_INCOME or DIRECTION_EXPENSE"))
+        }
+    }
+}
+
+impl TryFrom<pb::OpenAccountRequest> for OpenAccount {
+    type Error = ValidationError;
+
+    fn try_from(request: pb::OpenAccountRequest) -> Result<Self, Self::Error> {
+        Ok(Self {
+            command_id: command_id(&request.command_id)?,
+            name: Name::parse("name", &request.name)?,
+            currency: Currency::parse("currency", &request.currency)?,
+            opening_balance: present(request.opening_balance.as_deref())
+                .map(|raw| SignedAmount::parse("opening_balance", raw))
+                .transpose()?
+                .unwrap_or(SignedAmount::ZERO),
+        })
+    }
+}
+
+impl TryFrom<pb::RecordMovementRequest> for RecordMovement {
+    type Error = ValidationError;
+
+    fn try_from(request: pb::RecordMovementRequest) -> Result<Self, Self::Error> {
+        Ok(Self {
+            command_id: command_id(&request.command_id)?,
+            account_id: AccountId::parse("account_id", &request.account_id)?,
+            direction: direction("direction", request.direction)?,
+            amount: Amount::parse("amount", &request.amount)?,
+            occurred_on: OccurredOn::parse("occurred_on", &request.occurred_on)?,
+            description: Description::parse("description", &request.description)?,
+            counterparty: present(request.counterparty.as_deref())
+                .map(|raw| Counterparty::parse("counterparty", raw))
+                .transpose()?,
+            category_id: present(request.category_id.as_deref())
+                .map(|raw| CategoryId::parse("category_id", raw))
+                .transpose()?,
+        })
+    }
+}
+
+impl TryFrom<pb::AssignCategoryRequest> for AssignCategory {
+    type Error = ValidationError;
+
+    fn try_from(request: pb::AssignCategoryRequest) -> Result<Self, Self::Error> {
+        Ok(Self {
+            command_id: command_id(&request.command_id)?,
+            movement_id: MovementId::parse("movement_id", &request.movement_id)?,
+            category_id: CategoryId::parse("category_id", &request.category_id)?,
+            expected_version: request.expected_version,
+        })
+    }
+}
+
+impl TryFrom<pb::VoidMovementRequest> for VoidMovement {
+    type Error = ValidationError;
+
+    fn try_from(request: pb::VoidMovementRequest) -> Result<Self, Self::Error> {
+        Ok(Self {
+            command_id: command_id(&request.command_id)?,
+            movement_id: MovementId::parse("movement_id", &request.movement_id)?,
+            reason: Reason::parse("reason", &request.reason)?,
+        })
+    }
+}
+
+impl TryFrom<pb::CreateCategoryRequest> for CreateCategory {
+    type Error = ValidationError;
+
+    fn try_from(request: pb::CreateCategoryRequest) -> Result<Self, Self::Error> {
+        Ok(Self {
+            command_id: command_id(&request.command_id)?,
+            name: Name::parse("name", &request.name)?,
+            parent_id: present(request.parent_id.as_deref())
+                .map(|raw| CategoryId::parse("parent_id", raw))
+                .transpose()?,
+        })
+    }
+}
+
+/// An inclusive date range whose end must not come before its start.
+fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), ValidationError> {
+    match (from, to) {
+        (Some(from), Some(to)) if to < from => Err(ValidationError::new("to", "must not be before from")),
+        _ => Ok(()),
+    }
+}
+
+impl TryFrom<&pb::ListMovementsRequest> for ListMovements {
+    type Error = ValidationError;
+
+    fn try_from(request: &pb::ListMovementsRequest) -> Result<Self, Self::Error> {
+        let from = present(request.from.as_deref()).map(|raw| parse_date("from", raw)).transpose()?;
+        let to = present(request.to.as_deref()).map(|raw| parse_date("to", raw)).transpose()?;
+        date_range(from, to)?;
+        let filter = MovementFilter {
+            account_id: present(request.account_id.as_deref())
+                .map(|raw| AccountId::parse("account_id", raw).map(|id| id.as_uuid()))
+                .transpose()?,
+            category_id: present(request.category_id.as_deref())
+                .map(|raw| CategoryId::parse("category_id", raw).map(|id| id.as_uuid()))
+                .transpose()?,
+            from,
+            to,
+            // DIRECTION_UNSPECIFIED as a filter means "either direction".
+            direction: match request.direction {
+                None => None,
+                Some(raw) if raw == pb::Direction::Unspecified as i32 => None,
+                Some(raw) => Some(direction("direction", raw)?),
+            },
+        };
+        Ok(Self { filter, page_size: page_size(request.page_size)?, after: page_token(&request.page_token)? })
+    }
+}
+
+/// AIP-158: zero means the default, larger than the maximum is lowered to it.
+pub fn page_size(raw: i32) -> Result<u32, ValidationError> {
+    match u32::try_from(raw) {
+        Err(_) => Err(ValidationError::new("page_size", "must not be negative")),
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
+        Ok(size) => Ok(size.min(MAX_PAGE_SIZE)),
+    }
+}
+
+pub fn page_token(raw: &str) -> Result<Option<PageCursor>, ValidationError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    PageCursor::decode(raw)
+        .map(Some)
+        .ok_or_else(|| ValidationError::new("page_token", "is not a token returned by this server"))
+}
+
+impl TryFrom<&pb::GetCategorySummaryRequest> for SummaryRange {
+    type Error = ValidationError;
+
+    fn try_from(request: &pb::GetCategorySummaryRequest) -> Result<Self, Self::Error> {
+        let month = |field, raw: Option<&str>| {
+            present(raw).map(|raw| Month::parse(field, raw).map(|m| m.first_day())).transpose()
+        };
+        let from = month("from", request.from.as_deref())?;
+        let to = month("to", request.to.as_deref())?;
+        date_range(from, to)?;
+        Ok(Self { from, to })
+    }
+}
+
+pub fn movement_id(raw: &str) -> Result<MovementId, ValidationError> {
+    MovementId::parse("movement_id", raw)
+}
+
+/// Money as the API writes it: exact, without trailing zeros or exponent.
+pub fn money(value: Decimal) -> String {
+    value.normalize().to_string()
+}
+
+pub fn date(value: NaiveDate) -> String {
+    value.format("%Y-%m-%d").to_string()
+}
+
+pub fn month(value: NaiveDate) -> String {
+    value.format("%Y-%m").to_string()
+}
+
+fn optional_id(id: Option<Uuid>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_default()
+}
+
+pub fn direction_to_proto(direction: Direction) -> pb::Direction {
+    match direction {
+        Direction::Income => pb::Direction::Income,
+        Direction::Expense => pb::Direction::Expense,
+    }
+}
+
+pub fn movement_to_proto(view: MovementView) -> pb::Movement {
+    pb::Movement {
+        movement_id: view.movement_id.to_string(),
+        account_id: view.account_id.to_string(),
+        direction: direction_to_proto(view.direction).into(),
+        amount: money(view.amount),
+        currency: view.currency,
+        occurred_on: date(view.occurred_on),
+        description: view.description,
+        counterparty: view.counterparty.unwrap_or_default(),
+        category_id: optional_id(view.category_id),
+        voided: view.voided,
+        version: view.version,
+    }
+}
+
+pub fn balance_to_proto(view: BalanceView) -> pb::Balance {
+    pb::Balance {
+        account_id: view.account_id.to_string(),
+        name: view.name,
+        currency: view.currency,
+        balance: money(view.balance),
+    }
+}
+
+pub fn summary_row_to_proto(row: CategorySummaryRow) -> pb::CategorySummaryRow {
+    pb::CategorySummaryRow {
+        category_id: optional_id(row.category_id),
+        category_name: row.category_name.unwrap_or_default(),
+        month: month(row.month),
+        direction: direction_to_proto(row.direction).into(),
+        total: money(row.total),
+        count: row.count,
+        currency: row.currency,
+    }
+}
+
+pub fn category_to_proto(view: CategoryView) -> pb::Category {
+    pb::Category { category_id: view.category_id.to_string(), name: view.name, parent_id: optional_id(view.parent_id) }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,309 @@
+//! The command handler: idempotency check, load, pure `decide`, append with an expected
+//! version; on a version conflict, load and decide again.
+//!
+//! A retried command (same owner and `command_id`) gets the stored outcome of its first
+//! append and appends nothing, even when deciding again today would refuse it (voiding twice).
+
+use crate::context::CommandContext;
+use crate::convert;
+use crate::error::ApiError;
+use cashflow_domain::account::{self, Account, AccountCommand, AccountKind};
+use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext};
+use cashflow_domain::movement::{self, AssignedBy, Movement, MovementCommand, MovementContext, MovementSource};
+use cashflow_domain::{AccountId, Aggregate, CategoryId, DomainError, DomainEvent, MovementId, ValidationError, fold};
+use cashflow_eventstore::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// How many times a command is decided again after losing a race for a stream version.
+/// Conflicts under normal load settle in one or two rounds; past this the stream is hot
+/// enough that the client should back off (it gets `ABORTED`).
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// A resource a command created, and the consistency token of its last event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Created<Id> {
+    pub id: Id,
+    pub position: u64,
+}
+
+/// An aggregate folded from its stream, and the stream's version (0 when it does not exist).
+#[derive(Debug)]
+struct Loaded<A> {
+    state: A,
+    version: u64,
+}
+
+/// What one run of a command did.
+enum Ran {
+    /// Appended now.
+    Appended(AppendOutcome),
+    /// An earlier command with the same id already did it; this is its outcome.
+    Replayed(AppendOutcome),
+}
+
+impl Ran {
+    fn outcome(&self) -> AppendOutcome {
+        match self {
+            Self::Appended(outcome) | Self::Replayed(outcome) => *outcome,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct CommandHandler {
+    store: Arc<dyn EventStore>,
+}
+
+impl std::fmt::Debug for CommandHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandHandler").finish_non_exhaustive()
+    }
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+impl CommandHandler {
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self { store }
+    }
+
+    #[tracing::instrument(name = "command.open_account", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id))]
+    pub async fn open_account(
+        &self,
+        ctx: &CommandContext,
+        input: convert::OpenAccount,
+    ) -> Result<Created<AccountId>, ApiError> {
+        let account_id = AccountId::new();
+        let ran = self
+            .run(ctx, true, || async {
+                let command = AccountCommand::Open {
+                    account_id,
+                    owner: ctx.owner,
+                    name: input.name.clone(),
+                    kind: AccountKind::default(),
+                    currency: input.currency,
+                    opening_balance: input.opening_balance,
+                };
+                // A fresh id has no stream: nothing to load, and `NoStream` guards it anyway.
+                let events = account::decide(&Account::default(), command)?;
+                self.append(ctx, account_id.stream_id(), ExpectedVersion::NoStream, &events).await
+            })
+            .await?;
+        let id = self.created_id(ctx, &ran, AccountId::STREAM_CATEGORY, account_id.as_uuid()).await?;
+        Ok(Created { id: AccountId::from_uuid(id), position: ran.outcome().position })
+    }
+
+    #[tracing::instrument(name = "command.record_movement", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, account_id = %input.account_id))]
+    pub async fn record_movement(
+        &self,
+        ctx: &CommandContext,
+        input: convert::RecordMovement,
+    ) -> Result<Created<MovementId>, ApiError> {
+        let movement_id = MovementId::new();
+        let ran = self
+            .run(ctx, true, || async {
+                let account = self.load::<Account>(&input.account_id.stream_id()).await?;
+                let category = match input.category_id {
+                    Some(id) => Some(self.load::<Category>(&id.stream_id()).await?),
+                    None => None,
+                };
+                let command = MovementCommand::Record(movement::RecordMovement {
+                    movement_id,
+                    owner: ctx.owner,
+                    account_id: input.account_id,
+                    direction: input.direction,
+                    amount: input.amount,
+                    occurred_on: input.occurred_on,
+                    description: input.description.clone(),
+                    counterparty: input.counterparty.clone(),
+                    category_id: input.category_id,
+                    source: MovementSource::Manual,
+                    source_ref: None,
+                });
+                let context = MovementContext {
+                    account: Some(&account.state),
+                    category: category.as_ref().map(|c| &c.state),
+                    today: today(),
+                };
+                let events = movement::decide(&Movement::default(), command, context)?;
+                self.append(ctx, movement_id.stream_id(), ExpectedVersion::NoStream, &events).await
+            })
+            .await?;
+        let id = self.created_id(ctx, &ran, MovementId::STREAM_CATEGORY, movement_id.as_uuid()).await?;
+        Ok(Created { id: MovementId::from_uuid(id), position: ran.outcome().position })
+    }
+
+    /// With the client's `expected_version`, a movement that moved on is `ABORTED` at once:
+    /// the client decided on a state that is gone. Without it, conflicts are retried.
+    #[tracing::instrument(name = "command.assign_category", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, movement_id = %input.movement_id))]
+    pub async fn assign_category(&self, ctx: &CommandContext, input: convert::AssignCategory) -> Result<u64, ApiError> {
+        let ran = self
+            .run(ctx, input.expected_version.is_none(), || async {
+                let stream_id = input.movement_id.stream_id();
+                let movement = self.load::<Movement>(&stream_id).await?;
+                // Ownership first: a version mismatch must not reveal another user's movement.
+                if movement.state.owned_by(ctx.owner).is_none() {
+                    return Err(DomainError::NotFound { what: "movement" }.into());
+                }
+                if let Some(expected) = input.expected_version
+                    && expected != movement.version
+                {
+                    return Err(StoreError::Conflict {
+                        stream_id,
+                        expected: ExpectedVersion::Exact(expected),
+                        actual: movement.version,
+                    }
+                    .into());
+                }
+                let category = self.load::<Category>(&input.category_id.stream_id()).await?;
+                let command = MovementCommand::AssignCategory {
+                    owner: ctx.owner,
+                    category_id: input.category_id,
+                    assigned_by: AssignedBy::User,
+                    rule_id: None,
+                };
+                let context = MovementContext { account: None, category: Some(&category.state), today: today() };
+                let events = movement::decide(&movement.state, command, context)?;
+                self.append(ctx, stream_id, ExpectedVersion::Exact(movement.version), &events).await
+            })
+            .await?;
+        Ok(ran.outcome().position)
+    }
+
+    #[tracing::instrument(name = "command.void_movement", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, movement_id = %input.movement_id))]
+    pub async fn void_movement(&self, ctx: &CommandContext, input: convert::VoidMovement) -> Result<u64, ApiError> {
+        let ran = self
+            .run(ctx, true, || async {
+                let stream_id = input.movement_id.stream_id();
+                let movement = self.load::<Movement>(&stream_id).await?;
+                let command = MovementCommand::Void { owner: ctx.owner, reason: input.reason.clone() };
+                let context = MovementContext { account: None, category: None, today: today() };
+                let events = movement::decide(&movement.state, command, context)?;
+                self.append(ctx, stream_id, ExpectedVersion::Exact(movement.version), &events).await
+            })
+            .await?;
+        Ok(ran.outcome().position)
+    }
+
+    #[tracing::instrument(name = "command.create_category", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id))]
+    pub async fn create_category(
+        &self,
+        ctx: &CommandContext,
+        input: convert::CreateCategory,
+    ) -> Result<Created<CategoryId>, ApiError> {
+        let category_id = CategoryId::new();
+        let ran = self
+            .run(ctx, true, || async {
+                let parent = match input.parent_id {
+                    Some(id) => Some(self.load::<Category>(&id.stream_id()).await?),
+                    None => None,
+                };
+                let command = CategoryCommand::Create {
+                    category_id,
+                    owner: ctx.owner,
+                    name: input.name.clone(),
+                    parent_id: input.parent_id,
+                };
+                let context = CategoryContext { parent: parent.as_ref().map(|p| &p.state) };
+                let events = category::decide(&Category::default(), command, context)?;
+                self.append(ctx, category_id.stream_id(), ExpectedVersion::NoStream, &events).await
+            })
+            .await?;
+        let id = self.created_id(ctx, &ran, CategoryId::STREAM_CATEGORY, category_id.as_uuid()).await?;
+        Ok(Created { id: CategoryId::from_uuid(id), position: ran.outcome().position })
+    }
+
+    /// Runs one attempt of a command after checking its idempotency key, and runs it again
+    /// (from the check) when it lost a version race and `retry_on_conflict` allows.
+    async fn run<F, Fut>(&self, ctx: &CommandContext, retry_on_conflict: bool, mut attempt: F) -> Result<Ran, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<AppendOutcome, ApiError>>,
+    {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if let Some(outcome) = self.store.find_command(ctx.owner.as_uuid(), ctx.command_id.as_uuid()).await? {
+                return Ok(Ran::Replayed(outcome));
+            }
+            match attempt().await {
+                // Two identical commands raced past the check: the store kept the first.
+                Ok(outcome) if outcome.replayed => return Ok(Ran::Replayed(outcome)),
+                Ok(outcome) => return Ok(Ran::Appended(outcome)),
+                Err(ApiError::Store(StoreError::Conflict { stream_id, .. }))
+                    if retry_on_conflict && attempts < MAX_ATTEMPTS =>
+                {
+                    tracing::debug!(%stream_id, attempts, "version conflict; deciding again");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn load<A: Aggregate>(&self, stream_id: &str) -> Result<Loaded<A>, ApiError> {
+        let recorded = self.store.read_stream(stream_id).await?;
+        let events = recorded
+            .iter()
+            .map(|e| A::Event::decode(&e.event_type, e.schema_version, e.payload.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| ApiError::internal(format!("stream {stream_id} cannot be decoded: {error}")))?;
+        Ok(Loaded { state: fold::<A>(&events), version: recorded.last().map_or(0, |e| e.version) })
+    }
+
+    async fn append<E: DomainEvent>(
+        &self,
+        ctx: &CommandContext,
+        stream_id: String,
+        expected_version: ExpectedVersion,
+        events: &[E],
+    ) -> Result<AppendOutcome, ApiError> {
+        let events = events
+            .iter()
+            .map(|event| NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: event.event_type().to_owned(),
+                schema_version: E::SCHEMA_VERSION,
+                payload: event.payload(),
+            })
+            .collect();
+        let request = AppendRequest { stream_id, expected_version, metadata: ctx.metadata(), events };
+        Ok(self.store.append(request).await?)
+    }
+
+    /// The id of the resource a creation made. When the command was replayed, that is the
+    /// id chosen the first time, read back from the stream of the event at its position.
+    async fn created_id(&self, ctx: &CommandContext, ran: &Ran, category: &str, fresh: Uuid) -> Result<Uuid, ApiError> {
+        let outcome = match ran {
+            Ran::Appended(_) => return Ok(fresh),
+            Ran::Replayed(outcome) => *outcome,
+        };
+        let events = self.store.read_all(outcome.position.saturating_sub(1), 1).await?;
+        let event = events
+            .into_iter()
+            .find(|e| {
+                e.position == outcome.position
+                    && e.owner == ctx.owner.as_uuid()
+                    && e.command_id == ctx.command_id.as_uuid()
+            })
+            .ok_or_else(|| {
+                ApiError::internal(format!("no event of command {} at position {}", ctx.command_id, outcome.position))
+            })?;
+        match event.stream_id.split_once('-') {
+            Some((stream_category, id)) if stream_category == category => Uuid::parse_str(id)
+                .map_err(|_| ApiError::internal(format!("stream id {} is not <category>-<uuid>", event.stream_id))),
+            // The client reused a command id for a different kind of command.
+            _ => Err(ValidationError::new("command_id", "was already used for a different command").into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

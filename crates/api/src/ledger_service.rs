@@ -1,0 +1,90 @@
+//! `cashflow.v1.LedgerService`: parses each command at the edge and hands it to the
+//! [`CommandHandler`].
+
+use crate::auth::Caller;
+use crate::context::CommandContext;
+use crate::convert::{self, Command};
+use crate::error::status;
+use crate::handler::CommandHandler;
+use cashflow_domain::ValidationError;
+use cashflow_proto::v1 as pb;
+use cashflow_proto::v1::ledger_service_server::LedgerService;
+use tonic::{Request, Response, Status};
+
+#[derive(Debug, Clone)]
+pub struct LedgerApi {
+    handler: CommandHandler,
+}
+
+impl LedgerApi {
+    pub fn new(handler: CommandHandler) -> Self {
+        Self { handler }
+    }
+}
+
+/// The validated input and the command's context, or the status that refuses the request.
+/// The caller is checked first, so an anonymous request learns nothing about its fields.
+fn accept<M, I>(request: Request<M>) -> Result<(CommandContext, I), Status>
+where
+    I: TryFrom<M, Error = ValidationError> + Command,
+{
+    let caller = Caller::of(&request)?;
+    let (metadata, _, message) = request.into_parts();
+    let input = I::try_from(message).map_err(status)?;
+    let context = CommandContext::new(caller, &metadata, input.command_id());
+    Ok((context, input))
+}
+
+#[tonic::async_trait]
+impl LedgerService for LedgerApi {
+    async fn open_account(
+        &self,
+        request: Request<pb::OpenAccountRequest>,
+    ) -> Result<Response<pb::OpenAccountResponse>, Status> {
+        let (context, input) = accept::<_, convert::OpenAccount>(request)?;
+        let created = self.handler.open_account(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::OpenAccountResponse { account_id: created.id.to_string(), position: created.position }))
+    }
+
+    async fn record_movement(
+        &self,
+        request: Request<pb::RecordMovementRequest>,
+    ) -> Result<Response<pb::RecordMovementResponse>, Status> {
+        let (context, input) = accept::<_, convert::RecordMovement>(request)?;
+        let created = self.handler.record_movement(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::RecordMovementResponse {
+            movement_id: created.id.to_string(),
+            position: created.position,
+        }))
+    }
+
+    async fn assign_category(
+        &self,
+        request: Request<pb::AssignCategoryRequest>,
+    ) -> Result<Response<pb::AssignCategoryResponse>, Status> {
+        let (context, input) = accept::<_, convert::AssignCategory>(request)?;
+        let position = self.handler.assign_category(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::AssignCategoryResponse { position }))
+    }
+
+    async fn void_movement(
+        &self,
+        request: Request<pb::VoidMovementRequest>,
+    ) -> Result<Response<pb::VoidMovementResponse>, Status> {
+        let (context, input) = accept::<_, convert::VoidMovement>(request)?;
+        let position = self.handler.void_movement(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::VoidMovementResponse { position }))
+    }
+
+    async fn create_category(
+        &self,
+        request: Request<pb::CreateCategoryRequest>,
+    ) -> Result<Response<pb::CreateCategoryResponse>, Status> {
+        let (context, input) = accept::<_, convert::CreateCategory>(request)?;
+        let created = self.handler.create_category(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::CreateCategoryResponse {
+            category_id: created.id.to_string(),
+            position: created.position,
+        }))
+    }
+}

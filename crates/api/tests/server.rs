@@ -1,0 +1,357 @@
+//! The API served over a real socket, on real PostgreSQL: auth, health, reflection,
+//! read-your-writes through `min_position`, and audit. Each test has its own database.
+
+use cashflow_api::{Api, ApiConfig, ApiHealth, ApiState, build, issue_token};
+use cashflow_bus::CheckpointWatch;
+use cashflow_domain::UserId;
+use cashflow_eventstore::PgEventStore;
+use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
+use cashflow_projection_ledger::{LedgerProjection, LedgerQueries};
+use cashflow_proto::v1 as pb;
+use cashflow_proto::v1::audit_service_client::AuditServiceClient;
+use cashflow_proto::v1::ledger_service_client::LedgerServiceClient;
+use cashflow_proto::v1::query_service_client::QueryServiceClient;
+use futures::TryStreamExt;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Code, Request, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_types::StatusExt;
+use uuid::Uuid;
+
+const SECRET: &str = "integration-test-secret";
+
+struct TestApp {
+    addr: SocketAddr,
+    url: String,
+    pool: PgPool,
+    store: Arc<PgEventStore>,
+    health: ApiHealth,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+async fn spawn_app() -> TestApp {
+    let url = format!("postgres://postgres@127.0.0.1:5432/cashflow_test_{}", Uuid::now_v7().simple());
+    create_database_if_missing(&url).await.unwrap();
+    let pool = PgPoolOptions::new().max_connections(5).connect(&url).await.unwrap();
+    PgEventStore::migrate(&pool).await.unwrap();
+    cashflow_bus::migrate(&pool).await.unwrap();
+    cashflow_projection_ledger::migrate(&pool).await.unwrap();
+    let store = Arc::new(PgEventStore::new(pool.clone()));
+    let checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_ledger::NAME).await.unwrap();
+    let state = ApiState {
+        store: store.clone(),
+        queries: LedgerQueries::new(pool.clone()),
+        checkpoints,
+        config: ApiConfig::new(SECRET),
+    };
+    let Api { routes, health } = build(state).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (shutdown, signal) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        cashflow_api::server()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
+                signal.await.ok();
+            })
+            .await
+            .unwrap();
+    });
+    TestApp { addr, url, pool, store, health, shutdown: Some(shutdown) }
+}
+
+impl TestApp {
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr)).unwrap().connect().await.unwrap()
+    }
+
+    async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.pool.close().await;
+        let _ = drop_database(&self.url).await;
+    }
+
+    /// Projects everything stored so far into the ledger read model, as the projector would.
+    async fn project(&self) -> u64 {
+        cashflow_bus::rebuild(&self.pool, self.store.as_ref(), &LedgerProjection, |_, _| {}).await.unwrap()
+    }
+}
+
+/// Sends `authorization: Bearer <token>` on every call.
+#[derive(Clone)]
+struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Authed = InterceptedService<Channel, Bearer>;
+
+fn bearer(token: String) -> Bearer {
+    Bearer(format!("Bearer {token}").parse().unwrap())
+}
+
+struct Clients {
+    ledger: LedgerServiceClient<Authed>,
+    query: QueryServiceClient<Authed>,
+    audit: AuditServiceClient<Authed>,
+}
+
+async fn connect_as(app: &TestApp, user: UserId) -> Clients {
+    let channel = app.channel().await;
+    let token = || issue_token(SECRET, user, Duration::from_secs(600));
+    Clients {
+        ledger: LedgerServiceClient::with_interceptor(channel.clone(), bearer(token())),
+        query: QueryServiceClient::with_interceptor(channel.clone(), bearer(token())),
+        audit: AuditServiceClient::with_interceptor(channel, bearer(token())),
+    }
+}
+
+fn field(status: &Status) -> String {
+    status.get_details_bad_request().expect("a BadRequest detail").field_violations[0].field.clone()
+}
+
+fn today() -> String {
+    chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()
+}
+
+/// Opens a EUR account with 100 and records a 12.50 expense; returns (account, movement, position).
+async fn seed(clients: &mut Clients) -> (String, String, u64) {
+    let account = clients
+        .ledger
+        .open_account(pb::OpenAccountRequest {
+            command_id: Uuid::now_v7().to_string(),
+            name: "Main".into(),
+            currency: "EUR".into(),
+            opening_balance: Some("100.00".into()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let movement = clients
+        .ledger
+        .record_movement(pb::RecordMovementRequest {
+            command_id: Uuid::now_v7().to_string(),
+            account_id: account.account_id.clone(),
+            direction: pb::Direction::Expense.into(),
+            amount: "12.50".into(),
+            occurred_on: today(),
+            description: "Groceries".into(),
+            counterparty: Some("Market".into()),
+            category_id: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(movement.position > account.position);
+    (account.account_id, movement.movement_id, movement.position)
+}
+
+#[tokio::test]
+async fn health_and_reflection_answer_without_a_token() {
+    let app = spawn_app().await;
+    let mut health = HealthClient::new(app.channel().await);
+    let services = ["", "cashflow.v1.LedgerService", "cashflow.v1.QueryService", "cashflow.v1.AuditService"];
+    for service in services {
+        let response = health.check(HealthCheckRequest { service: service.into() }).await.unwrap();
+        assert_eq!(response.into_inner().status(), ServingStatus::Serving, "{service:?}");
+    }
+
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(app.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = reflection.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        responses.try_next().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a list of services");
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    for service in &services[1..] {
+        assert!(names.iter().any(|n| n == service), "{service} in {names:?}");
+    }
+
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest as AlphaReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as AlphaClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
+    let mut alpha = AlphaClient::new(app.channel().await);
+    let request = AlphaReflectionRequest {
+        host: String::new(),
+        message_request: Some(AlphaRequest::FileContainingSymbol("cashflow.v1.LedgerService".into())),
+    };
+    let mut responses = alpha.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
+    assert!(responses.try_next().await.unwrap().unwrap().message_response.is_some());
+
+    app.health.set_not_serving().await;
+    let response = health.check(HealthCheckRequest { service: "cashflow.v1.LedgerService".into() }).await.unwrap();
+    assert_eq!(response.into_inner().status(), ServingStatus::NotServing);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_service_refuses_a_call_without_a_valid_token() {
+    let app = spawn_app().await;
+    let channel = app.channel().await;
+    let status =
+        LedgerServiceClient::new(channel.clone()).open_account(pb::OpenAccountRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "no token, even with a bad message");
+    let forged = issue_token("not-the-server-secret", UserId::new(), Duration::from_secs(600));
+    let status = QueryServiceClient::with_interceptor(channel.clone(), bearer(forged))
+        .get_balances(pb::GetBalancesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let status = AuditServiceClient::with_interceptor(channel, bearer("garbage".into()))
+        .verify_stream(pb::VerifyStreamRequest { stream_id: format!("movement-{}", Uuid::now_v7()) })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_request_is_resource_exhausted_and_a_retry_gets_the_first_answer() {
+    let app = spawn_app().await;
+    let mut clients = connect_as(&app, UserId::new()).await;
+    let (account_id, _, _) = seed(&mut clients).await;
+    let request = pb::RecordMovementRequest {
+        command_id: Uuid::now_v7().to_string(),
+        account_id,
+        direction: pb::Direction::Income.into(),
+        amount: "1".into(),
+        occurred_on: today(),
+        description: "x".repeat(cashflow_api::MAX_DECODING_MESSAGE_SIZE + 1),
+        counterparty: None,
+        category_id: None,
+    };
+    let status = clients.ledger.record_movement(request.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+
+    let request = pb::RecordMovementRequest { description: "Salary".into(), ..request };
+    let first = clients.ledger.record_movement(request.clone()).await.unwrap().into_inner();
+    let again = clients.ledger.record_movement(request).await.unwrap().into_inner();
+    assert_eq!(again, first, "the retry is answered from the stored outcome");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_reads_its_own_writes_through_min_position() {
+    let app = spawn_app().await;
+    let user = UserId::new();
+    let mut clients = connect_as(&app, user).await;
+    let (account_id, movement_id, position) = seed(&mut clients).await;
+
+    let beyond = pb::GetBalancesRequest { min_position: Some(position + 1_000) };
+    let status = clients.query.get_balances(beyond).await.unwrap_err();
+    assert_eq!((status.code(), field(&status).as_str()), (Code::InvalidArgument, "min_position"));
+
+    // Nothing projects in this test until `project`: the wait must end at the deadline.
+    let mut request = Request::new(pb::GetBalancesRequest { min_position: Some(position) });
+    request.set_timeout(Duration::from_secs(1));
+    assert_eq!(clients.query.get_balances(request).await.unwrap_err().code(), Code::DeadlineExceeded);
+
+    let mut waiting = clients.query.clone();
+    let query =
+        tokio::spawn(
+            async move { waiting.get_balances(pb::GetBalancesRequest { min_position: Some(position) }).await },
+        );
+    assert!(app.project().await >= position);
+    let balances = query.await.unwrap().unwrap().into_inner().balances;
+    assert_eq!(balances.len(), 1);
+    assert_eq!(balances[0].account_id, account_id);
+    assert_eq!(balances[0].currency, "EUR");
+    assert_eq!(balances[0].balance.parse::<rust_decimal::Decimal>().unwrap(), rust_decimal::Decimal::new(875, 1));
+
+    let page = clients
+        .query
+        .list_movements(pb::ListMovementsRequest { min_position: Some(position), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.movements.len(), 1);
+    let movement = &page.movements[0];
+    assert_eq!(movement.movement_id, movement_id);
+    assert_eq!(movement.direction(), pb::Direction::Expense);
+    assert_eq!(movement.amount, "12.5");
+    assert_eq!(movement.occurred_on, today());
+    assert_eq!(movement.counterparty, "Market");
+    assert_eq!(movement.version, 1);
+    assert!(page.next_page_token.is_empty());
+
+    let status = clients
+        .query
+        .list_movements(pb::ListMovementsRequest { page_token: "nonsense".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!((status.code(), field(&status).as_str()), (Code::InvalidArgument, "page_token"));
+
+    let got =
+        clients.query.get_movement(pb::GetMovementRequest { movement_id: movement_id.clone(), min_position: None });
+    assert_eq!(got.await.unwrap().into_inner().movement.unwrap().movement_id, movement_id);
+    let mut mallory = connect_as(&app, UserId::new()).await;
+    let status = mallory
+        .query
+        .get_movement(pb::GetMovementRequest { movement_id: movement_id.clone(), min_position: None })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "another user's movement");
+    assert!(
+        mallory.query.get_balances(pb::GetBalancesRequest::default()).await.unwrap().into_inner().balances.is_empty()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_owner_audits_a_stream_and_its_hash_chain_holds() {
+    let app = spawn_app().await;
+    let user = UserId::new();
+    let mut clients = connect_as(&app, user).await;
+    let (_, movement_id, position) = seed(&mut clients).await;
+    let stream_id = format!("movement-{movement_id}");
+
+    let events: Vec<_> = clients
+        .audit
+        .read_stream(pb::ReadStreamRequest { stream_id: stream_id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].version, events[0].position), (1, position));
+    assert_eq!(events[0].event_type, "MovementRecorded");
+    assert_eq!(events[0].user_id, user.to_string());
+    assert_eq!(events[0].hash.len(), 64);
+
+    let verified = clients.audit.verify_stream(pb::VerifyStreamRequest { stream_id: stream_id.clone() }).await.unwrap();
+    assert_eq!(verified.into_inner(), pb::VerifyStreamResponse { ok: true, events_checked: 1, first_bad_version: 0 });
+
+    let mut mallory = connect_as(&app, UserId::new()).await;
+    let status = mallory.audit.read_stream(pb::ReadStreamRequest { stream_id }).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    app.stop().await;
+}

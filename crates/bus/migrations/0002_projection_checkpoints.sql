@@ -1,0 +1,7 @@
+-- Each projection's last applied global position, written in the same transaction as the
+-- read model's rows, so a batch and its checkpoint commit together.
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+    name       TEXT PRIMARY KEY,
+    position   BIGINT NOT NULL CHECK (position >= 0),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);

@@ -1,0 +1,207 @@
+//! Projection checkpoints: the row each projector moves in its batch's transaction, and a
+//! watch that lets readers wait until a projection has caught up with a position.
+
+use crate::error::BusError;
+use sqlx::postgres::{PgListener, PgPool};
+use sqlx::{PgConnection, Row};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The PostgreSQL channel the runner notifies with `<name>:<position>` after each batch.
+pub const CHECKPOINT_CHANNEL: &str = "cashflow_checkpoints";
+
+/// How often a [`CheckpointWatch`] re-reads the row, in case a notification was lost (they
+/// are while its listener reconnects).
+const REREAD_EVERY: Duration = Duration::from_secs(2);
+
+/// The projection's checkpoint, 0 when it has never run.
+#[tracing::instrument(name = "projection.read_checkpoint", skip(pool), err)]
+pub async fn read_checkpoint(pool: &PgPool, name: &str) -> Result<u64, BusError> {
+    let row = sqlx::query("SELECT position FROM projection_checkpoints WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    match row {
+        Some(row) => to_position(row.try_get("position")?),
+        None => Ok(0),
+    }
+}
+
+/// Locks the projection's checkpoint row until the transaction ends (creating it at 0 when
+/// missing) and returns its position. A second runner of the same projection waits here.
+pub(crate) async fn lock_checkpoint(tx: &mut PgConnection, name: &str) -> Result<u64, BusError> {
+    const SELECT: &str = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE";
+    if let Some(row) = sqlx::query(SELECT).bind(name).fetch_optional(&mut *tx).await? {
+        return to_position(row.try_get("position")?);
+    }
+    sqlx::query("INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query(SELECT).bind(name).fetch_one(&mut *tx).await?;
+    to_position(row.try_get("position")?)
+}
+
+/// Moves the (locked) checkpoint and notifies [`CHECKPOINT_CHANNEL`]; PostgreSQL delivers the
+/// notification only when the transaction commits.
+pub(crate) async fn save_checkpoint(tx: &mut PgConnection, name: &str, position: u64) -> Result<(), BusError> {
+    sqlx::query(
+        "WITH saved AS (
+             UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1
+             RETURNING name, position
+         )
+         SELECT pg_notify('cashflow_checkpoints', name || ':' || position) FROM saved",
+    )
+    .bind(name)
+    .bind(to_db(position)?)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+pub(crate) fn to_position(value: i64) -> Result<u64, BusError> {
+    u64::try_from(value).map_err(|_| BusError::Corrupt(format!("negative position {value}")))
+}
+
+pub(crate) fn to_db(position: u64) -> Result<i64, BusError> {
+    i64::try_from(position).map_err(|_| BusError::Corrupt(format!("position {position} does not fit a BIGINT")))
+}
+
+/// Parses a notification payload `<name>:<position>`, keeping only `projection`'s.
+fn parse_notification(payload: &str, projection: &str) -> Option<u64> {
+    let (name, position) = payload.rsplit_once(':')?;
+    if name != projection {
+        return None;
+    }
+    position.parse().ok()
+}
+
+/// Follows one projection's checkpoint, so a query can wait until the read model has applied
+/// the position a command returned (read-your-writes).
+///
+/// Start one per projection per process and clone it: each start holds a PostgreSQL
+/// connection for its listener. The background tasks stop when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct CheckpointWatch {
+    projection: &'static str,
+    receiver: watch::Receiver<u64>,
+    _tasks: Arc<AbortOnDrop>,
+}
+
+#[derive(Debug)]
+struct AbortOnDrop(Vec<JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+impl CheckpointWatch {
+    /// Listens on [`CHECKPOINT_CHANNEL`] and re-reads the row every few seconds.
+    #[tracing::instrument(name = "projection.checkpoint_watch.start", skip(pool), err)]
+    pub async fn start(pool: PgPool, projection: &'static str) -> Result<Self, BusError> {
+        // Listen before the first read, so nothing committed in between is missed.
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(CHECKPOINT_CHANNEL).await?;
+        let (sender, receiver) = watch::channel(read_checkpoint(&pool, projection).await?);
+        let sender = Arc::new(sender);
+        let listen = tokio::spawn(listen(listener, pool.clone(), projection, Arc::clone(&sender)));
+        let reread = tokio::spawn(reread(pool, projection, sender));
+        Ok(Self { projection, receiver, _tasks: Arc::new(AbortOnDrop(vec![listen, reread])) })
+    }
+
+    pub fn projection(&self) -> &'static str {
+        self.projection
+    }
+
+    /// The last checkpoint seen.
+    pub fn current(&self) -> u64 {
+        *self.receiver.borrow()
+    }
+
+    /// Waits until the checkpoint reaches `position` or `timeout` elapses; true when reached.
+    pub async fn wait_for(&self, position: u64, timeout: Duration) -> bool {
+        let mut receiver = self.receiver.clone();
+        match tokio::time::timeout(timeout, receiver.wait_for(|current| *current >= position)).await {
+            Ok(Ok(_)) => true,
+            // The sender lives as long as this watch's tasks, so this is the timeout case.
+            Ok(Err(_)) | Err(_) => self.current() >= position,
+        }
+    }
+}
+
+/// Checkpoints only move forward; a stale re-read must not move the watch back.
+fn advance(sender: &watch::Sender<u64>, position: u64) {
+    sender.send_if_modified(|current| {
+        let moved = position > *current;
+        if moved {
+            *current = position;
+        }
+        moved
+    });
+}
+
+async fn listen(mut listener: PgListener, pool: PgPool, projection: &'static str, sender: Arc<watch::Sender<u64>>) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => {
+                if let Some(position) = parse_notification(notification.payload(), projection) {
+                    advance(&sender, position);
+                }
+            }
+            // The connection dropped and notifications sent meanwhile are gone: catch up by reading.
+            Ok(None) => match read_checkpoint(&pool, projection).await {
+                Ok(position) => advance(&sender, position),
+                Err(err) => tracing::warn!(projection, error = %err, "cannot re-read checkpoint after reconnect"),
+            },
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(err) => {
+                tracing::warn!(projection, error = %err, "checkpoint listener failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn reread(pool: PgPool, projection: &'static str, sender: Arc<watch::Sender<u64>>) {
+    let mut every = tokio::time::interval(REREAD_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        match read_checkpoint(&pool, projection).await {
+            Ok(position) => advance(&sender, position),
+            Err(err) => tracing::debug!(projection, error = %err, "periodic checkpoint re-read failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_name_their_projection() {
+        assert_eq!(parse_notification("ledger:42", "ledger"), Some(42));
+        assert_eq!(parse_notification("search:42", "ledger"), None);
+        assert_eq!(parse_notification("ledger:x", "ledger"), None);
+        assert_eq!(parse_notification("ledger", "ledger"), None);
+        assert_eq!(parse_notification("a:b:7", "a:b"), Some(7));
+    }
+
+    #[test]
+    fn the_watch_never_moves_back() {
+        let (sender, receiver) = watch::channel(5);
+        advance(&sender, 3);
+        assert_eq!(*receiver.borrow(), 5);
+        advance(&sender, 9);
+        assert_eq!(*receiver.borrow(), 9);
+    }
+}

@@ -1,0 +1,31 @@
+//! The port a read model implements to be run by the [`ProjectorRunner`](crate::ProjectorRunner).
+
+use cashflow_eventstore::RecordedEvent;
+
+/// A read model fed by events.
+///
+/// The runner calls [`apply`](Projection::apply) once per event, in position order, inside the
+/// transaction that also moves the projection's checkpoint; an event at or below the
+/// checkpoint is never applied again. So `apply` only writes through `tx`, and does no other IO
+/// whose effect would survive a rollback.
+#[async_trait::async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name: the checkpoint row and the durable consumer's name.
+    fn name(&self) -> &'static str;
+    /// Applies one event inside the runner's transaction. Events this projection does not use are ignored (Ok).
+    async fn apply(&self, tx: &mut sqlx::PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError>;
+    /// Empties the read model's tables, inside the rebuild's transaction.
+    async fn reset(&self, tx: &mut sqlx::PgConnection) -> Result<(), ProjectionError>;
+}
+
+/// Why a projection could not apply an event. Either way the runner rolls back and retries
+/// later, since skipping the event would lose it.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The read model's database failed: usually transient.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The payload is not what this projection understands: a bug or a missing upcaster.
+    #[error("cannot decode {event_type} at position {position}: {reason}")]
+    Decode { event_type: String, position: u64, reason: String },
+}

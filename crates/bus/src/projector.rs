@@ -1,0 +1,353 @@
+//! The projector runner: feeds one [`Projection`] from its durable JetStream consumer with an
+//! exactly-once effect on the read model, and the offline rebuild.
+//!
+//! Each batch runs in one transaction that first locks the projection's checkpoint row: events
+//! at or below the checkpoint are skipped (redeliveries, or applied by another replica), the
+//! rest must follow it without a gap, and the checkpoint moves with them. Only after the commit
+//! is the batch acked (ack policy "all", so acking the highest sequence acks everything below,
+//! which the checkpoint then covers). A gap (a message lost by the stream, or delivered to
+//! another replica that has not committed yet) is filled from the event store directly.
+
+use crate::checkpoint::{lock_checkpoint, save_checkpoint};
+use crate::error::BusError;
+use crate::jetstream::ensure_events_stream;
+use crate::names::{BusNames, decode_event};
+use crate::projection::Projection;
+use crate::shutdown::Shutdown;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::{self, AckKind};
+use cashflow_eventstore::{EventStore, RecordedEvent};
+use futures::StreamExt;
+use sqlx::postgres::PgPool;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Events read per step of a rebuild or a catch-up from the store.
+const STORE_READ_BATCH: usize = 1000;
+
+/// How a runner batches and retries.
+#[derive(Debug, Clone)]
+pub struct ProjectorConfig {
+    /// Most messages applied in one transaction.
+    pub max_batch: usize,
+    /// How long to keep gathering a batch after its first message arrived.
+    pub batch_linger: Duration,
+    /// Back-off after a failure, and the delay before a nak'ed message comes back.
+    pub retry_delay: Duration,
+    /// Delivered-but-unacked messages the server allows; large, since only the last is acked.
+    pub max_ack_pending: i64,
+    /// How long the server waits for an ack before redelivering.
+    pub ack_wait: Duration,
+}
+
+impl Default for ProjectorConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 500,
+            batch_linger: Duration::from_millis(50),
+            retry_delay: Duration::from_secs(1),
+            max_ack_pending: 20_000,
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs one projection as the durable pull consumer `<prefix>_<name>`; see the module docs.
+/// Several replicas of one projection may run at once.
+pub struct ProjectorRunner {
+    projection: Arc<dyn Projection>,
+    pool: PgPool,
+    store: Arc<dyn EventStore>,
+    jetstream: jetstream::Context,
+    names: BusNames,
+    config: ProjectorConfig,
+}
+
+/// Where a batch stopped because the next event did not follow the checkpoint.
+#[derive(Debug, Clone, Copy)]
+struct Gap {
+    expected: u64,
+    found: u64,
+}
+
+impl ProjectorRunner {
+    pub fn new(
+        projection: Arc<dyn Projection>,
+        pool: PgPool,
+        store: Arc<dyn EventStore>,
+        jetstream: jetstream::Context,
+        names: BusNames,
+    ) -> Self {
+        Self { projection, pool, store, jetstream, names, config: ProjectorConfig::default() }
+    }
+
+    pub fn with_config(mut self, config: ProjectorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Runs until `shutdown` resolves, then finishes the current batch and returns. Failures
+    /// are logged and retried (a failing event is retried forever rather than skipped).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
+        let name = self.projection.name();
+        let mut shutdown = Shutdown::new(shutdown);
+        loop {
+            if shutdown.requested() {
+                return Ok(());
+            }
+            let mut messages = match self.subscribe().await {
+                Ok(messages) => messages,
+                Err(err) if err.is_transient() => {
+                    tracing::warn!(projection = name, error = %err, "cannot subscribe; retrying");
+                    shutdown.sleep(self.config.retry_delay).await;
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            loop {
+                let first = tokio::select! {
+                    () = shutdown.wait() => return Ok(()),
+                    next = messages.next() => next,
+                };
+                let first = match first {
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        tracing::warn!(projection = name, error = %err, "consumer failed; subscribing again");
+                        break;
+                    }
+                    None => {
+                        tracing::warn!(projection = name, "consumer ended; subscribing again");
+                        break;
+                    }
+                };
+                let batch = self.gather(first, &mut messages).await;
+                if self.handle_batch(batch).await.is_err() && shutdown.sleep(self.config.retry_delay).await {
+                    return Ok(());
+                }
+            }
+            shutdown.sleep(self.config.retry_delay).await;
+        }
+    }
+
+    /// The durable consumer's message stream, creating the stream and consumer when missing.
+    #[tracing::instrument(name = "projector.subscribe", skip(self), fields(projection = self.projection.name()), err)]
+    async fn subscribe(&self) -> Result<pull::Stream, BusError> {
+        ensure_events_stream(&self.jetstream, &self.names).await?;
+        let durable = self.names.durable_consumer(self.projection.name());
+        let stream = self
+            .jetstream
+            .get_stream_no_info(self.names.events_stream())
+            .await
+            .map_err(|err| BusError::nats("opening the events stream", err))?;
+        let consumer: PullConsumer = stream
+            .get_or_create_consumer(
+                &durable,
+                pull::Config {
+                    durable_name: Some(durable.clone()),
+                    description: Some(format!("projection {}", self.projection.name())),
+                    filter_subject: self.names.events_filter(),
+                    deliver_policy: DeliverPolicy::All,
+                    ack_policy: AckPolicy::All,
+                    ack_wait: self.config.ack_wait,
+                    max_ack_pending: self.config.max_ack_pending,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|err| BusError::nats("creating the projection's consumer", err))?;
+        consumer
+            .stream()
+            .max_messages_per_batch(self.config.max_batch)
+            .messages()
+            .await
+            .map_err(|err| BusError::nats("pulling from the projection's consumer", err))
+    }
+
+    /// Collects up to `max_batch` messages arriving within `batch_linger` after the first.
+    async fn gather(&self, first: jetstream::Message, messages: &mut pull::Stream) -> Vec<jetstream::Message> {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + self.config.batch_linger;
+        while batch.len() < self.config.max_batch {
+            match tokio::time::timeout_at(deadline, messages.next()).await {
+                Ok(Some(Ok(message))) => batch.push(message),
+                // Apply what arrived; the error shows again on the next read if it persists.
+                Ok(Some(Err(_)) | None) | Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    /// Applies a batch and acks it, or naks it on failure. Errors are already logged.
+    #[tracing::instrument(
+        name = "projector.batch",
+        skip_all,
+        fields(projection = self.projection.name(), messages = batch.len())
+    )]
+    async fn handle_batch(&self, batch: Vec<jetstream::Message>) -> Result<(), BusError> {
+        let name = self.projection.name();
+        let mut events = Vec::with_capacity(batch.len());
+        let mut deliveries = Vec::with_capacity(batch.len());
+        for message in batch {
+            match decode_event(&message.payload) {
+                Ok(event) => {
+                    events.push(event);
+                    deliveries.push(message);
+                }
+                Err(err) => {
+                    // Nothing to apply; the event's position is refilled from the store as a gap.
+                    tracing::error!(projection = name, subject = %message.subject, error = %err, "dropping an undecodable message");
+                    if let Err(err) = message.ack_with(AckKind::Term).await {
+                        tracing::warn!(projection = name, error = %err, "cannot terminate a message");
+                    }
+                }
+            }
+        }
+        let Some(target) = events.iter().map(|event| event.position).max() else {
+            return Ok(());
+        };
+        // Redeliveries may arrive after newer messages: apply in position order.
+        events.sort_by_key(|event| event.position);
+        events.dedup_by_key(|event| event.position);
+
+        let result = match self.apply(&events).await {
+            Ok(None) => Ok(()),
+            Ok(Some(gap)) => {
+                tracing::error!(
+                    projection = name,
+                    expected = gap.expected,
+                    found = gap.found,
+                    "gap in the delivered events; catching up from the event store"
+                );
+                self.catch_up(target).await.map(|_| ())
+            }
+            Err(err) => Err(err),
+        };
+
+        match result {
+            Ok(()) => {
+                // Everything up to `target` is committed, and stream order is position order, so
+                // acking the highest sequence (ack policy "all") acks nothing unapplied.
+                let highest = deliveries.iter().max_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
+                if let Some(message) = highest
+                    && let Err(err) = message.ack().await
+                {
+                    // Harmless: the batch comes back and is skipped.
+                    tracing::warn!(projection = name, error = %err, "cannot ack a committed batch");
+                }
+                Ok(())
+            }
+            Err(err) => {
+                tracing::error!(projection = name, error = %err, "batch rolled back; it will be redelivered");
+                for message in &deliveries {
+                    if let Err(err) = message.ack_with(AckKind::Nak(Some(self.config.retry_delay))).await {
+                        tracing::debug!(projection = name, error = %err, "cannot nak a message; it comes back after ack_wait");
+                    }
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Applies the events (sorted by position) after the checkpoint in one transaction.
+    /// Returns the gap instead, having applied nothing, when one does not follow the checkpoint.
+    async fn apply(&self, events: &[RecordedEvent]) -> Result<Option<Gap>, BusError> {
+        let name = self.projection.name();
+        let mut tx = self.pool.begin().await?;
+        let checkpoint = lock_checkpoint(&mut tx, name).await?;
+        let mut current = checkpoint;
+        for event in events {
+            if event.position <= current {
+                continue;
+            }
+            if event.position != current + 1 {
+                tx.rollback().await?;
+                return Ok(Some(Gap { expected: current + 1, found: event.position }));
+            }
+            self.projection.apply(&mut tx, event).await?;
+            current = event.position;
+        }
+        if current > checkpoint {
+            save_checkpoint(&mut tx, name, current).await?;
+        }
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// Applies events from the store until the checkpoint reaches `target`; returns it.
+    #[tracing::instrument(name = "projector.catch_up", skip(self), fields(projection = self.projection.name()), err)]
+    async fn catch_up(&self, target: u64) -> Result<u64, BusError> {
+        let name = self.projection.name();
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let checkpoint = lock_checkpoint(&mut tx, name).await?;
+            if checkpoint >= target {
+                tx.commit().await?;
+                return Ok(checkpoint);
+            }
+            let wanted = usize::try_from(target - checkpoint).unwrap_or(usize::MAX).min(STORE_READ_BATCH);
+            let events = self.store.read_all(checkpoint, wanted).await?;
+            if events.is_empty() {
+                return Err(BusError::Corrupt(format!(
+                    "the bus delivered position {target} but the event store ends at {checkpoint}"
+                )));
+            }
+            let position = apply_in_order(&mut tx, self.projection.as_ref(), checkpoint, &events).await?;
+            save_checkpoint(&mut tx, name, position).await?;
+            tx.commit().await?;
+        }
+    }
+}
+
+/// Applies events that must follow `after` densely; returns the last position.
+async fn apply_in_order(
+    tx: &mut sqlx::PgConnection,
+    projection: &dyn Projection,
+    after: u64,
+    events: &[RecordedEvent],
+) -> Result<u64, BusError> {
+    let mut current = after;
+    for event in events {
+        if event.position != current + 1 {
+            return Err(BusError::Corrupt(format!(
+                "the event store returned position {} after {current}",
+                event.position
+            )));
+        }
+        projection.apply(tx, event).await?;
+        current = event.position;
+    }
+    Ok(current)
+}
+
+/// Rebuilds a read model from position 0 in ONE transaction: locks the checkpoint row (a live
+/// runner of the projection waits, then carries on after it), resets the tables, replays the
+/// whole store and sets the checkpoint to the last position, which it returns.
+/// `progress(done, head)` is called after each step.
+#[tracing::instrument(name = "projection.rebuild", skip_all, fields(projection = projection.name()), err)]
+pub async fn rebuild(
+    pool: &PgPool,
+    store: &dyn EventStore,
+    projection: &dyn Projection,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, BusError> {
+    let name = projection.name();
+    let mut tx = pool.begin().await?;
+    lock_checkpoint(&mut tx, name).await?;
+    projection.reset(&mut tx).await?;
+    let head = store.head().await?;
+    progress(0, head);
+    let mut position = 0;
+    loop {
+        let events = store.read_all(position, STORE_READ_BATCH).await?;
+        if events.is_empty() {
+            break;
+        }
+        position = apply_in_order(&mut tx, projection, position, &events).await?;
+        progress(position, head.max(position));
+    }
+    save_checkpoint(&mut tx, name, position).await?;
+    tx.commit().await?;
+    tracing::info!(projection = name, position, "projection rebuilt");
+    Ok(position)
+}

@@ -1,0 +1,91 @@
+//! The command line: `serve`, `migrate`, `projections rebuild`, `audit verify`, `token`.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(name = "cashflow", version, about = "Cashflow: event-sourced personal finance over gRPC")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service's roles (all of them unless --roles picks some).
+    Serve {
+        /// Comma-separated roles to run in this process.
+        #[arg(long, value_delimiter = ',', default_values_t = Role::ALL)]
+        roles: Vec<Role>,
+    },
+    /// Create the database if needed and run every migration, then exit.
+    Migrate,
+    /// Read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// The tamper-evident history.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print a signed access token for a user (development and operations; uses CASHFLOW_JWT_SECRET).
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: Uuid,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Replay the whole event store into an emptied read model; the result equals the live one.
+    Rebuild {
+        /// The projection's name.
+        name: ProjectionName,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute hash chains; exits with status 1 when any stream was altered.
+    Verify {
+        /// One stream (`movement-<uuid>`); every stream when absent.
+        #[arg(long)]
+        stream: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProjectionName {
+    Ledger,
+}
+
+/// A part of the service that can run in its own process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum Role {
+    /// The gRPC API: commands, queries, audit, health, reflection.
+    Api,
+    /// Publishes the event store to NATS JetStream in commit order.
+    Relay,
+    /// Consumes JetStream into the PostgreSQL read models.
+    Projectors,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Api, Role::Relay, Role::Projectors];
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Api => "api",
+            Role::Relay => "relay",
+            Role::Projectors => "projectors",
+        })
+    }
+}

@@ -1,0 +1,431 @@
+//! [`LedgerProjection`]: folds account, category and movement events into the `ledger_*` tables.
+//!
+//! Each effect is keyed by the event's stream version (`version < $event_version` guards
+//! every update, inserts are `ON CONFLICT DO NOTHING`), so an event applied twice changes
+//! nothing, and rows hold only values taken from events, so replaying the store from
+//! position 0 writes identical tables. Sums are computed by PostgreSQL in exact NUMERIC.
+
+use crate::columns::{category_key, direction_text, first_of_month};
+use async_trait::async_trait;
+use cashflow_bus::{Projection, ProjectionError};
+use cashflow_domain::account::AccountEvent;
+use cashflow_domain::category::CategoryEvent;
+use cashflow_domain::movement::{Direction, MovementEvent};
+use cashflow_domain::{AccountId, CategoryId, DomainEvent, EventDecodeError, MovementId};
+use cashflow_eventstore::RecordedEvent;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+/// The ledger read model's projection. Stateless: everything it knows is in the tables.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LedgerProjection;
+
+#[async_trait]
+impl Projection for LedgerProjection {
+    fn name(&self) -> &'static str {
+        crate::NAME
+    }
+
+    /// Applies one event. Other aggregates' streams, and event types this projection does not
+    /// know (added to an aggregate later), are skipped; a known type that cannot be decoded is
+    /// [`ProjectionError::Decode`], so the projector stops rather than silently diverge.
+    #[tracing::instrument(
+        name = "ledger.apply",
+        skip_all,
+        fields(position = event.position, stream_id = %event.stream_id, event_type = %event.event_type),
+        err
+    )]
+    async fn apply(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        match event.stream_category() {
+            AccountId::STREAM_CATEGORY => {
+                if let Some(decoded) = decode::<AccountEvent>(event)? {
+                    apply_account(tx, event, decoded).await?;
+                }
+            }
+            CategoryId::STREAM_CATEGORY => {
+                if let Some(decoded) = decode::<CategoryEvent>(event)? {
+                    apply_category(tx, event, decoded).await?;
+                }
+            }
+            MovementId::STREAM_CATEGORY => {
+                if let Some(decoded) = decode::<MovementEvent>(event)? {
+                    apply_movement(tx, event, decoded).await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Empties every ledger table, before a rebuild from position 0.
+    #[tracing::instrument(name = "ledger.reset", skip_all, err)]
+    async fn reset(&self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        sqlx::query("TRUNCATE ledger_accounts, ledger_categories, ledger_movements, ledger_category_totals")
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The domain event, or `None` for an event type the aggregate does not (yet) have.
+fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<Option<E>, ProjectionError> {
+    match E::decode(&event.event_type, event.schema_version, event.payload.clone()) {
+        Ok(decoded) => Ok(Some(decoded)),
+        // `Unknown` also means "a schema version with no upcast" for a type we do know; probing
+        // the type at today's version tells the two apart, and only the unknown type is skipped.
+        Err(EventDecodeError::Unknown { .. }) if !is_known_type::<E>(&event.event_type) => {
+            tracing::debug!(event_type = %event.event_type, "event type unknown to the ledger; skipped");
+            Ok(None)
+        }
+        Err(error) => Err(decode_error(event, error.to_string())),
+    }
+}
+
+fn is_known_type<E: DomainEvent>(event_type: &str) -> bool {
+    !matches!(E::decode(event_type, E::SCHEMA_VERSION, Value::Null), Err(EventDecodeError::Unknown { .. }))
+}
+
+fn decode_error(event: &RecordedEvent, reason: String) -> ProjectionError {
+    ProjectionError::Decode { event_type: event.event_type.clone(), position: event.position, reason }
+}
+
+/// The aggregate id: the `<uuid>` of the event's `<category>-<uuid>` stream.
+fn aggregate_id(event: &RecordedEvent) -> Result<Uuid, ProjectionError> {
+    event
+        .stream_id
+        .split_once('-')
+        .and_then(|(_, id)| Uuid::parse_str(id).ok())
+        .ok_or_else(|| decode_error(event, format!("stream id {} does not end in a UUID", event.stream_id)))
+}
+
+fn stream_version(event: &RecordedEvent) -> Result<i64, ProjectionError> {
+    i64::try_from(event.version).map_err(|_| decode_error(event, format!("version {} overflows BIGINT", event.version)))
+}
+
+fn position(event: &RecordedEvent) -> Result<i64, ProjectionError> {
+    i64::try_from(event.position)
+        .map_err(|_| decode_error(event, format!("position {} overflows BIGINT", event.position)))
+}
+
+async fn apply_account(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    decoded: AccountEvent,
+) -> Result<(), ProjectionError> {
+    let id = aggregate_id(event)?;
+    let version = stream_version(event)?;
+    let query = match &decoded {
+        AccountEvent::AccountOpened { name, currency, opening_balance, .. } => sqlx::query(
+            "INSERT INTO ledger_accounts (id, owner, name, currency, opening_balance, balance, closed, version)
+             VALUES ($1, $2, $3, $4, $5, $5, false, $6)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(event.owner)
+        .bind(name.as_str())
+        .bind(currency.code())
+        .bind(opening_balance.value())
+        .bind(version),
+        AccountEvent::AccountRenamed { name } => sqlx::query(
+            "UPDATE ledger_accounts SET name = $3, version = $4 WHERE id = $1 AND owner = $2 AND version < $4",
+        )
+        .bind(id)
+        .bind(event.owner)
+        .bind(name.as_str())
+        .bind(version),
+        AccountEvent::AccountClosed {} => sqlx::query(
+            "UPDATE ledger_accounts SET closed = true, version = $3 WHERE id = $1 AND owner = $2 AND version < $3",
+        )
+        .bind(id)
+        .bind(event.owner)
+        .bind(version),
+    };
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
+async fn apply_category(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    decoded: CategoryEvent,
+) -> Result<(), ProjectionError> {
+    let id = aggregate_id(event)?;
+    let version = stream_version(event)?;
+    let query = match &decoded {
+        CategoryEvent::CategoryCreated { name, parent_id, .. } => sqlx::query(
+            "INSERT INTO ledger_categories (id, owner, name, parent_id, version)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(event.owner)
+        .bind(name.as_str())
+        .bind(parent_id.map(|p| p.as_uuid()))
+        .bind(version),
+        CategoryEvent::CategoryRenamed { name } => sqlx::query(
+            "UPDATE ledger_categories SET name = $3, version = $4 WHERE id = $1 AND owner = $2 AND version < $4",
+        )
+        .bind(id)
+        .bind(event.owner)
+        .bind(name.as_str())
+        .bind(version),
+    };
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
+async fn apply_movement(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    decoded: MovementEvent,
+) -> Result<(), ProjectionError> {
+    let id = aggregate_id(event)?;
+    let version = stream_version(event)?;
+    match decoded {
+        MovementEvent::MovementRecorded {
+            account_id,
+            direction,
+            amount,
+            currency,
+            occurred_on,
+            description,
+            counterparty,
+            ..
+        } => {
+            let amount = amount.value();
+            let signed = match direction {
+                Direction::Income => amount,
+                Direction::Expense => -amount,
+            };
+            // One round trip for the commonest event: the row, the balance and the
+            // (uncategorised: a category comes with its own event) monthly bucket. Nothing
+            // after the insert happens when the movement was already there.
+            sqlx::query(
+                "WITH inserted AS (
+                     INSERT INTO ledger_movements (id, owner, account_id, direction, amount, currency, occurred_on,
+                                                   description, counterparty, category_id, voided, version,
+                                                   recorded_position)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, false, $10, $11)
+                     ON CONFLICT (id) DO NOTHING
+                     RETURNING owner, account_id, direction, amount, currency
+                 ), balance AS (
+                     UPDATE ledger_accounts AS a SET balance = a.balance + $12
+                     FROM inserted AS i
+                     WHERE a.id = i.account_id AND a.owner = i.owner
+                 )
+                 INSERT INTO ledger_category_totals AS t (owner, month, category_key, direction, currency, total, count)
+                 SELECT owner, $13, $14, direction, currency, amount, 1 FROM inserted
+                 ON CONFLICT (owner, month, category_key, direction, currency)
+                 DO UPDATE SET total = t.total + EXCLUDED.total, count = t.count + EXCLUDED.count",
+            )
+            .bind(id)
+            .bind(event.owner)
+            .bind(account_id.as_uuid())
+            .bind(direction_text(direction))
+            .bind(amount)
+            .bind(currency.code())
+            .bind(occurred_on.date())
+            .bind(description.as_str())
+            .bind(counterparty.as_ref().map(|c| c.as_str()))
+            .bind(version)
+            .bind(position(event)?)
+            .bind(signed)
+            .bind(first_of_month(occurred_on.date()))
+            .bind(category_key(None))
+            .execute(&mut *tx)
+            .await?;
+        }
+        MovementEvent::CategoryAssigned { category_id, .. } => {
+            // `previous` is read (and locked) before the update, so RETURNING gives the old category.
+            let row = sqlx::query(
+                "UPDATE ledger_movements AS m SET category_id = $3, version = $4
+                 FROM (SELECT id, category_id FROM ledger_movements WHERE id = $1 FOR UPDATE) AS previous
+                 WHERE m.id = previous.id AND m.owner = $2 AND m.version < $4
+                 RETURNING previous.category_id AS previous_category, m.direction, m.amount, m.currency,
+                           m.occurred_on, m.voided",
+            )
+            .bind(id)
+            .bind(event.owner)
+            .bind(category_id.as_uuid())
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else { return Ok(()) };
+            let previous: Option<Uuid> = row.try_get("previous_category")?;
+            let new = Some(category_id.as_uuid());
+            // A voided movement is in no bucket; the domain refuses to recategorise one anyway.
+            if row.try_get::<bool, _>("voided")? || previous == new {
+                return Ok(());
+            }
+            let bucket = Bucket::of_row(event.owner, &row)?;
+            let amount: Decimal = row.try_get("amount")?;
+            remove_from_total(tx, &bucket, previous, amount).await?;
+            add_to_total(tx, &bucket, new, amount).await?;
+        }
+        MovementEvent::MovementVoided { .. } => {
+            let row = sqlx::query(
+                "WITH voided AS (
+                     UPDATE ledger_movements SET voided = true, version = $3
+                     WHERE id = $1 AND owner = $2 AND version < $3 AND NOT voided
+                     RETURNING owner, account_id, direction, amount, currency, occurred_on, category_id
+                 ), balance AS (
+                     UPDATE ledger_accounts AS a
+                     SET balance = a.balance - CASE v.direction WHEN 'income' THEN v.amount ELSE -v.amount END
+                     FROM voided AS v
+                     WHERE a.id = v.account_id AND a.owner = v.owner
+                 )
+                 SELECT direction, amount, currency, occurred_on, category_id FROM voided",
+            )
+            .bind(id)
+            .bind(event.owner)
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else { return Ok(()) };
+            let bucket = Bucket::of_row(event.owner, &row)?;
+            let amount: Decimal = row.try_get("amount")?;
+            remove_from_total(tx, &bucket, row.try_get("category_id")?, amount).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A movement's monthly-total bucket, less its category.
+struct Bucket {
+    owner: Uuid,
+    month: NaiveDate,
+    direction: String,
+    currency: String,
+}
+
+impl Bucket {
+    fn of_row(owner: Uuid, row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            owner,
+            month: first_of_month(row.try_get("occurred_on")?),
+            direction: row.try_get("direction")?,
+            currency: row.try_get("currency")?,
+        })
+    }
+}
+
+/// Counts a movement of `amount` into a monthly total.
+async fn add_to_total(
+    tx: &mut PgConnection,
+    bucket: &Bucket,
+    category_id: Option<Uuid>,
+    amount: Decimal,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ledger_category_totals AS t (owner, month, category_key, direction, currency, total, count)
+         VALUES ($1, $2, $3, $4, $5, $6, 1)
+         ON CONFLICT (owner, month, category_key, direction, currency)
+         DO UPDATE SET total = t.total + EXCLUDED.total, count = t.count + 1",
+    )
+    .bind(bucket.owner)
+    .bind(bucket.month)
+    .bind(category_key(category_id))
+    .bind(&bucket.direction)
+    .bind(&bucket.currency)
+    .bind(amount)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Takes a movement of `amount` out of a monthly total, and deletes the total when no
+/// movement is left in it, so a rebuild does not depend on what once was there. A total
+/// that is not there is [`sqlx::Error::RowNotFound`]: the read model has diverged.
+async fn remove_from_total(
+    tx: &mut PgConnection,
+    bucket: &Bucket,
+    category_id: Option<Uuid>,
+    amount: Decimal,
+) -> Result<(), sqlx::Error> {
+    let remaining: i64 = sqlx::query_scalar(
+        "UPDATE ledger_category_totals SET total = total - $6, count = count - 1
+         WHERE owner = $1 AND month = $2 AND category_key = $3 AND direction = $4 AND currency = $5
+         RETURNING count",
+    )
+    .bind(bucket.owner)
+    .bind(bucket.month)
+    .bind(category_key(category_id))
+    .bind(&bucket.direction)
+    .bind(&bucket.currency)
+    .bind(amount)
+    .fetch_one(&mut *tx)
+    .await?;
+    if remaining == 0 {
+        sqlx::query(
+            "DELETE FROM ledger_category_totals
+             WHERE owner = $1 AND month = $2 AND category_key = $3 AND direction = $4 AND currency = $5",
+        )
+        .bind(bucket.owner)
+        .bind(bucket.month)
+        .bind(category_key(category_id))
+        .bind(&bucket.direction)
+        .bind(&bucket.currency)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn recorded(stream_id: &str, event_type: &str, schema_version: u32, payload: Value) -> RecordedEvent {
+        RecordedEvent {
+            event_id: Uuid::now_v7(),
+            stream_id: stream_id.to_owned(),
+            version: 1,
+            position: 7,
+            event_type: event_type.to_owned(),
+            schema_version,
+            payload,
+            owner: Uuid::now_v7(),
+            command_id: Uuid::now_v7(),
+            correlation_id: Uuid::now_v7(),
+            causation_id: None,
+            traceparent: None,
+            recorded_at: Utc.timestamp_opt(0, 0).unwrap(),
+            hash: [0; 32],
+        }
+    }
+
+    #[test]
+    fn an_event_type_the_aggregate_does_not_have_is_skipped() {
+        let event = recorded("category-x", "CategorizationRuleAdded", 1, serde_json::json!({"pattern": "x"}));
+        assert!(decode::<CategoryEvent>(&event).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_malformed_payload_of_a_known_type_is_a_decode_error() {
+        let event = recorded("account-x", "AccountRenamed", 1, serde_json::json!({"title": 3}));
+        let error = decode::<AccountEvent>(&event).unwrap_err();
+        assert!(
+            matches!(&error, ProjectionError::Decode { event_type, position: 7, .. } if event_type == "AccountRenamed"),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_known_type_at_a_schema_version_without_upcast_is_a_decode_error() {
+        let event = recorded("account-x", "AccountRenamed", 99, serde_json::json!({"name": "Main"}));
+        assert!(matches!(decode::<AccountEvent>(&event), Err(ProjectionError::Decode { .. })));
+    }
+
+    #[test]
+    fn the_aggregate_id_is_the_uuid_after_the_category() {
+        let id = Uuid::now_v7();
+        let event = recorded(&format!("movement-{id}"), "MovementVoided", 1, Value::Null);
+        assert_eq!(aggregate_id(&event).unwrap(), id);
+        let event = recorded("movement-nope", "MovementVoided", 1, Value::Null);
+        assert!(matches!(aggregate_id(&event), Err(ProjectionError::Decode { .. })));
+    }
+}

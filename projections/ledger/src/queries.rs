@@ -1,0 +1,299 @@
+//! [`LedgerQueries`]: the ledger's reads, each scoped to one owner, so another user's ids
+//! simply find nothing.
+
+mod cursor;
+
+pub use cursor::PageCursor;
+
+use crate::columns::{category_from_key, direction_text, first_of_month, parse_direction};
+use cashflow_domain::movement::Direction;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// The page size used when a request leaves it at 0.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// The largest page served; a larger request gets this many.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// Errors of the ledger's reads, by how a caller should react.
+#[derive(Debug, Error)]
+pub enum QueryError {
+    /// The database cannot be reached, is overloaded or refused the query: retry later,
+    /// answer `UNAVAILABLE`.
+    #[error("ledger read model unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A stored row is not what the projection writes: an operator's problem, answer `INTERNAL`.
+    #[error("ledger read model data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for QueryError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::TypeNotFound { .. } => Self::Corrupt(error.to_string()),
+            other => Self::Unavailable(other),
+        }
+    }
+}
+
+/// Which movements to list; every field left `None` matches all. Dates are inclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MovementFilter {
+    pub account_id: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub direction: Option<Direction>,
+}
+
+/// One page of movements, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MovementPage {
+    pub movements: Vec<MovementView>,
+    /// Where the next page starts; `None` when this page is the last.
+    pub next: Option<PageCursor>,
+}
+
+/// A movement as the ledger shows it. Voided movements are listed, flagged, and count in no
+/// balance or total.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MovementView {
+    pub movement_id: Uuid,
+    pub account_id: Uuid,
+    pub direction: Direction,
+    pub amount: Decimal,
+    pub currency: String,
+    pub occurred_on: NaiveDate,
+    pub description: String,
+    pub counterparty: Option<String>,
+    pub category_id: Option<Uuid>,
+    pub voided: bool,
+    /// The movement stream's version, for an `expected_version` on the next command.
+    pub version: u64,
+}
+
+/// An account's balance: opening balance plus income minus expense, voided movements left out.
+/// Closed accounts are included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BalanceView {
+    pub account_id: Uuid,
+    pub name: String,
+    pub currency: String,
+    pub balance: Decimal,
+}
+
+/// The total and count of one month's movements of one category (or none), direction and currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategorySummaryRow {
+    /// `None` for uncategorised movements.
+    pub category_id: Option<Uuid>,
+    pub category_name: Option<String>,
+    /// The first day of the month.
+    pub month: NaiveDate,
+    pub direction: Direction,
+    pub total: Decimal,
+    pub count: u64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryView {
+    pub category_id: Uuid,
+    pub name: String,
+    pub parent_id: Option<Uuid>,
+}
+
+/// The ledger's reads. Cheap to clone: the pool is shared.
+#[derive(Debug, Clone)]
+pub struct LedgerQueries {
+    pool: PgPool,
+}
+
+impl LedgerQueries {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// A page of `owner`'s movements matching `filter`, newest first (`occurred_on DESC, id
+    /// DESC`), starting after `after`. Keyset pagination: a deep page costs what the first does.
+    /// `page_size` 0 means [`DEFAULT_PAGE_SIZE`]; above [`MAX_PAGE_SIZE`] it is capped.
+    #[tracing::instrument(name = "ledger.list_movements", skip(self, filter, after), err)]
+    pub async fn list_movements(
+        &self,
+        owner: Uuid,
+        filter: &MovementFilter,
+        page_size: u32,
+        after: Option<&PageCursor>,
+    ) -> Result<MovementPage, QueryError> {
+        let page_size = match page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        } as usize;
+        // Only the filters given are written into the SQL, so each combination gets a plan
+        // on its own index rather than one generic plan of `$n IS NULL OR …`.
+        let mut query = QueryBuilder::<Postgres>::new(
+            "SELECT id, account_id, direction, amount, currency, occurred_on, description, counterparty, category_id,
+                    voided, version
+             FROM ledger_movements WHERE owner = ",
+        );
+        query.push_bind(owner);
+        if let Some(account_id) = filter.account_id {
+            query.push(" AND account_id = ").push_bind(account_id);
+        }
+        if let Some(category_id) = filter.category_id {
+            query.push(" AND category_id = ").push_bind(category_id);
+        }
+        if let Some(direction) = filter.direction {
+            query.push(" AND direction = ").push_bind(direction_text(direction));
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND occurred_on >= ").push_bind(from);
+        }
+        if let Some(to) = filter.to {
+            query.push(" AND occurred_on <= ").push_bind(to);
+        }
+        if let Some(after) = after {
+            query.push(" AND (occurred_on, id) < (").push_bind(after.occurred_on);
+            query.push(", ").push_bind(after.movement_id).push(")");
+        }
+        // One more row than the page tells whether another page exists. The limit is written
+        // in (a bounded integer, not input text) so that even a cached generic plan knows it
+        // wants a few rows in index order, not a sort of all of them.
+        query.push(" ORDER BY occurred_on DESC, id DESC LIMIT ").push(page_size + 1);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let mut movements = rows.iter().map(movement_view).collect::<Result<Vec<_>, _>>()?;
+        let next = if movements.len() > page_size {
+            movements.truncate(page_size);
+            movements.last().map(|m| PageCursor { occurred_on: m.occurred_on, movement_id: m.movement_id })
+        } else {
+            None
+        };
+        Ok(MovementPage { movements, next })
+    }
+
+    /// One of `owner`'s movements; `None` when it does not exist or is someone else's.
+    #[tracing::instrument(name = "ledger.get_movement", skip(self), err)]
+    pub async fn get_movement(&self, owner: Uuid, movement_id: Uuid) -> Result<Option<MovementView>, QueryError> {
+        let row = sqlx::query(
+            "SELECT id, account_id, direction, amount, currency, occurred_on, description, counterparty, category_id,
+                    voided, version
+             FROM ledger_movements WHERE id = $1 AND owner = $2",
+        )
+        .bind(movement_id)
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(movement_view).transpose()
+    }
+
+    /// Every account of `owner` with its balance, ordered by name, then id.
+    #[tracing::instrument(name = "ledger.balances", skip(self), err)]
+    pub async fn balances(&self, owner: Uuid) -> Result<Vec<BalanceView>, QueryError> {
+        let rows =
+            sqlx::query("SELECT id, name, currency, balance FROM ledger_accounts WHERE owner = $1 ORDER BY name, id")
+                .bind(owner)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(BalanceView {
+                    account_id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    currency: row.try_get("currency")?,
+                    balance: row.try_get("balance")?,
+                })
+            })
+            .collect()
+    }
+
+    /// `owner`'s monthly totals per category, direction and currency, for the months from
+    /// `from` to `to` inclusive (each may be any day of its month; `None` is unbounded).
+    /// Ordered by month, category name (uncategorised last), direction (income first),
+    /// then currency. Months with no movement left (all voided) have no row.
+    #[tracing::instrument(name = "ledger.category_summary", skip(self), err)]
+    pub async fn category_summary(
+        &self,
+        owner: Uuid,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<CategorySummaryRow>, QueryError> {
+        let rows = sqlx::query(
+            "SELECT t.category_key, c.name AS category_name, t.month, t.direction, t.total, t.count, t.currency
+             FROM ledger_category_totals AS t
+             LEFT JOIN ledger_categories AS c ON c.id = t.category_key AND c.owner = t.owner
+             WHERE t.owner = $1 AND t.count > 0
+               AND ($2::date IS NULL OR t.month >= $2) AND ($3::date IS NULL OR t.month <= $3)
+             ORDER BY t.month, c.name NULLS LAST, t.category_key,
+                      CASE t.direction WHEN 'income' THEN 0 ELSE 1 END, t.currency",
+        )
+        .bind(owner)
+        .bind(from.map(first_of_month))
+        .bind(to.map(first_of_month))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CategorySummaryRow {
+                    category_id: category_from_key(row.try_get("category_key")?),
+                    category_name: row.try_get("category_name")?,
+                    month: row.try_get("month")?,
+                    direction: direction(row)?,
+                    total: row.try_get("total")?,
+                    count: unsigned(row, "count")?,
+                    currency: row.try_get("currency")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every category of `owner`, ordered by name, then id.
+    #[tracing::instrument(name = "ledger.list_categories", skip(self), err)]
+    pub async fn list_categories(&self, owner: Uuid) -> Result<Vec<CategoryView>, QueryError> {
+        let rows = sqlx::query("SELECT id, name, parent_id FROM ledger_categories WHERE owner = $1 ORDER BY name, id")
+            .bind(owner)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CategoryView {
+                    category_id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    parent_id: row.try_get("parent_id")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn movement_view(row: &PgRow) -> Result<MovementView, QueryError> {
+    Ok(MovementView {
+        movement_id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        direction: direction(row)?,
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+        occurred_on: row.try_get("occurred_on")?,
+        description: row.try_get("description")?,
+        counterparty: row.try_get("counterparty")?,
+        category_id: row.try_get("category_id")?,
+        voided: row.try_get("voided")?,
+        version: unsigned(row, "version")?,
+    })
+}
+
+fn direction(row: &PgRow) -> Result<Direction, QueryError> {
+    let text: &str = row.try_get("direction")?;
+    parse_direction(text).ok_or_else(|| QueryError::Corrupt(format!("unknown direction {text:?}")))
+}
+
+fn unsigned(row: &PgRow, column: &str) -> Result<u64, QueryError> {
+    let value: i64 = row.try_get(column)?;
+    u64::try_from(value).map_err(|_| QueryError::Corrupt(format!("negative {column} {value}")))
+}

@@ -1,0 +1,67 @@
+//! [`PageCursor`]: where the next page of movements starts, as an opaque page token.
+
+use chrono::{Datelike, NaiveDate};
+use uuid::Uuid;
+
+/// The last movement of a page, in `(occurred_on DESC, id DESC)` order: the next page holds
+/// the movements strictly after it. A position, not a snapshot: movements recorded meanwhile
+/// appear if they sort after it, and none is listed twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PageCursor {
+    pub occurred_on: NaiveDate,
+    pub movement_id: Uuid,
+}
+
+/// The token's layout, so a later one can be told apart.
+const FORMAT: u8 = 1;
+const LEN: usize = 1 + 4 + 16;
+
+impl PageCursor {
+    /// An opaque, URL-safe token (lowercase hex) that [`PageCursor::decode`] reads back.
+    pub fn encode(&self) -> String {
+        let mut bytes = [0u8; LEN];
+        bytes[0] = FORMAT;
+        bytes[1..5].copy_from_slice(&self.occurred_on.num_days_from_ce().to_be_bytes());
+        bytes[5..].copy_from_slice(self.movement_id.as_bytes());
+        hex::encode(bytes)
+    }
+
+    /// The cursor in a token from [`PageCursor::encode`]; `None` for anything else, which the
+    /// API answers as an invalid `page_token`.
+    pub fn decode(token: &str) -> Option<Self> {
+        let mut bytes = [0u8; LEN];
+        hex::decode_to_slice(token, &mut bytes).ok()?;
+        if bytes[0] != FORMAT {
+            return None;
+        }
+        let days = i32::from_be_bytes(bytes[1..5].try_into().ok()?);
+        let occurred_on = NaiveDate::from_num_days_from_ce_opt(days)?;
+        let movement_id = Uuid::from_bytes(bytes[5..].try_into().ok()?);
+        Some(Self { occurred_on, movement_id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_through_its_token() {
+        for date in [NaiveDate::MIN, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), NaiveDate::MAX] {
+            let cursor = PageCursor { occurred_on: date, movement_id: Uuid::now_v7() };
+            let token = cursor.encode();
+            assert!(token.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{token}");
+            assert_eq!(PageCursor::decode(&token), Some(cursor));
+        }
+    }
+
+    #[test]
+    fn anything_but_a_token_is_refused() {
+        let token = PageCursor { occurred_on: NaiveDate::MIN, movement_id: Uuid::nil() }.encode();
+        let other_format = format!("02{}", &token[2..]);
+        let impossible_day = format!("01{}{}", hex::encode(i32::MAX.to_be_bytes()), &token[10..]);
+        for bad in ["", "zz", &token[..token.len() - 2], &format!("{token}00"), &other_format, &impossible_day] {
+            assert_eq!(PageCursor::decode(bad), None, "{bad}");
+        }
+    }
+}
