@@ -8,6 +8,7 @@
 //! - [`handler`]: the command handler (idempotency, load, decide, append, retry on conflict).
 //! - [`ledger_service`], [`query_service`], [`audit_service`]: one file per service.
 //! - [`error`]: the one mapping of every error to a `tonic::Status`.
+//! - [`decode_status`]: requests tonic cannot decode get the contract's codes, not `INTERNAL`.
 //!
 //! The binary calls [`build`] and serves [`Api::routes`] (or [`Api::into_router`]); on
 //! shutdown it calls [`ApiHealth::set_not_serving`] before draining.
@@ -17,12 +18,14 @@ pub mod audit_service;
 pub mod auth;
 pub mod context;
 pub mod convert;
+pub mod decode_status;
 pub mod error;
 pub mod handler;
 pub mod ledger_service;
 pub mod query_service;
 
 use cashflow_bus::CheckpointWatch;
+use decode_status::DecodeStatus;
 use cashflow_eventstore::EventStore;
 use cashflow_projection_ledger::LedgerQueries;
 use cashflow_proto::v1::audit_service_server::AuditServiceServer;
@@ -184,9 +187,10 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let routes = Routes::new(InterceptedService::new(ledger, auth.clone()))
-        .add_service(InterceptedService::new(query, auth.clone()))
-        .add_service(InterceptedService::new(audit, auth))
+    // Auth runs before a message is decoded, so an anonymous caller cannot make us buffer one.
+    let routes = Routes::new(DecodeStatus(InterceptedService::new(ledger, auth.clone())))
+        .add_service(DecodeStatus(InterceptedService::new(query, auth.clone())))
+        .add_service(DecodeStatus(InterceptedService::new(audit, auth)))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);

@@ -354,8 +354,10 @@ fn publish_message(event: &RecordedEvent, expect: Expect) -> Result<PublishMessa
     if let Some(traceparent) = event.traceparent.as_deref().filter(|tp| tp.bytes().all(|b| b.is_ascii_graphic())) {
         message = message.header(headers::TRACEPARENT, traceparent);
     }
-    let _ = expect;
-    Ok(message)
+    Ok(match expect {
+        Expect::LastSequence(sequence) => message.expected_last_sequence(sequence),
+        Expect::LastMsgId(id) => message.expected_last_message_id(id.to_string()),
+    })
 }
 
 /// The `Cashflow-Position` a relayed message carries.

@@ -1,0 +1,40 @@
+//! The PostgreSQL pool, and the migrations of every crate that owns tables.
+
+use crate::config::Config;
+use anyhow::Context;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A session that sits idle inside a transaction holds locks every writer and reader may wait
+/// on (ADR 0001): PostgreSQL ends it after this long.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "15s";
+
+/// Creates the database if it does not exist, connects, and runs every migration. Safe to run
+/// from several processes at once.
+#[tracing::instrument(name = "database.prepare", skip_all, err)]
+pub async fn prepare(config: &Config) -> anyhow::Result<PgPool> {
+    cashflow_eventstore::postgres::create_database_if_missing(&config.database_url)
+        .await
+        .context("creating the database")?;
+    let pool = connect(config).await?;
+    cashflow_eventstore::PgEventStore::migrate(&pool).await.context("event store migrations")?;
+    cashflow_bus::migrate(&pool).await.context("bus migrations")?;
+    cashflow_projection_ledger::migrate(&pool).await.context("ledger migrations")?;
+    Ok(pool)
+}
+
+/// The pool every role of this process shares.
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(&config.database_url)
+        .context("CASHFLOW_DATABASE_URL is not a PostgreSQL URL")?
+        .application_name("cashflow")
+        .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT)]);
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .context("connecting to PostgreSQL")
+}

@@ -1,0 +1,47 @@
+//! The `cashflow` binary's wiring: configuration, database, roles and subcommands.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line.
+//! - [`config`]: configuration from `CASHFLOW_*` environment variables.
+//! - [`database`]: the pool and every crate's migrations.
+//! - [`serve`]: runs the chosen roles until SIGTERM/Ctrl-C, then drains.
+//! - [`maintenance`]: `projections rebuild`, `audit verify`, `token`.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod maintenance;
+pub mod serve;
+
+use anyhow::Context;
+use cli::{AuditCommand, Cli, Command, ProjectionsCommand};
+use config::Config;
+use std::process::ExitCode;
+
+/// Runs one invocation of the binary.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    match cli.command {
+        Command::Serve { roles } => {
+            serve::serve(config, &roles, serve::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            database::prepare(&config).await.context("migrating the database")?;
+            println!("cashflow: migrations applied");
+        }
+        Command::Projections { command: ProjectionsCommand::Rebuild { name } } => {
+            maintenance::rebuild(&config, name).await?;
+        }
+        Command::Audit { command: AuditCommand::Verify { stream } } => {
+            if !maintenance::verify(&config, stream.as_deref()).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Token { user, ttl } => {
+            println!("{}", maintenance::token(&config, user, ttl));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
