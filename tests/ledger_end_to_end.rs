@@ -78,7 +78,7 @@ async fn a_ledger_round_trip_through_every_part() {
         tasks.push(tokio::spawn(async move {
             let direction = if i % 5 == 0 { Direction::Income } else { Direction::Expense };
             let amount = Decimal::new(i64::from(i) * 137 + 1, 2); // 0.01, 1.38, 2.75, … exact cents
-            let occurred_on = format!("2026-{:02}-{:02}", 9 + i % 3, 1 + i % 28);
+            let occurred_on = format!("2025-{:02}-{:02}", 9 + i % 3, 1 + i % 28);
             let response = ledger
                 .record_movement(RecordMovementRequest {
                     command_id: command_id(),
@@ -178,8 +178,8 @@ async fn a_ledger_round_trip_through_every_part() {
     assert_eq!(incomes.len(), recorded.iter().filter(|m| m.direction == Direction::Income).count());
     let october = query
         .list_movements(ListMovementsRequest {
-            from: Some("2026-10-01".into()),
-            to: Some("2026-10-31".into()),
+            from: Some("2025-10-01".into()),
+            to: Some("2025-10-31".into()),
             category_id: Some(categories[1].clone()),
             page_size: 500,
             ..Default::default()
@@ -190,7 +190,7 @@ async fn a_ledger_round_trip_through_every_part() {
         .movements;
     let expected_october = recorded
         .iter()
-        .filter(|m| m.occurred_on.starts_with("2026-10") && m.category.as_ref() == Some(&categories[1]))
+        .filter(|m| m.occurred_on.starts_with("2025-10") && m.category.as_ref() == Some(&categories[1]))
         .count();
     assert_eq!(october.len(), expected_october);
     assert!(expected_october > 0);
@@ -218,15 +218,15 @@ async fn a_ledger_round_trip_through_every_part() {
     assert!(names.contains("Food") && names.contains("Groceries"), "{names:?}");
     let november_only = query
         .get_category_summary(GetCategorySummaryRequest {
-            from: Some("2026-11".into()),
-            to: Some("2026-11".into()),
+            from: Some("2025-11".into()),
+            to: Some("2025-11".into()),
             min_position: None,
         })
         .await
         .expect("summary of one month")
         .into_inner()
         .rows;
-    assert!(!november_only.is_empty() && november_only.iter().all(|r| r.month == "2026-11"));
+    assert!(!november_only.is_empty() && november_only.iter().all(|r| r.month == "2025-11"));
 
     let listed = query.list_categories(ListCategoriesRequest::default()).await.expect("categories").into_inner();
     assert_eq!(listed.categories.len(), 4);

@@ -233,6 +233,9 @@ mod tests {
         assert_eq!(call(Some(&format!("Bearer {token}"))).unwrap(), Caller { user_id: user });
         let token = sign(claims(user), SECRET, Algorithm::HS256);
         assert_eq!(call(Some(&format!("bearer {token}"))).unwrap().user_id, user);
+        let listed_audience = with(claims(user), "aud", json!(["cashflow"]));
+        let token = sign(listed_audience, SECRET, Algorithm::HS256);
+        assert_eq!(call(Some(&format!("Bearer {token}"))).unwrap().user_id, user);
     }
 
     #[test]
@@ -289,6 +292,7 @@ mod tests {
         let cases = [
             ("wrong iss", with(claims(user), "iss", json!("someone-else"))),
             ("wrong aud", with(claims(user), "aud", json!("someone-else"))),
+            ("wrong aud list", with(claims(user), "aud", json!(["someone-else"]))),
             ("no iss", without(claims(user), "iss")),
             ("no aud", without(claims(user), "aud")),
             ("no exp", without(claims(user), "exp")),

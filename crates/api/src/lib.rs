@@ -25,12 +25,12 @@ pub mod ledger_service;
 pub mod query_service;
 
 use cashflow_bus::CheckpointWatch;
-use decode_status::DecodeStatus;
 use cashflow_eventstore::EventStore;
 use cashflow_projection_ledger::LedgerQueries;
 use cashflow_proto::v1::audit_service_server::AuditServiceServer;
 use cashflow_proto::v1::ledger_service_server::LedgerServiceServer;
 use cashflow_proto::v1::query_service_server::QueryServiceServer;
+use decode_status::DecodeStatus;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;

@@ -257,6 +257,32 @@ async fn an_oversized_request_is_resource_exhausted_and_a_retry_gets_the_first_a
     app.stop().await;
 }
 
+/// `OpenAccountRequest` with `name` as raw bytes, to send a string that is not UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawOpenAccount {
+    #[prost(string, tag = "1")]
+    command_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    name: Vec<u8>,
+    #[prost(string, tag = "3")]
+    currency: String,
+}
+
+#[tokio::test]
+async fn an_undecodable_request_is_invalid_argument_naming_the_field() {
+    let app = spawn_app().await;
+    let token = issue_token(SECRET, UserId::new(), Duration::from_secs(600));
+    let mut grpc = tonic::client::Grpc::new(InterceptedService::new(app.channel().await, bearer(token)));
+    grpc.ready().await.unwrap();
+    let request =
+        RawOpenAccount { command_id: Uuid::now_v7().to_string(), name: vec![0xff, 0xfe], currency: "EUR".into() };
+    let path = http::uri::PathAndQuery::from_static("/cashflow.v1.LedgerService/OpenAccount");
+    let codec = tonic_prost::ProstCodec::<RawOpenAccount, pb::OpenAccountResponse>::default();
+    let status = grpc.unary(Request::new(request), path, codec).await.unwrap_err();
+    assert_eq!((status.code(), field(&status).as_str()), (Code::InvalidArgument, "name"));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_client_reads_its_own_writes_through_min_position() {
     let app = spawn_app().await;
