@@ -46,6 +46,7 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
         let account_id = account.account_id.clone();
         writers.push(tokio::spawn(async move {
             let mut acknowledged: Vec<(String, String, Decimal, u64)> = Vec::new();
+            let mut retries = 0usize;
             let mut n = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 n += 1;
@@ -85,12 +86,13 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
                                 matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::Internal),
                                 "unexpected error {status:?}"
                             );
+                            retries += 1;
                             tokio::time::sleep(Duration::from_millis(50)).await;
                         }
                     }
                 }
             }
-            acknowledged
+            (acknowledged, retries)
         }));
     }
 
@@ -103,11 +105,15 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut acknowledged = Vec::new();
+    let (mut acknowledged, mut retries) = (Vec::new(), 0);
     for writer in writers {
-        acknowledged.extend(writer.await.expect("writer"));
+        let (acked, retried) = writer.await.expect("writer");
+        acknowledged.extend(acked);
+        retries += retried;
     }
+    eprintln!("{} commands acknowledged, {retries} attempts cut off by a kill and retried", acknowledged.len());
     assert!(acknowledged.len() > 20, "the load was too small to prove anything: {}", acknowledged.len());
+    assert!(retries > 0, "no kill interrupted a write: the test proved nothing");
 
     // Every acknowledged command is in the read model exactly once.
     let last = acknowledged.iter().map(|a| a.3).max().unwrap_or(0);

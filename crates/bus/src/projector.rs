@@ -333,6 +333,7 @@ pub async fn rebuild(
 ) -> Result<u64, BusError> {
     let name = projection.name();
     let mut tx = pool.begin().await?;
+    lock_checkpoint(&mut tx, name).await?;
     projection.reset(&mut tx).await?;
     let head = store.head().await?;
     progress(0, head);

@@ -66,6 +66,27 @@ impl Projection for Counting {
     }
 }
 
+/// The same projection, with a reset that takes its time: a rebuild then holds its transaction
+/// open while the live runner has events to apply.
+struct SlowReset(Arc<Counting>);
+
+#[async_trait]
+impl Projection for SlowReset {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    async fn apply(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        self.0.apply(tx, event).await
+    }
+
+    async fn reset(&self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        self.0.reset(tx).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(())
+    }
+}
+
 async fn create_tables(env: &TestEnv) {
     sqlx::query("CREATE TABLE test_counts (stream_id TEXT PRIMARY KEY, events BIGINT NOT NULL)")
         .execute(&env.pool)
@@ -212,11 +233,12 @@ async fn a_rebuild_while_the_runner_is_live_leaves_each_event_applied_once() {
     let runner = spawn_runner(&env, projection.clone());
     let writers = {
         let env = env.clone();
-        tokio::spawn(async move { env.append_concurrently(8, 80).await })
+        tokio::spawn(async move { env.append_concurrently(8, 50).await })
     };
+    let slow = SlowReset(projection.clone());
     let mut rebuilds = 0;
     while !writers.is_finished() || rebuilds == 0 {
-        rebuild(&env.pool, env.store.as_ref(), projection.as_ref(), |_, _| {}).await.expect("rebuild");
+        rebuild(&env.pool, env.store.as_ref(), &slow, |_, _| {}).await.expect("rebuild");
         rebuilds += 1;
     }
     let head = writers.await.expect("writers");
