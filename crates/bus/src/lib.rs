@@ -11,7 +11,7 @@
 //!   has caught up with a position).
 //! - [`projector`]: [`ProjectorRunner`], which feeds a projection from its durable consumer
 //!   with an exactly-once effect, and [`rebuild`].
-//! - [`error`]: [`BusError`].
+//! - [`error`]: [`BusError`], by how a caller reacts.
 //! - `migrations/`: the `relay_checkpoint` and `projection_checkpoints` tables; run them with
 //!   [`migrate`].
 #![forbid(unsafe_code)]

@@ -105,7 +105,8 @@ pub fn encode_event(event: &RecordedEvent) -> Result<Vec<u8>, BusError> {
 
 /// Reads a message body written by [`encode_event`].
 pub fn decode_event(body: &[u8]) -> Result<RecordedEvent, BusError> {
-    serde_json::from_slice(body).map_err(|err| BusError::Corrupt(format!("message body is not a recorded event: {err}")))
+    serde_json::from_slice(body)
+        .map_err(|err| BusError::Corrupt(format!("message body is not a recorded event: {err}")))
 }
 
 #[cfg(test)]

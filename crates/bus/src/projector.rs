@@ -228,7 +228,8 @@ impl ProjectorRunner {
             Ok(()) => {
                 // Everything up to `target` is committed, and stream order is position order, so
                 // acking the highest sequence (ack policy "all") acks nothing unapplied.
-                let highest = deliveries.iter().max_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
+                let highest =
+                    deliveries.iter().max_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
                 if let Some(message) = highest
                     && let Err(err) = message.ack().await
                 {

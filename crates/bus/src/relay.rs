@@ -12,10 +12,10 @@ use crate::error::BusError;
 use crate::jetstream::ensure_events_stream;
 use crate::names::{BusNames, encode_event, headers};
 use crate::shutdown::Shutdown;
+use async_nats::jetstream;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::{PublishMessage, StreamMessage};
 use async_nats::jetstream::stream::RawMessageErrorKind;
-use async_nats::jetstream;
 use cashflow_eventstore::{EventStore, RecordedEvent};
 use sqlx::postgres::PgPool;
 use sqlx::{Connection, PgConnection, Row};
@@ -214,7 +214,11 @@ impl Relay {
 
     /// Logs a transient error and sleeps; returns any other error. A shutdown during the
     /// sleep is noticed by the caller's next check.
-    async fn back_off<F: Future<Output = ()>>(&self, err: BusError, shutdown: &mut Shutdown<F>) -> Result<(), BusError> {
+    async fn back_off<F: Future<Output = ()>>(
+        &self,
+        err: BusError,
+        shutdown: &mut Shutdown<F>,
+    ) -> Result<(), BusError> {
         if !err.is_transient() {
             return Err(err);
         }
@@ -293,10 +297,8 @@ impl Relay {
         // caller reconciles.
         let mut acked = 0;
         let mut ack_failure = None;
-        for (index, result) in futures::future::join_all(pending.into_iter().map(|ack| ack.into_future()))
-            .await
-            .into_iter()
-            .enumerate()
+        for (index, result) in
+            futures::future::join_all(pending.into_iter().map(|ack| ack.into_future())).await.into_iter().enumerate()
         {
             match result {
                 Ok(_) if ack_failure.is_none() => acked = index + 1,
@@ -362,18 +364,14 @@ fn publish_message(event: &RecordedEvent, expect: Expect) -> Result<PublishMessa
 
 /// The `Cashflow-Position` a relayed message carries.
 pub(crate) fn message_position(message: &StreamMessage) -> Result<u64, BusError> {
-    message
-        .headers
-        .get(headers::POSITION)
-        .and_then(|value| value.as_str().parse().ok())
-        .ok_or_else(|| {
-            BusError::Corrupt(format!(
-                "stream message {} on {} has no valid {} header",
-                message.sequence,
-                message.subject,
-                headers::POSITION
-            ))
-        })
+    message.headers.get(headers::POSITION).and_then(|value| value.as_str().parse().ok()).ok_or_else(|| {
+        BusError::Corrupt(format!(
+            "stream message {} on {} has no valid {} header",
+            message.sequence,
+            message.subject,
+            headers::POSITION
+        ))
+    })
 }
 
 /// A dedicated connection holding the session advisory lock; closing it releases the lock.
@@ -390,7 +388,8 @@ impl RelayLock {
             Some(connection) => connection,
             None => connection.insert(pool.acquire().await?.detach()),
         };
-        let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS locked").bind(RELAY_LOCK_KEY).fetch_one(connection).await?;
+        let row =
+            sqlx::query("SELECT pg_try_advisory_lock($1) AS locked").bind(RELAY_LOCK_KEY).fetch_one(connection).await?;
         Ok(row.try_get("locked")?)
     }
 
@@ -405,7 +404,8 @@ impl RelayLock {
 
     async fn release(self) {
         let mut connection = self.connection;
-        if let Err(err) = sqlx::query("SELECT pg_advisory_unlock($1)").bind(RELAY_LOCK_KEY).execute(&mut connection).await
+        if let Err(err) =
+            sqlx::query("SELECT pg_advisory_unlock($1)").bind(RELAY_LOCK_KEY).execute(&mut connection).await
         {
             tracing::debug!(error = %err, "cannot unlock the relay lock; closing its connection releases it");
         }

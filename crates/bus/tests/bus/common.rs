@@ -7,8 +7,8 @@ use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
 use cashflow_eventstore::{
     AppendRequest, CommandMetadata, EventStore, ExpectedVersion, NewEvent, PgEventStore, RecordedEvent,
 };
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use futures::future::BoxFuture;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +55,8 @@ impl TestEnv {
             retry_delay: Duration::from_millis(200),
             ..RelayConfig::default()
         };
-        Relay::new(self.store.clone(), self.pool.clone(), self.jetstream.clone(), self.names.clone()).with_config(config)
+        Relay::new(self.store.clone(), self.pool.clone(), self.jetstream.clone(), self.names.clone())
+            .with_config(config)
     }
 
     pub fn spawn_relay(&self) -> Running {
@@ -142,7 +143,7 @@ impl TestEnv {
 }
 
 async fn write(store: Arc<PgEventStore>, writer: usize, appends: usize) {
-    let category = if writer % 2 == 0 { "movement" } else { "account" };
+    let category = if writer.is_multiple_of(2) { "movement" } else { "account" };
     let stream_id = format!("{category}-{}", Uuid::now_v7());
     let owner = Uuid::now_v7();
     for index in 0..appends {
@@ -154,12 +155,12 @@ async fn write(store: Arc<PgEventStore>, writer: usize, appends: usize) {
                 command_id: Uuid::now_v7(),
                 correlation_id: Uuid::now_v7(),
                 causation_id: None,
-                traceparent: (index % 3 != 0)
+                traceparent: (!index.is_multiple_of(3))
                     .then(|| format!("00-{}-{:016x}-01", Uuid::now_v7().simple(), (writer * 1000 + index) as u64 + 1)),
             },
             events: vec![NewEvent {
                 event_id: Uuid::now_v7(),
-                event_type: if index % 2 == 0 { "Recorded".into() } else { "Renamed".into() },
+                event_type: if index.is_multiple_of(2) { "Recorded".into() } else { "Renamed".into() },
                 schema_version: 1,
                 payload: serde_json::json!({ "writer": writer, "index": index }),
             }],

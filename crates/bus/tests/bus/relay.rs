@@ -5,8 +5,8 @@ use async_nats::jetstream::message::StreamMessage;
 use cashflow_bus::names::{decode_event, headers};
 use cashflow_eventstore::{AppendRequest, CommandMetadata, EventStore, ExpectedVersion, NewEvent, RecordedEvent};
 use serde_json::json;
-use uuid::Uuid;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// The stream holds exactly the store's events: sequence i carries position i, each once,
 /// with its JSON body, subject and headers.
