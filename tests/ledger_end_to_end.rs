@@ -136,6 +136,8 @@ async fn a_ledger_round_trip_through_every_part() {
     assert_eq!(balances[0].account_id, account.account_id);
     assert_eq!(balances[0].currency, "EUR");
     assert_eq!(dec(&balances[0].balance), expected_balance);
+    // Written with the currency's two decimals, as people read money.
+    assert_eq!(balances[0].balance, format!("{expected_balance:.2}"));
 
     // Paging walks every movement once, newest first.
     let mut seen = Vec::new();

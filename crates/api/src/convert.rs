@@ -268,9 +268,18 @@ pub fn movement_id(raw: &str) -> Result<MovementId, ValidationError> {
     MovementId::parse("movement_id", raw)
 }
 
-/// Money as the API writes it: exact, without trailing zeros or exponent.
-pub fn money(value: Decimal) -> String {
-    value.normalize().to_string()
+/// Money as the API writes it: exact, no exponent, with at least the currency's minor-unit
+/// decimals (`"12.50"` EUR, `"1200"` JPY) and more only when the amount has them (`"0.1234"`).
+pub fn money(value: Decimal, currency: &str) -> String {
+    let minor_units = cashflow_domain::Currency::parse("currency", currency).map_or(2, |c| c.minor_units());
+    let mut value = value.normalize();
+    if value.is_zero() {
+        value = Decimal::ZERO;
+    }
+    if value.scale() < minor_units {
+        value.rescale(minor_units);
+    }
+    value.to_string()
 }
 
 pub fn date(value: NaiveDate) -> String {
@@ -297,7 +306,7 @@ pub fn movement_to_proto(view: MovementView) -> pb::Movement {
         movement_id: view.movement_id.to_string(),
         account_id: view.account_id.to_string(),
         direction: direction_to_proto(view.direction).into(),
-        amount: money(view.amount),
+        amount: money(view.amount, &view.currency),
         currency: view.currency,
         occurred_on: date(view.occurred_on),
         description: view.description,
@@ -312,8 +321,8 @@ pub fn balance_to_proto(view: BalanceView) -> pb::Balance {
     pb::Balance {
         account_id: view.account_id.to_string(),
         name: view.name,
+        balance: money(view.balance, &view.currency),
         currency: view.currency,
-        balance: money(view.balance),
     }
 }
 
@@ -323,7 +332,7 @@ pub fn summary_row_to_proto(row: CategorySummaryRow) -> pb::CategorySummaryRow {
         category_name: row.category_name.unwrap_or_default(),
         month: month(row.month),
         direction: direction_to_proto(row.direction).into(),
-        total: money(row.total),
+        total: money(row.total, &row.currency),
         count: row.count,
         currency: row.currency,
     }

@@ -34,6 +34,20 @@ impl Currency {
         Ok(Self([bytes[0], bytes[1], bytes[2]]))
     }
 
+    /// Decimal places of the currency's minor unit (ISO 4217): 2 for most, 0 for JPY, 3 for KWD.
+    pub fn minor_units(&self) -> u32 {
+        const NONE: &[&str] =
+            &["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+        const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+        if NONE.contains(&self.code()) {
+            0
+        } else if THREE.contains(&self.code()) {
+            3
+        } else {
+            2
+        }
+    }
+
     pub fn code(&self) -> &str {
         // Built only from the ASCII list above.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
@@ -73,6 +87,13 @@ mod tests {
     fn real_codes_parse_and_normalise() {
         assert_eq!(Currency::parse("currency", "eur").unwrap().code(), "EUR");
         assert_eq!(Currency::parse("currency", "JPY").unwrap().code(), "JPY");
+    }
+
+    #[test]
+    fn minor_units_follow_iso_4217() {
+        assert_eq!(Currency::parse("currency", "EUR").unwrap().minor_units(), 2);
+        assert_eq!(Currency::parse("currency", "JPY").unwrap().minor_units(), 0);
+        assert_eq!(Currency::parse("currency", "KWD").unwrap().minor_units(), 3);
     }
 
     #[test]

@@ -173,8 +173,12 @@ fn summary_months_become_first_days() {
 
 #[test]
 fn read_values_print_as_the_contract_says() {
-    assert_eq!(money(Decimal::new(125_000, 4)), "12.5");
-    assert_eq!(money(Decimal::new(-2000, 2)), "-20");
+    assert_eq!(money(Decimal::new(125_000, 4), "EUR"), "12.50");
+    assert_eq!(money(Decimal::new(-2000, 2), "EUR"), "-20.00");
+    assert_eq!(money(Decimal::new(1234, 4), "EUR"), "0.1234");
+    assert_eq!(money(Decimal::new(-0, 2), "EUR"), "0.00");
+    assert_eq!(money(Decimal::new(1200, 0), "JPY"), "1200");
+    assert_eq!(money(Decimal::new(15, 1), "KWD"), "1.500");
     assert_eq!(date(NaiveDate::from_ymd_opt(2026, 3, 4).unwrap()), "2026-03-04");
     assert_eq!(month(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()), "2026-03");
 }
