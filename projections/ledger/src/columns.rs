@@ -28,10 +28,6 @@ pub(crate) fn first_of_month(date: NaiveDate) -> NaiveDate {
     date.with_day(1).unwrap_or(date)
 }
 
-pub(crate) fn category_key(category_id: Option<Uuid>) -> Uuid {
-    category_id.unwrap_or(UNCATEGORISED)
-}
-
 pub(crate) fn category_from_key(key: Uuid) -> Option<Uuid> {
     (key != UNCATEGORISED).then_some(key)
 }
@@ -56,9 +52,9 @@ mod tests {
     }
 
     #[test]
-    fn uncategorised_is_the_nil_key_and_back() {
+    fn the_nil_key_is_uncategorised() {
         let id = Uuid::now_v7();
-        assert_eq!(category_from_key(category_key(Some(id))), Some(id));
-        assert_eq!(category_from_key(category_key(None)), None);
+        assert_eq!(category_from_key(id), Some(id));
+        assert_eq!(category_from_key(UNCATEGORISED), None);
     }
 }

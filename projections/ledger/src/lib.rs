@@ -1,4 +1,4 @@
-//! Ledger read model: movements, account balances and monthly category totals, projected from events and read per owner.
+//! Ledger read model: movements, balances and monthly category totals, projected from events, read per owner.
 //!
 //! # Layout
 //!

@@ -3,9 +3,14 @@
 //! Each effect is keyed by the event's stream version (`version < $event_version` guards
 //! every update, inserts are `ON CONFLICT DO NOTHING`), so an event applied twice changes
 //! nothing, and rows hold only values taken from events, so replaying the store from
-//! position 0 writes identical tables. Sums are computed by PostgreSQL in exact NUMERIC.
+//! position 0 writes identical tables. Sums are exact NUMERIC, computed by PostgreSQL.
+//!
+//! Balance and monthly-total changes are queued in the transaction and folded into
+//! `ledger_accounts` and `ledger_category_totals` when it commits (`migrations/0002`), so a
+//! rebuild applying a million movements in one transaction stays linear. So within the
+//! applying transaction those two tables lag; every other transaction sees them complete.
 
-use crate::columns::{category_key, direction_text, first_of_month};
+use crate::columns::{UNCATEGORISED, direction_text};
 use async_trait::async_trait;
 use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::account::AccountEvent;
@@ -13,10 +18,8 @@ use cashflow_domain::category::CategoryEvent;
 use cashflow_domain::movement::{Direction, MovementEvent};
 use cashflow_domain::{AccountId, CategoryId, DomainEvent, EventDecodeError, MovementId};
 use cashflow_eventstore::RecordedEvent;
-use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde_json::Value;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// The ledger read model's projection. Stateless: everything it knows is in the tables.
@@ -63,9 +66,14 @@ impl Projection for LedgerProjection {
     /// Empties every ledger table, before a rebuild from position 0.
     #[tracing::instrument(name = "ledger.reset", skip_all, err)]
     async fn reset(&self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
-        sqlx::query("TRUNCATE ledger_accounts, ledger_categories, ledger_movements, ledger_category_totals")
-            .execute(&mut *tx)
-            .await?;
+        // Not `ledger_fold_requests`: a fold this transaction already queued would block its
+        // TRUNCATE; left alone, that fold runs at commit on the emptied pending tables.
+        sqlx::query(
+            "TRUNCATE ledger_accounts, ledger_categories, ledger_movements, ledger_category_totals,
+                      ledger_pending_balances, ledger_pending_totals",
+        )
+        .execute(&mut *tx)
+        .await?;
         Ok(())
     }
 }
@@ -184,7 +192,10 @@ async fn apply_movement(
 ) -> Result<(), ProjectionError> {
     let id = aggregate_id(event)?;
     let version = stream_version(event)?;
-    match decoded {
+    // Each statement changes the movement's row and queues the balance and total changes it
+    // implies, in one round trip; nothing is queued when the row was not changed (an event
+    // already applied, or another owner's). See migrations/0002 for why they are queued.
+    let query = match decoded {
         MovementEvent::MovementRecorded {
             account_id,
             direction,
@@ -200,9 +211,7 @@ async fn apply_movement(
                 Direction::Income => amount,
                 Direction::Expense => -amount,
             };
-            // One round trip for the commonest event: the row, the balance and the
-            // (uncategorised: a category comes with its own event) monthly bucket. Nothing
-            // after the insert happens when the movement was already there.
+            // Recorded uncategorised: a category comes with its own CategoryAssigned.
             sqlx::query(
                 "WITH inserted AS (
                      INSERT INTO ledger_movements (id, owner, account_id, direction, amount, currency, occurred_on,
@@ -210,16 +219,17 @@ async fn apply_movement(
                                                    recorded_position)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, false, $10, $11)
                      ON CONFLICT (id) DO NOTHING
-                     RETURNING owner, account_id, direction, amount, currency
+                     RETURNING owner, account_id, direction, amount, currency, occurred_on
                  ), balance AS (
-                     UPDATE ledger_accounts AS a SET balance = a.balance + $12
-                     FROM inserted AS i
-                     WHERE a.id = i.account_id AND a.owner = i.owner
+                     INSERT INTO ledger_pending_balances (account_id, owner, amount)
+                     SELECT account_id, owner, $12 FROM inserted
+                 ), fold AS (
+                     INSERT INTO ledger_fold_requests (tx) SELECT pg_current_xact_id() FROM inserted
+                     ON CONFLICT DO NOTHING
                  )
-                 INSERT INTO ledger_category_totals AS t (owner, month, category_key, direction, currency, total, count)
-                 SELECT owner, $13, $14, direction, currency, amount, 1 FROM inserted
-                 ON CONFLICT (owner, month, category_key, direction, currency)
-                 DO UPDATE SET total = t.total + EXCLUDED.total, count = t.count + EXCLUDED.count",
+                 INSERT INTO ledger_pending_totals (owner, month, category_key, direction, currency, total, count)
+                 SELECT owner, date_trunc('month', occurred_on)::date, $13, direction, currency, amount, 1
+                 FROM inserted",
             )
             .bind(id)
             .bind(event.owner)
@@ -233,144 +243,57 @@ async fn apply_movement(
             .bind(version)
             .bind(position(event)?)
             .bind(signed)
-            .bind(first_of_month(occurred_on.date()))
-            .bind(category_key(None))
-            .execute(&mut *tx)
-            .await?;
+            .bind(UNCATEGORISED)
         }
-        MovementEvent::CategoryAssigned { category_id, .. } => {
-            // `previous` is read (and locked) before the update, so RETURNING gives the old category.
-            let row = sqlx::query(
-                "UPDATE ledger_movements AS m SET category_id = $3, version = $4
+        // The amount leaves its old category's bucket for the new one's. A voided movement is
+        // in no bucket (and the domain refuses to recategorise one anyway). `previous` is read,
+        // and locked, before the update, so it holds the old category.
+        MovementEvent::CategoryAssigned { category_id, .. } => sqlx::query(
+            "WITH changed AS (
+                 UPDATE ledger_movements AS m SET category_id = $3, version = $4
                  FROM (SELECT id, category_id FROM ledger_movements WHERE id = $1 FOR UPDATE) AS previous
                  WHERE m.id = previous.id AND m.owner = $2 AND m.version < $4
-                 RETURNING previous.category_id AS previous_category, m.direction, m.amount, m.currency,
-                           m.occurred_on, m.voided",
-            )
-            .bind(id)
-            .bind(event.owner)
-            .bind(category_id.as_uuid())
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else { return Ok(()) };
-            let previous: Option<Uuid> = row.try_get("previous_category")?;
-            let new = Some(category_id.as_uuid());
-            // A voided movement is in no bucket; the domain refuses to recategorise one anyway.
-            if row.try_get::<bool, _>("voided")? || previous == new {
-                return Ok(());
-            }
-            let bucket = Bucket::of_row(event.owner, &row)?;
-            let amount: Decimal = row.try_get("amount")?;
-            remove_from_total(tx, &bucket, previous, amount).await?;
-            add_to_total(tx, &bucket, new, amount).await?;
-        }
-        MovementEvent::MovementVoided { .. } => {
-            let row = sqlx::query(
-                "WITH voided AS (
-                     UPDATE ledger_movements SET voided = true, version = $3
-                     WHERE id = $1 AND owner = $2 AND version < $3 AND NOT voided
-                     RETURNING owner, account_id, direction, amount, currency, occurred_on, category_id
-                 ), balance AS (
-                     UPDATE ledger_accounts AS a
-                     SET balance = a.balance - CASE v.direction WHEN 'income' THEN v.amount ELSE -v.amount END
-                     FROM voided AS v
-                     WHERE a.id = v.account_id AND a.owner = v.owner
-                 )
-                 SELECT direction, amount, currency, occurred_on, category_id FROM voided",
-            )
-            .bind(id)
-            .bind(event.owner)
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else { return Ok(()) };
-            let bucket = Bucket::of_row(event.owner, &row)?;
-            let amount: Decimal = row.try_get("amount")?;
-            remove_from_total(tx, &bucket, row.try_get("category_id")?, amount).await?;
-        }
-    }
-    Ok(())
-}
-
-/// A movement's monthly-total bucket, less its category.
-struct Bucket {
-    owner: Uuid,
-    month: NaiveDate,
-    direction: String,
-    currency: String,
-}
-
-impl Bucket {
-    fn of_row(owner: Uuid, row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            owner,
-            month: first_of_month(row.try_get("occurred_on")?),
-            direction: row.try_get("direction")?,
-            currency: row.try_get("currency")?,
-        })
-    }
-}
-
-/// Counts a movement of `amount` into a monthly total.
-async fn add_to_total(
-    tx: &mut PgConnection,
-    bucket: &Bucket,
-    category_id: Option<Uuid>,
-    amount: Decimal,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO ledger_category_totals AS t (owner, month, category_key, direction, currency, total, count)
-         VALUES ($1, $2, $3, $4, $5, $6, 1)
-         ON CONFLICT (owner, month, category_key, direction, currency)
-         DO UPDATE SET total = t.total + EXCLUDED.total, count = t.count + 1",
-    )
-    .bind(bucket.owner)
-    .bind(bucket.month)
-    .bind(category_key(category_id))
-    .bind(&bucket.direction)
-    .bind(&bucket.currency)
-    .bind(amount)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// Takes a movement of `amount` out of a monthly total, and deletes the total when no
-/// movement is left in it, so a rebuild does not depend on what once was there. A total
-/// that is not there is [`sqlx::Error::RowNotFound`]: the read model has diverged.
-async fn remove_from_total(
-    tx: &mut PgConnection,
-    bucket: &Bucket,
-    category_id: Option<Uuid>,
-    amount: Decimal,
-) -> Result<(), sqlx::Error> {
-    let remaining: i64 = sqlx::query_scalar(
-        "UPDATE ledger_category_totals SET total = total - $6, count = count - 1
-         WHERE owner = $1 AND month = $2 AND category_key = $3 AND direction = $4 AND currency = $5
-         RETURNING count",
-    )
-    .bind(bucket.owner)
-    .bind(bucket.month)
-    .bind(category_key(category_id))
-    .bind(&bucket.direction)
-    .bind(&bucket.currency)
-    .bind(amount)
-    .fetch_one(&mut *tx)
-    .await?;
-    if remaining == 0 {
-        sqlx::query(
-            "DELETE FROM ledger_category_totals
-             WHERE owner = $1 AND month = $2 AND category_key = $3 AND direction = $4 AND currency = $5",
+                 RETURNING m.owner, previous.category_id AS previous_category, m.direction, m.amount, m.currency,
+                           date_trunc('month', m.occurred_on)::date AS month, m.voided
+             ), moved AS (
+                 SELECT * FROM changed WHERE NOT voided AND previous_category IS DISTINCT FROM $3
+             ), fold AS (
+                 INSERT INTO ledger_fold_requests (tx) SELECT pg_current_xact_id() FROM moved
+                 ON CONFLICT DO NOTHING
+             )
+             INSERT INTO ledger_pending_totals (owner, month, category_key, direction, currency, total, count)
+             SELECT owner, month, coalesce(previous_category, $5), direction, currency, -amount, -1 FROM moved
+             UNION ALL
+             SELECT owner, month, $3, direction, currency, amount, 1 FROM moved",
         )
-        .bind(bucket.owner)
-        .bind(bucket.month)
-        .bind(category_key(category_id))
-        .bind(&bucket.direction)
-        .bind(&bucket.currency)
-        .execute(&mut *tx)
-        .await?;
-    }
+        .bind(id)
+        .bind(event.owner)
+        .bind(category_id.as_uuid())
+        .bind(version)
+        .bind(UNCATEGORISED),
+        MovementEvent::MovementVoided { .. } => sqlx::query(
+            "WITH voided AS (
+                 UPDATE ledger_movements SET voided = true, version = $3
+                 WHERE id = $1 AND owner = $2 AND version < $3 AND NOT voided
+                 RETURNING owner, account_id, direction, amount, currency, occurred_on, category_id
+             ), balance AS (
+                 INSERT INTO ledger_pending_balances (account_id, owner, amount)
+                 SELECT account_id, owner, CASE direction WHEN 'income' THEN -amount ELSE amount END FROM voided
+             ), fold AS (
+                 INSERT INTO ledger_fold_requests (tx) SELECT pg_current_xact_id() FROM voided
+                 ON CONFLICT DO NOTHING
+             )
+             INSERT INTO ledger_pending_totals (owner, month, category_key, direction, currency, total, count)
+             SELECT owner, date_trunc('month', occurred_on)::date, coalesce(category_id, $4), direction, currency,
+                    -amount, -1
+             FROM voided",
+        )
+        .bind(id)
+        .bind(event.owner)
+        .bind(version)
+        .bind(UNCATEGORISED),
+    };
+    query.execute(&mut *tx).await?;
     Ok(())
 }
 

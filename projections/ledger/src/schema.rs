@@ -8,13 +8,13 @@ use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 pub const MIGRATIONS_TABLE: &str = "_sqlx_migrations_ledger";
 
 fn migrator() -> Migrator {
-    let migrations = vec![Migration::new(
-        1,
-        "ledger read model".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/0001_ledger.sql").into_sql_str(),
-        false,
-    )];
+    let simple = |version, description: &'static str, sql: &'static str| {
+        Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+    };
+    let migrations = vec![
+        simple(1, "ledger read model", include_str!("../migrations/0001_ledger.sql")),
+        simple(2, "fold balances and totals at commit", include_str!("../migrations/0002_fold_at_commit.sql")),
+    ];
     let mut migrator = Migrator::with_migrations(migrations);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     migrator

@@ -4,15 +4,14 @@
 
 use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::account::{self, Account, AccountCommand, AccountKind};
+use cashflow_domain::aggregate::Aggregate;
 use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext};
-use cashflow_domain::movement::{self, Direction, Movement, MovementCommand, MovementContext, RecordMovement};
+use cashflow_domain::movement::{
+    self, AssignedBy, Direction, Movement, MovementCommand, MovementContext, MovementSource, RecordMovement,
+};
 use cashflow_domain::{
     AccountId, Amount, CategoryId, Counterparty, Currency, Description, DomainEvent, MovementId, Name, OccurredOn,
     Reason, SignedAmount, UserId,
-};
-use cashflow_domain::{
-    aggregate::Aggregate,
-    movement::{AssignedBy, MovementSource},
 };
 use cashflow_eventstore::RecordedEvent;
 use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
@@ -84,6 +83,10 @@ impl TestDb {
             ("ledger_categories", "id"),
             ("ledger_movements", "id"),
             ("ledger_category_totals", "owner, month, category_key, direction, currency"),
+            // Queued changes: folded and emptied by every commit.
+            ("ledger_pending_balances", "account_id, owner, amount"),
+            ("ledger_pending_totals", "owner, month, category_key, direction, currency, total"),
+            ("ledger_fold_requests", "tx"),
         ];
         let mut dump = Vec::new();
         for (table, key) in tables {
