@@ -69,21 +69,34 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
                             .connect()
                             .await
                             .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-                        let mut client =
-                            ledger_service_client::LedgerServiceClient::with_interceptor(channel, support::bearer(user));
+                        let mut client = ledger_service_client::LedgerServiceClient::with_interceptor(
+                            channel,
+                            support::bearer(user),
+                        );
                         client.record_movement(request.clone()).await
                     };
                     match attempt.await {
                         Ok(response) => {
                             let response = response.into_inner();
                             let amount = Decimal::from_str(&request.amount).expect("amount");
-                            acknowledged.push((request.command_id.clone(), response.movement_id, amount, response.position));
+                            acknowledged.push((
+                                request.command_id.clone(),
+                                response.movement_id,
+                                amount,
+                                response.position,
+                            ));
                             break;
                         }
                         // The server is down or was killed mid-call: try again, same command.
                         Err(status) => {
                             assert!(
-                                matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::Internal),
+                                matches!(
+                                    status.code(),
+                                    tonic::Code::Unavailable
+                                        | tonic::Code::Unknown
+                                        | tonic::Code::Cancelled
+                                        | tonic::Code::Internal
+                                ),
                                 "unexpected error {status:?}"
                             );
                             retries += 1;
@@ -150,7 +163,8 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
     // Each command was retried until acknowledged, so nothing else may exist either.
     assert_eq!(listed.len(), acknowledged.len());
     let expected: Decimal = -acknowledged.iter().map(|a| a.2).sum::<Decimal>();
-    let balances = query.get_balances(GetBalancesRequest { min_position: Some(last) }).await.expect("balances").into_inner();
+    let balances =
+        query.get_balances(GetBalancesRequest { min_position: Some(last) }).await.expect("balances").into_inner();
     assert_eq!(Decimal::from_str(&balances.balances[0].balance).expect("balance"), expected);
 
     // The live read model equals a rebuild from the store.

@@ -93,7 +93,10 @@ async fn a_ledger_round_trip_through_every_part() {
                 .await
                 .expect("record movement")
                 .into_inner();
-            (Recorded { movement_id: response.movement_id, direction, amount, occurred_on, category }, response.position)
+            (
+                Recorded { movement_id: response.movement_id, direction, amount, occurred_on, category },
+                response.position,
+            )
         }));
     }
     let mut recorded = Vec::new();
@@ -249,7 +252,11 @@ async fn a_ledger_round_trip_through_every_part() {
     let second = ledger.record_movement(retry).await.expect("retry").into_inner();
     assert_eq!(first, second);
     let all = query
-        .list_movements(ListMovementsRequest { page_size: 500, min_position: Some(second.position), ..Default::default() })
+        .list_movements(ListMovementsRequest {
+            page_size: 500,
+            min_position: Some(second.position),
+            ..Default::default()
+        })
         .await
         .expect("list after retry")
         .into_inner()
@@ -296,7 +303,8 @@ async fn a_ledger_round_trip_through_every_part() {
         .expect("void")
         .into_inner();
     assert!(voided.position > assigned.position);
-    let balance = query.get_balances(GetBalancesRequest { min_position: Some(voided.position) }).await.expect("balances");
+    let balance =
+        query.get_balances(GetBalancesRequest { min_position: Some(voided.position) }).await.expect("balances");
     assert_eq!(dec(&balance.into_inner().balances[0].balance), expected_balance);
     let again = ledger
         .void_movement(VoidMovementRequest {
@@ -404,7 +412,15 @@ async fn a_ledger_round_trip_through_every_part() {
             .await
             .expect_err("bob reads alice's history"),
     );
-    assert!(bob_query.get_balances(GetBalancesRequest::default()).await.expect("bob balances").into_inner().balances.is_empty());
+    assert!(
+        bob_query
+            .get_balances(GetBalancesRequest::default())
+            .await
+            .expect("bob balances")
+            .into_inner()
+            .balances
+            .is_empty()
+    );
     assert!(
         bob_query
             .list_movements(ListMovementsRequest::default())
@@ -415,14 +431,21 @@ async fn a_ledger_round_trip_through_every_part() {
             .is_empty()
     );
     assert!(
-        bob_query.list_categories(ListCategoriesRequest::default()).await.expect("bob categories").into_inner().categories.is_empty()
+        bob_query
+            .list_categories(ListCategoriesRequest::default())
+            .await
+            .expect("bob categories")
+            .into_inner()
+            .categories
+            .is_empty()
     );
     assert_eq!(head(&namespace).await, head_before, "bob's refused commands must store nothing");
 
     // The audit trail: every event with its metadata, and a hash chain that catches tampering.
     let mut audit = server.audit(alice).await;
     let stream_id = format!("movement-{}", first.movement_id);
-    let mut stream = audit.read_stream(ReadStreamRequest { stream_id: stream_id.clone() }).await.expect("read stream").into_inner();
+    let mut stream =
+        audit.read_stream(ReadStreamRequest { stream_id: stream_id.clone() }).await.expect("read stream").into_inner();
     let mut events = Vec::new();
     while let Some(event) = stream.message().await.expect("stream message") {
         events.push(event);
@@ -441,7 +464,8 @@ async fn a_ledger_round_trip_through_every_part() {
     assert!(events.windows(2).all(|w| w[0].position < w[1].position));
     assert_eq!(events[2].position, voided.position);
 
-    let verified = audit.verify_stream(VerifyStreamRequest { stream_id: stream_id.clone() }).await.expect("verify").into_inner();
+    let verified =
+        audit.verify_stream(VerifyStreamRequest { stream_id: stream_id.clone() }).await.expect("verify").into_inner();
     assert!(verified.ok);
     assert_eq!(verified.events_checked, 3);
     let pool = namespace.pool().await;

@@ -33,22 +33,26 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
     let mut anonymous = query_service_client::QueryServiceClient::new(channel.clone());
     assert_eq!(anonymous.get_balances(request()).await.expect_err("no token").code(), Code::Unauthenticated);
 
-    let mut forged = query_service_client::QueryServiceClient::with_interceptor(channel.clone(), |mut r: tonic::Request<()>| {
-        let token = support::token(Uuid::now_v7());
-        // Same claims, signature of another key.
-        let (body, _) = token.rsplit_once('.').expect("jwt");
-        r.metadata_mut().insert("authorization", format!("Bearer {body}.AAAA").parse().expect("ascii"));
-        Ok(r)
-    });
+    let mut forged =
+        query_service_client::QueryServiceClient::with_interceptor(channel.clone(), |mut r: tonic::Request<()>| {
+            let token = support::token(Uuid::now_v7());
+            // Same claims, signature of another key.
+            let (body, _) = token.rsplit_once('.').expect("jwt");
+            r.metadata_mut().insert("authorization", format!("Bearer {body}.AAAA").parse().expect("ascii"));
+            Ok(r)
+        });
     assert_eq!(forged.get_balances(request()).await.expect_err("bad signature").code(), Code::Unauthenticated);
 
-    let mut unsigned = query_service_client::QueryServiceClient::with_interceptor(channel.clone(), |mut r: tonic::Request<()>| {
-        // {"alg":"none","typ":"JWT"} . {"sub":…,"iss":"cashflow","aud":"cashflow","exp":4102444800}
-        let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
-        let claims = "eyJzdWIiOiIwMTkyZjVjMi04ZDNhLTdiMWUtOWM0Zi0yYTZiOGQwZTFmMzQiLCJpc3MiOiJjYXNoZmxvdyIsImF1ZCI6ImNhc2hmbG93IiwiZXhwIjo0MTAyNDQ0ODAwfQ";
-        r.metadata_mut().insert("authorization", format!("Bearer {header}.{claims}.").parse().expect("ascii"));
-        Ok(r)
-    });
+    let mut unsigned = query_service_client::QueryServiceClient::with_interceptor(
+        channel.clone(),
+        |mut r: tonic::Request<()>| {
+            // {"alg":"none","typ":"JWT"} . {"sub":…,"iss":"cashflow","aud":"cashflow","exp":4102444800}
+            let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+            let claims = "eyJzdWIiOiIwMTkyZjVjMi04ZDNhLTdiMWUtOWM0Zi0yYTZiOGQwZTFmMzQiLCJpc3MiOiJjYXNoZmxvdyIsImF1ZCI6ImNhc2hmbG93IiwiZXhwIjo0MTAyNDQ0ODAwfQ";
+            r.metadata_mut().insert("authorization", format!("Bearer {header}.{claims}.").parse().expect("ascii"));
+            Ok(r)
+        },
+    );
     assert_eq!(unsigned.get_balances(request()).await.expect_err("alg none").code(), Code::Unauthenticated);
 
     let mut valid = server.query(Uuid::now_v7()).await;
@@ -75,8 +79,12 @@ async fn health_reports_each_service_and_reflection_lists_them() {
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
     };
     let mut reflection = ServerReflectionClient::new(server.channel().await);
-    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut responses = reflection.server_reflection_info(tokio_stream::iter([request])).await.expect("reflection").into_inner();
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses =
+        reflection.server_reflection_info(tokio_stream::iter([request])).await.expect("reflection").into_inner();
     let response = responses.message().await.expect("a response").expect("not empty");
     let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
         panic!("unexpected reflection answer {response:?}")

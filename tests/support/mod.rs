@@ -96,14 +96,13 @@ impl Server {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("grpc listening on ").nth(1) {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr.trim().to_owned());
-                    }
-                } else if line.contains("ready") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(String::new());
-                    }
+                let addr = match line.split("grpc listening on ").nth(1) {
+                    Some(addr) => addr.trim().to_owned(),
+                    None if line.contains("ready") => String::new(),
+                    None => continue,
+                };
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(addr);
                 }
             }
         });
@@ -128,7 +127,11 @@ impl Server {
     }
 
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr)).expect("uri").connect().await.expect("connect to cashflow")
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect to cashflow")
     }
 
     pub async fn ledger(&self, user: Uuid) -> LedgerServiceClient<Authed> {

@@ -321,7 +321,7 @@ async fn a_client_reads_its_own_writes_through_min_position() {
     let movement = &page.movements[0];
     assert_eq!(movement.movement_id, movement_id);
     assert_eq!(movement.direction(), pb::Direction::Expense);
-    assert_eq!(movement.amount, "12.5");
+    assert_eq!(movement.amount, "12.50");
     assert_eq!(movement.occurred_on, today());
     assert_eq!(movement.counterparty, "Market");
     assert_eq!(movement.version, 1);

@@ -63,14 +63,16 @@ impl Config {
 
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str, default: &str| lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
+        let get =
+            |name: &str, default: &str| lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
         let grpc_addr = get("CASHFLOW_GRPC_ADDR", DEFAULT_GRPC_ADDR);
         let grpc_addr = grpc_addr.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
             name: "CASHFLOW_GRPC_ADDR",
             value: grpc_addr.clone(),
             reason: e.to_string(),
         })?;
-        let jwt_secret = lookup("CASHFLOW_JWT_SECRET").filter(|v| !v.is_empty()).ok_or(ConfigError::MissingJwtSecret)?;
+        let jwt_secret =
+            lookup("CASHFLOW_JWT_SECRET").filter(|v| !v.is_empty()).ok_or(ConfigError::MissingJwtSecret)?;
         if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
             return Err(ConfigError::ShortJwtSecret(jwt_secret.len()));
         }
@@ -152,7 +154,9 @@ mod tests {
     #[test]
     fn passwords_are_redacted_from_debug_output() {
         let secret = "s".repeat(32);
-        let config = config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
+        let config =
+            config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_DATABASE_URL", "postgres://u:hunter2@db/x")])
+                .unwrap();
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2") && !debug.contains(&secret), "{debug}");
     }

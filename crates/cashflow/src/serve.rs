@@ -122,7 +122,9 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
     }
 }
 
-fn describe(joined: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinError>) -> anyhow::Result<&'static str> {
+fn describe(
+    joined: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinError>,
+) -> anyhow::Result<&'static str> {
     match joined {
         Ok((role, Ok(()))) => Ok(role),
         Ok((role, Err(error))) => Err(error.context(format!("the {role} failed"))),

@@ -36,8 +36,10 @@ impl Currency {
 
     /// Decimal places of the currency's minor unit (ISO 4217): 2 for most, 0 for JPY, 3 for KWD.
     pub fn minor_units(&self) -> u32 {
-        const NONE: &[&str] =
-            &["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+        const NONE: &[&str] = &[
+            "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF",
+            "XPF",
+        ];
         const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
         if NONE.contains(&self.code()) {
             0

@@ -31,6 +31,8 @@ pub fn init(format: LogFormat, default_filter: &str) {
     // A second init (tests in one process) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
-        LogFormat::Json => registry.with(fmt::layer().json().with_current_span(true).with_writer(std::io::stderr)).try_init(),
+        LogFormat::Json => {
+            registry.with(fmt::layer().json().with_current_span(true).with_writer(std::io::stderr)).try_init()
+        }
     };
 }
