@@ -213,7 +213,9 @@ impl ProjectorRunner {
         let result = match self.apply(&events).await {
             Ok(None) => Ok(()),
             Ok(Some(gap)) => {
-                tracing::error!(
+                // Expected after a restart (messages delivered to the dead process come back
+                // only after ack_wait) or with replicas; never skipped, so a warning.
+                tracing::warn!(
                     projection = name,
                     expected = gap.expected,
                     found = gap.found,
