@@ -64,7 +64,14 @@ async fn health_reports_each_service_and_reflection_lists_them() {
     let namespace = Namespace::new();
     let server = Server::start(&namespace, "api");
     let mut health = HealthClient::new(server.channel().await);
-    for service in ["", "cashflow.v1.LedgerService", "cashflow.v1.QueryService", "cashflow.v1.AuditService"] {
+    let services = [
+        "",
+        "cashflow.v1.LedgerService",
+        "cashflow.v1.QueryService",
+        "cashflow.v1.AuditService",
+        "cashflow.v1.AuthService",
+    ];
+    for service in services {
         let status = health
             .check(HealthCheckRequest { service: service.into() })
             .await

@@ -2,6 +2,8 @@
 //! its own database and NATS prefix, and hands out authenticated gRPC clients.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod web;
+
 use cashflow_proto::v1::{
     audit_service_client::AuditServiceClient, ledger_service_client::LedgerServiceClient,
     query_service_client::QueryServiceClient,
@@ -74,10 +76,28 @@ impl Drop for Namespace {
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// `cashflow: metrics listening on ADDR`, when `CASHFLOW_METRICS_ADDR` was set.
+    pub metrics_addr: Option<String>,
+    /// Every stderr line so far, when started with [`Server::start_capturing_logs`].
+    logs: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 impl Server {
     pub fn start(namespace: &Namespace, roles: &str) -> Self {
+        Self::start_with(namespace, roles, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (limits, TLS, CORS, JWKS…).
+    pub fn start_with(namespace: &Namespace, roles: &str, env: &[(&str, &str)]) -> Self {
+        Self::launch(namespace, roles, env, false)
+    }
+
+    /// [`Server::start_with`], keeping the process's stderr (its logs) for [`Server::logs`].
+    pub fn start_capturing_logs(namespace: &Namespace, roles: &str, env: &[(&str, &str)]) -> Self {
+        Self::launch(namespace, roles, env, true)
+    }
+
+    fn launch(namespace: &Namespace, roles: &str, env: &[(&str, &str)], capture_logs: bool) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cashflow"))
             .args(["serve", "--roles", roles])
             .env("CASHFLOW_DATABASE_URL", &namespace.database_url)
@@ -86,28 +106,49 @@ impl Server {
             .env("CASHFLOW_JWT_SECRET", SECRET)
             .env("CASHFLOW_DB_MAX_CONNECTIONS", "10")
             .env("RUST_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            // After the defaults, so a test may override them.
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture_logs { Stdio::piped() } else { Stdio::inherit() })
             .spawn()
             .expect("spawn cashflow");
+        let logs = child.stderr.take().map(|stderr| {
+            let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    sink.lock().expect("log lines").push(line);
+                }
+            });
+            logs
+        });
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
-        // The binary prints "cashflow: ready; grpc listening on ADDR" once every role runs.
+        // The binary prints "cashflow: grpc listening on ADDR" (with the API), "cashflow: metrics
+        // listening on ADDR" (with CASHFLOW_METRICS_ADDR), then "cashflow: ready (...)".
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let (mut addr, mut metrics_addr) = (String::new(), None);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let addr = match line.split("grpc listening on ").nth(1) {
-                    Some(addr) => addr.trim().to_owned(),
-                    None if line.contains("ready") => String::new(),
-                    None => continue,
-                };
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(addr);
+                if let Some(found) = line.split("grpc listening on ").nth(1) {
+                    addr = found.trim().to_owned();
+                } else if let Some(found) = line.split("metrics listening on ").nth(1) {
+                    metrics_addr = Some(found.trim().to_owned());
+                } else if line.contains("ready")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send((addr.clone(), metrics_addr.clone()));
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("cashflow did not become ready within 60 s");
-        Self { child, addr }
+        let (addr, metrics_addr) =
+            rx.recv_timeout(Duration::from_secs(60)).expect("cashflow did not become ready within 60 s");
+        Self { child, addr, metrics_addr, logs }
+    }
+
+    /// The stderr lines so far (only with [`Server::start_capturing_logs`]).
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.as_ref().map(|logs| logs.lock().expect("log lines").clone()).unwrap_or_default()
     }
 
     pub fn pid(&self) -> u32 {

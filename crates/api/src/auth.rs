@@ -1,12 +1,19 @@
-//! Bearer-token authentication: HS256 JWTs checked by an interceptor that puts the
-//! [`Caller`] into the request's extensions.
+//! Bearer-token authentication: JWTs checked by an interceptor that puts the [`Caller`] into
+//! the request's extensions, then applies the caller's rate limit.
 //!
-//! Only HS256 is accepted, whatever the token's header says, so `alg: none` and algorithm
-//! confusion are refused. `exp`, `iss`, `aud` and `sub` are required; `nbf` is honoured.
+//! HS256 tokens are checked with the server's secret. Asymmetric tokens (EdDSA, RS256, …) of an
+//! external identity provider are checked with the key their `kid` names in a JWKS file; a
+//! token's algorithm must be the one its key is for, so `alg: none`, an unknown `kid`, and
+//! algorithm confusion (an HS256 token "signed" with a public key) are refused. `exp`, `iss`,
+//! `aud` and `sub` are required; `nbf` is honoured.
 
+use crate::limits::RateLimiter;
+use crate::security_log;
 use cashflow_domain::UserId;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -46,6 +53,13 @@ pub enum AuthError {
     Invalid(#[from] jsonwebtoken::errors::Error),
     #[error("the token's sub is not a user id")]
     BadSubject,
+    /// The JWKS file cannot be used: the server refuses to start.
+    #[error("JWKS: {0}")]
+    Jwks(String),
+    #[error("the token's algorithm {0:?} is not accepted")]
+    Algorithm(Algorithm),
+    #[error("the token names no key id, or one the JWKS does not have")]
+    UnknownKey,
 }
 
 /// The claims read after validation checked `exp`, `nbf`, `iss` and `aud` (which may be a
@@ -64,10 +78,57 @@ struct IssuedClaims<'a> {
     aud: &'a str,
 }
 
-/// Checks tokens signed with the configured secret.
+/// A JWKS key: what it verifies and the one algorithm it may be used with.
+struct PublicKey {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+/// Checks tokens signed with the configured secret, or with a key of the JWKS.
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    jwks: HashMap<String, PublicKey>,
+}
+
+fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.algorithms = vec![algorithm];
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = true;
+    validation.leeway = LEEWAY_SECS;
+    validation
+}
+
+/// The algorithm a JWKS key verifies: its `alg`, or the usual one of its key type. Symmetric
+/// keys are refused: a shared secret in a file of public keys is a mistake, and would let
+/// whoever reads the file sign tokens.
+fn key_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Result<Algorithm, String> {
+    let declared = match jwk.common.key_algorithm {
+        None => None,
+        Some(KeyAlgorithm::RS256) => Some(Algorithm::RS256),
+        Some(KeyAlgorithm::RS384) => Some(Algorithm::RS384),
+        Some(KeyAlgorithm::RS512) => Some(Algorithm::RS512),
+        Some(KeyAlgorithm::PS256) => Some(Algorithm::PS256),
+        Some(KeyAlgorithm::PS384) => Some(Algorithm::PS384),
+        Some(KeyAlgorithm::PS512) => Some(Algorithm::PS512),
+        Some(KeyAlgorithm::ES256) => Some(Algorithm::ES256),
+        Some(KeyAlgorithm::ES384) => Some(Algorithm::ES384),
+        Some(KeyAlgorithm::EdDSA) => Some(Algorithm::EdDSA),
+        Some(other) => return Err(format!("key algorithm {other:?} is not accepted")),
+    };
+    let family_default = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+        AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+        AlgorithmParameters::OctetKey(_) => return Err("symmetric (oct) keys are not accepted".into()),
+        _ => return Err("unsupported key type".into()),
+    };
+    Ok(declared.unwrap_or(family_default))
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -82,21 +143,45 @@ impl JwtVerifier {
         if secret.is_empty() {
             return Err(AuthError::EmptySecret);
         }
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.validate_aud = true;
-        validation.leeway = LEEWAY_SECS;
-        Ok(Self { key: DecodingKey::from_secret(secret.as_bytes()), validation })
+        Ok(Self {
+            key: DecodingKey::from_secret(secret.as_bytes()),
+            validation: validation(Algorithm::HS256, ISSUER, AUDIENCE),
+            jwks: HashMap::new(),
+        })
+    }
+
+    /// Also accepts tokens signed by the keys of a JWKS document (`{"keys": [...]}`), each
+    /// with a `kid`, whose `iss` and `aud` are `issuer` and `audience`.
+    pub fn with_jwks(mut self, jwks_json: &str, issuer: &str, audience: &str) -> Result<Self, AuthError> {
+        let set: JwkSet = serde_json::from_str(jwks_json).map_err(|e| AuthError::Jwks(e.to_string()))?;
+        for jwk in &set.keys {
+            let kid = jwk.common.key_id.clone().ok_or_else(|| AuthError::Jwks("every key needs a kid".into()))?;
+            let algorithm = key_algorithm(jwk).map_err(|e| AuthError::Jwks(format!("key {kid}: {e}")))?;
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::Jwks(format!("key {kid}: {e}")))?;
+            let validation = validation(algorithm, issuer, audience);
+            if self.jwks.insert(kid.clone(), PublicKey { key, validation }).is_some() {
+                return Err(AuthError::Jwks(format!("kid {kid} appears twice")));
+            }
+        }
+        Ok(self)
     }
 
     /// The caller a token proves, or why it proves nothing.
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
-        let data = jsonwebtoken::decode::<VerifiedClaims>(token, &self.key, &self.validation)?;
+        let header = jsonwebtoken::decode_header(token)?;
+        // Our own tokens are HS256 with the secret, whatever `kid` they carry; every other
+        // algorithm needs a JWKS key, and then exactly the algorithm that key is for.
+        let (key, validation) = if header.alg == Algorithm::HS256 {
+            (&self.key, &self.validation)
+        } else {
+            let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
+            let public = self.jwks.get(kid).ok_or(AuthError::UnknownKey)?;
+            if !public.validation.algorithms.contains(&header.alg) {
+                return Err(AuthError::Algorithm(header.alg));
+            }
+            (&public.key, &public.validation)
+        };
+        let data = jsonwebtoken::decode::<VerifiedClaims>(token, key, validation)?;
         let user_id = UserId::parse("sub", &data.claims.sub).map_err(|_| AuthError::BadSubject)?;
         Ok(Caller { user_id })
     }
@@ -121,24 +206,39 @@ fn unauthenticated() -> Status {
 #[derive(Debug, Clone)]
 pub struct AuthInterceptor {
     verifier: Arc<JwtVerifier>,
+    /// Per-user limit of the service behind; `None` for none.
+    rate_limit: Option<(&'static str, Arc<RateLimiter<UserId>>)>,
 }
 
 impl AuthInterceptor {
     pub fn new(verifier: Arc<JwtVerifier>) -> Self {
-        Self { verifier }
+        Self { verifier, rate_limit: None }
+    }
+
+    /// Also spends one token of the caller's bucket in `limiter`; `scope` names it in logs.
+    pub fn with_rate_limit(mut self, scope: &'static str, limiter: Arc<RateLimiter<UserId>>) -> Self {
+        self.rate_limit = Some((scope, limiter));
+        self
     }
 }
 
 impl tonic::service::Interceptor for AuthInterceptor {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let peer = request.remote_addr();
         match self.verifier.authenticate(request.metadata()) {
             Ok(caller) => {
+                if let Some((scope, limiter)) = &self.rate_limit
+                    && let Err(retry_after) = limiter.check(&caller.user_id)
+                {
+                    security_log::rate_limited(scope, Some(caller.user_id), peer, retry_after);
+                    return Err(crate::limits::exhausted(retry_after));
+                }
                 request.extensions_mut().insert(caller);
                 Ok(request)
             }
             Err(error) => {
                 // Why a token failed helps an attacker more than a client: it is only logged.
-                tracing::debug!(%error, "request refused as UNAUTHENTICATED");
+                security_log::token_refused(peer, &error);
                 Err(unauthenticated())
             }
         }
@@ -302,6 +402,132 @@ mod tests {
         for (case, claims) in cases {
             assert_refused(Some(&format!("Bearer {}", sign(claims, SECRET, Algorithm::HS256))), case);
         }
+    }
+
+    /// A key pair of an external identity provider: its signing key and its JWKS entry.
+    fn provider_key(algorithm: Algorithm, kid: &str) -> (EncodingKey, serde_json::Value, String) {
+        let pair = match algorithm {
+            Algorithm::EdDSA => rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap(),
+            Algorithm::RS256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap(),
+            other => panic!("no test key for {other:?}"),
+        };
+        let encoding = match algorithm {
+            Algorithm::EdDSA => EncodingKey::from_ed_der(&pair.serialize_der()),
+            // jsonwebtoken signs RSA with PKCS#1; rcgen gives PKCS#8, whose third element holds it.
+            _ => EncodingKey::from_rsa_der(der_elements(der_elements(&pair.serialize_der())[0])[2]),
+        };
+        let mut jwk = match algorithm {
+            Algorithm::EdDSA => {
+                json!({ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "x": base64_url(pair.public_key_raw()) })
+            }
+            _ => {
+                // The raw public key is PKCS#1: SEQUENCE { n INTEGER, e INTEGER }.
+                let raw = pair.public_key_raw();
+                let parts = der_elements(der_elements(raw)[0]);
+                let unsigned = |int: &[u8]| int.strip_prefix(&[0]).unwrap_or(int).to_vec();
+                json!({ "kty": "RSA", "alg": "RS256", "n": base64_url(&unsigned(parts[0])), "e": base64_url(&unsigned(parts[1])) })
+            }
+        };
+        jwk["kid"] = json!(kid);
+        (encoding, jwk, pair.public_key_pem())
+    }
+
+    /// The contents of each DER element in `bytes`, enough to pick keys apart in tests.
+    fn der_elements(mut bytes: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        while bytes.len() >= 2 {
+            let (len, header) = match bytes[1] {
+                short if short < 0x80 => (usize::from(short), 2),
+                long => {
+                    let count = usize::from(long & 0x7f);
+                    (bytes[2..2 + count].iter().fold(0usize, |acc, b| acc << 8 | usize::from(*b)), 2 + count)
+                }
+            };
+            out.push(&bytes[header..header + len]);
+            bytes = &bytes[header + len..];
+        }
+        out
+    }
+
+    fn signed_with(key: &EncodingKey, algorithm: Algorithm, kid: Option<&str>, claims: &serde_json::Value) -> String {
+        let mut header = Header::new(algorithm);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    }
+
+    #[test]
+    fn jwks_tokens_are_checked_by_their_kid_and_algorithm() {
+        let (ed, ed_jwk, _) = provider_key(Algorithm::EdDSA, "ed-1");
+        let (rsa, rsa_jwk, rsa_public_pem) = provider_key(Algorithm::RS256, "rsa-1");
+        let jwks = json!({ "keys": [ed_jwk, rsa_jwk] }).to_string();
+        let verifier = JwtVerifier::new(SECRET).unwrap().with_jwks(&jwks, ISSUER, AUDIENCE).unwrap();
+        let user = UserId::new();
+        let verify = |token: &str| verifier.verify(token);
+
+        assert_eq!(verify(&signed_with(&ed, Algorithm::EdDSA, Some("ed-1"), &claims(user))).unwrap().user_id, user);
+        assert_eq!(verify(&signed_with(&rsa, Algorithm::RS256, Some("rsa-1"), &claims(user))).unwrap().user_id, user);
+        // Our own HS256 tokens still work beside them.
+        assert_eq!(verify(&issue_token(SECRET, user, Duration::from_secs(60))).unwrap().user_id, user);
+
+        let refused = [
+            ("unknown kid", signed_with(&ed, Algorithm::EdDSA, Some("ed-2"), &claims(user))),
+            ("no kid", signed_with(&ed, Algorithm::EdDSA, None, &claims(user))),
+            ("kid of another key", signed_with(&ed, Algorithm::EdDSA, Some("rsa-1"), &claims(user))),
+            ("RS384 under an RS256 key", signed_with(&rsa, Algorithm::RS384, Some("rsa-1"), &claims(user))),
+            (
+                "expired",
+                signed_with(&ed, Algorithm::EdDSA, Some("ed-1"), &with(claims(user), "exp", json!(now() - 120))),
+            ),
+            ("wrong iss", signed_with(&ed, Algorithm::EdDSA, Some("ed-1"), &with(claims(user), "iss", json!("evil")))),
+            (
+                // Algorithm confusion: the RSA public key (public!) used as an HMAC secret.
+                "HS256 signed with the public key",
+                signed_with(
+                    &EncodingKey::from_secret(rsa_public_pem.as_bytes()),
+                    Algorithm::HS256,
+                    Some("rsa-1"),
+                    &claims(user),
+                ),
+            ),
+        ];
+        for (case, token) in refused {
+            assert!(verify(&token).is_err(), "{case} was accepted");
+        }
+        let header = b64(&json!({ "alg": "none", "kid": "ed-1" }));
+        assert!(verify(&format!("{header}.{}.", b64(&claims(user)))).is_err(), "alg none with a kid");
+    }
+
+    #[test]
+    fn a_jwks_with_secrets_or_without_kids_is_refused() {
+        let verifier = || JwtVerifier::new(SECRET).unwrap();
+        let oct = json!({ "keys": [{ "kty": "oct", "k": "c2VjcmV0", "kid": "k" }] }).to_string();
+        assert!(matches!(verifier().with_jwks(&oct, ISSUER, AUDIENCE), Err(AuthError::Jwks(_))));
+        let (_, mut jwk, _) = provider_key(Algorithm::EdDSA, "x");
+        jwk.as_object_mut().unwrap().remove("kid");
+        let no_kid = json!({ "keys": [jwk] }).to_string();
+        assert!(matches!(verifier().with_jwks(&no_kid, ISSUER, AUDIENCE), Err(AuthError::Jwks(_))));
+        assert!(matches!(verifier().with_jwks("not json", ISSUER, AUDIENCE), Err(AuthError::Jwks(_))));
+    }
+
+    #[test]
+    fn the_rate_limit_answers_resource_exhausted_with_retry_info() {
+        let limiter = Arc::new(RateLimiter::new(crate::limits::RateLimit::new(2, 1)));
+        let mut interceptor =
+            AuthInterceptor::new(Arc::new(JwtVerifier::new(SECRET).unwrap())).with_rate_limit("commands", limiter);
+        let user = UserId::new();
+        let request = |user| {
+            let mut request = Request::new(());
+            let value = format!("Bearer {}", issue_token(SECRET, user, Duration::from_secs(60)));
+            request.metadata_mut().insert("authorization", value.parse().unwrap());
+            request
+        };
+        assert!(interceptor.call(request(user)).is_ok());
+        assert!(interceptor.call(request(user)).is_ok());
+        let status = interceptor.call(request(user)).unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        use tonic_types::StatusExt;
+        assert!(status.get_details_retry_info().and_then(|info| info.retry_delay).is_some());
+        assert!(interceptor.call(request(UserId::new())).is_ok(), "another user has their own bucket");
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub struct CommandContext {
     pub owner: UserId,
     pub command_id: CommandId,
     pub correlation_id: Uuid,
+    /// The caller's W3C `traceparent`, if well-formed. With tracing on, the handler stores the
+    /// command span's own context instead (a child of this one, so the same trace).
     pub traceparent: Option<String>,
 }
 

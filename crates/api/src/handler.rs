@@ -13,6 +13,7 @@ use cashflow_domain::movement::{self, AssignedBy, Movement, MovementCommand, Mov
 use cashflow_domain::{AccountId, Aggregate, CategoryId, DomainError, DomainEvent, MovementId, ValidationError, fold};
 use cashflow_eventstore::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
 use std::sync::Arc;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// How many times a command is decided again after losing a race for a stream version.
@@ -71,7 +72,8 @@ impl CommandHandler {
     }
 
     #[tracing::instrument(name = "command.open_account", skip_all, err(level = "info"),
-        fields(owner = %ctx.owner, command_id = %ctx.command_id))]
+        fields(owner = %ctx.owner, command_id = %ctx.command_id,
+            stream_id = Empty, expected_version = Empty, events_appended = Empty))]
     pub async fn open_account(
         &self,
         ctx: &CommandContext,
@@ -98,7 +100,8 @@ impl CommandHandler {
     }
 
     #[tracing::instrument(name = "command.record_movement", skip_all, err(level = "info"),
-        fields(owner = %ctx.owner, command_id = %ctx.command_id, account_id = %input.account_id))]
+        fields(owner = %ctx.owner, command_id = %ctx.command_id,
+            stream_id = Empty, expected_version = Empty, events_appended = Empty, account_id = %input.account_id))]
     pub async fn record_movement(
         &self,
         ctx: &CommandContext,
@@ -141,7 +144,8 @@ impl CommandHandler {
     /// With the client's `expected_version`, a movement that moved on is `ABORTED` at once:
     /// the client decided on a state that is gone. Without it, conflicts are retried.
     #[tracing::instrument(name = "command.assign_category", skip_all, err(level = "info"),
-        fields(owner = %ctx.owner, command_id = %ctx.command_id, movement_id = %input.movement_id))]
+        fields(owner = %ctx.owner, command_id = %ctx.command_id,
+            stream_id = Empty, expected_version = Empty, events_appended = Empty, movement_id = %input.movement_id))]
     pub async fn assign_category(&self, ctx: &CommandContext, input: convert::AssignCategory) -> Result<u64, ApiError> {
         let ran = self
             .run(ctx, input.expected_version.is_none(), || async {
@@ -177,7 +181,8 @@ impl CommandHandler {
     }
 
     #[tracing::instrument(name = "command.void_movement", skip_all, err(level = "info"),
-        fields(owner = %ctx.owner, command_id = %ctx.command_id, movement_id = %input.movement_id))]
+        fields(owner = %ctx.owner, command_id = %ctx.command_id,
+            stream_id = Empty, expected_version = Empty, events_appended = Empty, movement_id = %input.movement_id))]
     pub async fn void_movement(&self, ctx: &CommandContext, input: convert::VoidMovement) -> Result<u64, ApiError> {
         let ran = self
             .run(ctx, true, || async {
@@ -193,7 +198,8 @@ impl CommandHandler {
     }
 
     #[tracing::instrument(name = "command.create_category", skip_all, err(level = "info"),
-        fields(owner = %ctx.owner, command_id = %ctx.command_id))]
+        fields(owner = %ctx.owner, command_id = %ctx.command_id,
+            stream_id = Empty, expected_version = Empty, events_appended = Empty))]
     pub async fn create_category(
         &self,
         ctx: &CommandContext,
@@ -265,6 +271,7 @@ impl CommandHandler {
         expected_version: ExpectedVersion,
         events: &[E],
     ) -> Result<AppendOutcome, ApiError> {
+        let count = events.len();
         let events = events
             .iter()
             .map(|event| NewEvent {
@@ -274,8 +281,19 @@ impl CommandHandler {
                 payload: event.payload(),
             })
             .collect();
-        let request = AppendRequest { stream_id, expected_version, metadata: ctx.metadata(), events };
-        Ok(self.store.append(request).await?)
+        // The command span shows what it appended; the stored context makes every consumer
+        // of these events part of this command's trace.
+        let span = tracing::Span::current();
+        span.record("stream_id", stream_id.as_str());
+        span.record("expected_version", tracing::field::debug(expected_version));
+        let mut metadata = ctx.metadata();
+        if let Some(traceparent) = cashflow_telemetry::propagation::traceparent(&span) {
+            metadata.traceparent = Some(traceparent);
+        }
+        let request = AppendRequest { stream_id, expected_version, metadata, events };
+        let outcome = self.store.append(request).await?;
+        span.record("events_appended", if outcome.replayed { 0 } else { count });
+        Ok(outcome)
     }
 
     /// The id of the resource a creation made. When the command was replayed, that is the

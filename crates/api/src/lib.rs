@@ -2,13 +2,17 @@
 //!
 //! # Layout
 //!
-//! - [`auth`]: HS256 bearer tokens, the interceptor that sets the [`auth::Caller`].
+//! - [`auth`]: bearer tokens (HS256, or JWKS keys), the interceptor that sets the [`auth::Caller`].
+//! - [`auth_service`]: register, login, refresh, logout over [`cashflow_identity`].
+//! - [`limits`]: rate limits and the other limits of [`limits::Limits`].
+//! - [`security_log`]: structured security events.
 //! - [`context`]: what a request carries besides its message (correlation, trace, deadline).
 //! - [`convert`]: proto ⇄ domain, parsed once at the edge.
 //! - [`handler`]: the command handler (idempotency, load, decide, append, retry on conflict).
 //! - [`ledger_service`], [`query_service`], [`audit_service`]: one file per service.
 //! - [`error`]: the one mapping of every error to a `tonic::Status`.
 //! - [`decode_status`]: requests tonic cannot decode get the contract's codes, not `INTERNAL`.
+//! - [`trace_layer`]: the server span (continuing the caller's `traceparent`) and RPC metrics of every call.
 //!
 //! The binary calls [`build`] and serves [`Api::routes`] (or [`Api::into_router`]); on
 //! shutdown it calls [`ApiHealth::set_not_serving`] before draining.
@@ -16,18 +20,23 @@
 
 pub mod audit_service;
 pub mod auth;
+pub mod auth_service;
 pub mod context;
 pub mod convert;
 pub mod decode_status;
 pub mod error;
 pub mod handler;
 pub mod ledger_service;
+pub mod limits;
 pub mod query_service;
+pub mod security_log;
+pub mod trace_layer;
 
 use cashflow_bus::CheckpointWatch;
 use cashflow_eventstore::EventStore;
 use cashflow_projection_ledger::LedgerQueries;
 use cashflow_proto::v1::audit_service_server::AuditServiceServer;
+use cashflow_proto::v1::auth_service_server::AuthServiceServer;
 use cashflow_proto::v1::ledger_service_server::LedgerServiceServer;
 use cashflow_proto::v1::query_service_server::QueryServiceServer;
 use decode_status::DecodeStatus;
@@ -44,14 +53,26 @@ use tonic_health::server::HealthReporter;
 
 pub use audit_service::AuditApi;
 pub use auth::{AuthInterceptor, Caller, JwtVerifier, issue_token};
+pub use auth_service::{AuthApi, DEFAULT_ACCESS_TOKEN_TTL};
+pub use cashflow_identity::Identity;
 pub use error::ApiError;
 pub use handler::CommandHandler;
 pub use ledger_service::LedgerApi;
+pub use limits::{Limits, RateLimit};
 pub use query_service::{QueryApi, WaitLimits};
 
 /// Largest request message accepted: far above any command, small enough that a
 /// malicious client cannot make the server buffer much.
-pub const MAX_DECODING_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+pub const MAX_DECODING_MESSAGE_SIZE: usize = limits::DEFAULT_MAX_MESSAGE_BYTES;
+
+/// Tokens of an external identity provider: its public keys and the claims its tokens carry.
+#[derive(Debug, Clone)]
+pub struct JwksConfig {
+    /// The JWKS document (`{"keys": [...]}`), e.g. the contents of `CASHFLOW_JWT_JWKS_FILE`.
+    pub json: String,
+    pub issuer: String,
+    pub audience: String,
+}
 
 /// The API's settings.
 #[derive(Clone)]
@@ -60,7 +81,15 @@ pub struct ApiConfig {
     pub jwt_secret: String,
     /// How long a query waits for `min_position` without a call deadline, and at most.
     pub wait: WaitLimits,
+    /// Largest request message; `limits.max_message_bytes` unless set apart.
     pub max_decoding_message_size: usize,
+    /// Public keys accepted besides the HS256 secret.
+    pub jwks: Option<JwksConfig>,
+    /// Lifetime of the access tokens Login and Refresh issue.
+    pub access_token_ttl: Duration,
+    pub limits: Limits,
+    /// Users and refresh tokens; AuthService is mounted only with it.
+    pub identity: Option<Identity>,
 }
 
 impl ApiConfig {
@@ -69,7 +98,18 @@ impl ApiConfig {
             jwt_secret: jwt_secret.into(),
             wait: WaitLimits::default(),
             max_decoding_message_size: MAX_DECODING_MESSAGE_SIZE,
+            jwks: None,
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            limits: Limits::default(),
+            identity: None,
         }
+    }
+
+    /// These limits, the message size included.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.max_decoding_message_size = limits.max_message_bytes;
+        self.limits = limits;
+        self
     }
 }
 
@@ -79,6 +119,9 @@ impl std::fmt::Debug for ApiConfig {
             .field("jwt_secret", &"<redacted>")
             .field("wait", &self.wait)
             .field("max_decoding_message_size", &self.max_decoding_message_size)
+            .field("jwks", &self.jwks.as_ref().map(|jwks| (&jwks.issuer, &jwks.audience)))
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -99,11 +142,12 @@ pub enum BuildError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
-/// The fully-qualified names of the authenticated services, as health reports them.
-pub const SERVICE_NAMES: [&str; 3] = [
+/// The fully-qualified names of the Cashflow services, as health reports them.
+pub const SERVICE_NAMES: [&str; 4] = [
     <LedgerServiceServer<LedgerApi> as NamedService>::NAME,
     <QueryServiceServer<QueryApi> as NamedService>::NAME,
     <AuditServiceServer<AuditApi> as NamedService>::NAME,
+    <AuthServiceServer<AuthApi> as NamedService>::NAME,
 ];
 
 /// The health statuses the binary flips on shutdown.
@@ -151,20 +195,34 @@ impl Api {
 /// A tonic server with the limits the API is built for. The binary may add layers (tracing,
 /// grpc-web) before adding [`Api::routes`].
 pub fn server() -> Server {
+    server_with(&Limits::default())
+}
+
+/// [`server`] with `limits`' per-call timeout and concurrency.
+pub fn server_with(limits: &Limits) -> Server {
+    let concurrent = limits.max_concurrent_calls.max(1);
     Server::builder()
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .max_concurrent_streams(Some(256))
+        .max_concurrent_streams(Some(u32::try_from(concurrent).unwrap_or(u32::MAX)))
+        .concurrency_limit_per_connection(concurrent)
         .http2_max_header_list_size(Some(16 * 1024))
         // A backstop for handlers; queries wait at most `WaitLimits::max` on their own.
-        .timeout(Duration::from_secs(120))
+        .timeout(limits.call_timeout)
 }
 
 /// Builds every service over `state`, marks them SERVING and returns their routes.
 pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let ApiState { store, queries, checkpoints, config } = state;
-    let auth = AuthInterceptor::new(Arc::new(JwtVerifier::new(&config.jwt_secret)?));
+    let mut verifier = JwtVerifier::new(&config.jwt_secret)?;
+    if let Some(jwks) = &config.jwks {
+        verifier = verifier.with_jwks(&jwks.json, &jwks.issuer, &jwks.audience)?;
+    }
+    let auth = AuthInterceptor::new(Arc::new(verifier));
+    let command_auth =
+        auth.clone().with_rate_limit("commands", Arc::new(limits::RateLimiter::new(config.limits.commands)));
+    let query_auth = auth.with_rate_limit("queries", Arc::new(limits::RateLimiter::new(config.limits.queries)));
     let limit = config.max_decoding_message_size;
 
     let ledger =
@@ -188,11 +246,14 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
         .build_v1alpha()?;
 
     // Auth runs before a message is decoded, so an anonymous caller cannot make us buffer one.
-    let routes = Routes::new(DecodeStatus(InterceptedService::new(ledger, auth.clone())))
-        .add_service(DecodeStatus(InterceptedService::new(query, auth.clone())))
-        .add_service(DecodeStatus(InterceptedService::new(audit, auth)))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
-    Ok(Api { routes, health })
+    let mut routes = Routes::new(DecodeStatus(InterceptedService::new(ledger, command_auth)))
+        .add_service(DecodeStatus(InterceptedService::new(query, query_auth.clone())))
+        .add_service(DecodeStatus(InterceptedService::new(audit, query_auth)));
+    if let Some(identity) = config.identity {
+        let attempts = Arc::new(limits::RateLimiter::new(config.limits.login));
+        let auth_api = AuthApi::new(identity, &config.jwt_secret, config.access_token_ttl, attempts);
+        routes = routes.add_service(DecodeStatus(AuthServiceServer::new(auth_api).max_decoding_message_size(limit)));
+    }
+    let routes = routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha);
+    Ok(Api { routes: trace_layer::traced(routes), health })
 }

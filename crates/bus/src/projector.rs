@@ -19,9 +19,18 @@ use async_nats::jetstream::{self, AckKind};
 use cashflow_eventstore::{EventStore, RecordedEvent};
 use futures::StreamExt;
 use sqlx::postgres::PgPool;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
+
+/// Events a projector applied, by projection.
+pub const EVENTS_APPLIED: &str = "cashflow_projector_events_applied_total";
+/// Seconds per batch (decode, apply, commit, ack), by projection and outcome.
+pub const BATCH_DURATION: &str = "cashflow_projector_batch_duration_seconds";
+/// Messages JetStream delivered more than once, by projection.
+pub const REDELIVERIES: &str = "cashflow_projector_redeliveries_total";
 
 /// Events read per step of a rebuild or a catch-up from the store.
 const STORE_READ_BATCH: usize = 1000;
@@ -179,18 +188,45 @@ impl ProjectorRunner {
     }
 
     /// Applies a batch and acks it, or naks it on failure. Errors are already logged.
+    ///
+    /// The batch span serves many traces, so it links each message's context; each event's
+    /// apply span is a child of its own message's context.
     #[tracing::instrument(
         name = "projector.batch",
         skip_all,
-        fields(projection = self.projection.name(), messages = batch.len())
+        fields(
+            otel.name = %format_args!("process {}", self.names.durable_consumer(self.projection.name())),
+            otel.kind = "consumer",
+            messaging.system = "nats",
+            messaging.operation = "process",
+            messaging.destination.name = %self.names.events_filter(),
+            messaging.consumer.group.name = %self.names.durable_consumer(self.projection.name()),
+            messaging.batch.message_count = batch.len(),
+            projection = self.projection.name(),
+        )
     )]
     async fn handle_batch(&self, batch: Vec<jetstream::Message>) -> Result<(), BusError> {
+        let started = std::time::Instant::now();
         let name = self.projection.name();
         let mut events = Vec::with_capacity(batch.len());
         let mut deliveries = Vec::with_capacity(batch.len());
+        let mut contexts = HashMap::with_capacity(batch.len());
+        let batch_span = tracing::Span::current();
         for message in batch {
+            if message.info().is_ok_and(|info| info.delivered > 1) {
+                metrics::counter!(REDELIVERIES, "projection" => name).increment(1);
+            }
             match decode_event(&message.payload) {
                 Ok(event) => {
+                    let traceparent = message
+                        .headers
+                        .as_ref()
+                        .and_then(|headers| headers.get(crate::names::headers::TRACEPARENT))
+                        .map(|value| value.as_str().to_owned());
+                    if let Some(traceparent) = traceparent {
+                        cashflow_telemetry::propagation::add_link(&batch_span, &traceparent);
+                        contexts.insert(event.position, traceparent);
+                    }
                     events.push(event);
                     deliveries.push(message);
                 }
@@ -210,7 +246,7 @@ impl ProjectorRunner {
         events.sort_by_key(|event| event.position);
         events.dedup_by_key(|event| event.position);
 
-        let result = match self.apply(&events).await {
+        let result = match self.apply(&events, &contexts).await {
             Ok(None) => Ok(()),
             Ok(Some(gap)) => {
                 // Expected after a restart (messages delivered to the dead process come back
@@ -226,6 +262,9 @@ impl ProjectorRunner {
             Err(err) => Err(err),
         };
 
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        metrics::histogram!(BATCH_DURATION, "projection" => name, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
         match result {
             Ok(()) => {
                 // Everything up to `target` is committed, and stream order is position order, so
@@ -254,7 +293,8 @@ impl ProjectorRunner {
 
     /// Applies the events (sorted by position) after the checkpoint in one transaction.
     /// Returns the gap instead, having applied nothing, when one does not follow the checkpoint.
-    async fn apply(&self, events: &[RecordedEvent]) -> Result<Option<Gap>, BusError> {
+    /// `contexts` holds the `traceparent` each event's message carried, by position.
+    async fn apply(&self, events: &[RecordedEvent], contexts: &HashMap<u64, String>) -> Result<Option<Gap>, BusError> {
         let name = self.projection.name();
         let mut tx = self.pool.begin().await?;
         let checkpoint = lock_checkpoint(&mut tx, name).await?;
@@ -267,13 +307,17 @@ impl ProjectorRunner {
                 tx.rollback().await?;
                 return Ok(Some(Gap { expected: current + 1, found: event.position }));
             }
-            self.projection.apply(&mut tx, event).await?;
+            let traceparent = contexts.get(&event.position).or(event.traceparent.as_ref());
+            let span = apply_span(&self.names, name, event, traceparent.map(String::as_str));
+            self.projection.apply(&mut tx, event).instrument(span.clone()).await?;
+            span.in_scope(|| tracing::debug!(position = event.position, "event applied"));
             current = event.position;
         }
         if current > checkpoint {
             save_checkpoint(&mut tx, name, current).await?;
         }
         tx.commit().await?;
+        metrics::counter!(EVENTS_APPLIED, "projection" => name).increment(current - checkpoint);
         Ok(None)
     }
 
@@ -295,17 +339,53 @@ impl ProjectorRunner {
                     "the bus delivered position {target} but the event store ends at {checkpoint}"
                 )));
             }
-            let position = apply_in_order(&mut tx, self.projection.as_ref(), checkpoint, &events).await?;
+            let position =
+                apply_in_order(&mut tx, self.projection.as_ref(), Some(&self.names), checkpoint, &events).await?;
             save_checkpoint(&mut tx, name, position).await?;
             tx.commit().await?;
+            metrics::counter!(EVENTS_APPLIED, "projection" => name).increment(position - checkpoint);
         }
     }
 }
 
-/// Applies events that must follow `after` densely; returns the last position.
+/// The consumer span of one event's apply: a child of the context its message carried (the
+/// relay's publish), else of its stored command context, else of the batch.
+fn apply_span(
+    names: &BusNames,
+    projection: &'static str,
+    event: &RecordedEvent,
+    traceparent: Option<&str>,
+) -> tracing::Span {
+    let batch = tracing::Span::current();
+    let parent = if traceparent.is_some() { None } else { batch.id() };
+    let span = tracing::info_span!(
+        parent: parent,
+        "projection.apply",
+        otel.name = %format_args!("process {}", names.durable_consumer(projection)),
+        otel.kind = "consumer",
+        messaging.system = "nats",
+        messaging.operation = "process",
+        messaging.destination.name = %names.event_subject(event),
+        messaging.consumer.group.name = %names.durable_consumer(projection),
+        messaging.message.id = %event.event_id,
+        projection,
+        event_type = %event.event_type,
+        position = event.position,
+    );
+    if let Some(traceparent) = traceparent {
+        cashflow_telemetry::propagation::set_parent(&span, traceparent);
+        // Back to the batch that applied it, which lives in a trace of its own.
+        span.follows_from(&batch);
+    }
+    span
+}
+
+/// Applies events that must follow `after` densely; returns the last position. With `names`
+/// (a live catch-up, not a rebuild), each apply gets a span in its command's trace.
 async fn apply_in_order(
     tx: &mut sqlx::PgConnection,
     projection: &dyn Projection,
+    names: Option<&BusNames>,
     after: u64,
     events: &[RecordedEvent],
 ) -> Result<u64, BusError> {
@@ -317,7 +397,13 @@ async fn apply_in_order(
                 event.position
             )));
         }
-        projection.apply(tx, event).await?;
+        match names {
+            Some(names) => {
+                let span = apply_span(names, projection.name(), event, event.traceparent.as_deref());
+                projection.apply(tx, event).instrument(span).await?;
+            }
+            None => projection.apply(tx, event).await?,
+        }
         current = event.position;
     }
     Ok(current)
@@ -346,7 +432,7 @@ pub async fn rebuild(
         if events.is_empty() {
             break;
         }
-        position = apply_in_order(&mut tx, projection, position, &events).await?;
+        position = apply_in_order(&mut tx, projection, None, position, &events).await?;
         progress(position, head.max(position));
     }
     save_checkpoint(&mut tx, name, position).await?;

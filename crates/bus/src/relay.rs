@@ -22,6 +22,7 @@ use sqlx::{Connection, PgConnection, Row};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Session advisory lock key ("cashflow" in ASCII): one relay per database at a time.
@@ -276,16 +277,21 @@ impl Relay {
         let mut failure = None;
         let mut expect = expect;
         for event in events {
-            let message = match publish_message(event, expect) {
+            let subject = self.names.event_subject(event);
+            let span = publish_span(&subject, event);
+            // Consumers continue the publish span, which continues the command that stored the event.
+            let traceparent = cashflow_telemetry::propagation::traceparent(&span).or_else(|| event.traceparent.clone());
+            let message = match publish_message(event, traceparent.as_deref(), expect) {
                 Ok(message) => message,
                 Err(err) => {
                     failure = Some(err);
                     break;
                 }
             };
-            match self.jetstream.send_publish(self.names.event_subject(event), message).await {
+            match self.jetstream.send_publish(subject, message).instrument(span.clone()).await {
                 Ok(ack) => pending.push(ack),
                 Err(err) => {
+                    span.record("otel.status_code", "ERROR");
                     failure = Some(BusError::nats("publishing an event", err));
                     break;
                 }
@@ -314,6 +320,7 @@ impl Relay {
                 Err(_) => {}
             }
         }
+        metrics::counter!(PUBLISHED).increment(acked as u64);
         (acked, ack_failure.or(failure))
     }
 
@@ -343,8 +350,39 @@ impl Relay {
     }
 }
 
+/// Events the relay published and JetStream acknowledged.
+pub const PUBLISHED: &str = "cashflow_relay_published_total";
+
+/// The producer span of one event's publish: a child of the command that stored the event
+/// (its stored `traceparent`), or of the window when the event has none.
+fn publish_span(subject: &str, event: &RecordedEvent) -> tracing::Span {
+    let continued = event.traceparent.is_some();
+    let parent = if continued { None } else { tracing::Span::current().id() };
+    let span = tracing::info_span!(
+        parent: parent,
+        "relay.publish",
+        otel.name = %format_args!("publish {subject}"),
+        otel.kind = "producer",
+        otel.status_code = tracing::field::Empty,
+        messaging.system = "nats",
+        messaging.operation = "publish",
+        messaging.destination.name = %subject,
+        messaging.message.id = %event.event_id,
+        event_type = %event.event_type,
+        position = event.position,
+    );
+    if let Some(traceparent) = &event.traceparent {
+        cashflow_telemetry::propagation::set_parent(&span, traceparent);
+    }
+    span
+}
+
 /// The message for one event: its JSON, the headers, and the ordering guard.
-fn publish_message(event: &RecordedEvent, expect: Expect) -> Result<PublishMessage, BusError> {
+fn publish_message(
+    event: &RecordedEvent,
+    traceparent: Option<&str>,
+    expect: Expect,
+) -> Result<PublishMessage, BusError> {
     let mut message = PublishMessage::build()
         .payload(encode_event(event)?.into())
         .message_id(event.event_id.to_string())
@@ -353,7 +391,7 @@ fn publish_message(event: &RecordedEvent, expect: Expect) -> Result<PublishMessa
         .header(headers::POSITION, event.position.to_string())
         .header(headers::STREAM_ID, event.stream_id.as_str());
     // A control character would break the NATS header block; a malformed trace id is just dropped.
-    if let Some(traceparent) = event.traceparent.as_deref().filter(|tp| tp.bytes().all(|b| b.is_ascii_graphic())) {
+    if let Some(traceparent) = traceparent.filter(|tp| tp.bytes().all(|b| b.is_ascii_graphic())) {
         message = message.header(headers::TRACEPARENT, traceparent);
     }
     Ok(match expect {

@@ -41,6 +41,16 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The roles this invocation runs, for telemetry's resource (`cli` for a one-shot command).
+    pub fn roles(&self) -> Vec<String> {
+        match self {
+            Command::Serve { roles } => roles.iter().map(ToString::to_string).collect(),
+            _ => vec!["cli".to_owned()],
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ProjectionsCommand {
     /// Replay the whole event store into an emptied read model; the result equals the live one.

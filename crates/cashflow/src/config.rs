@@ -1,6 +1,9 @@
 //! Configuration from the environment, with the names operators and tests rely on.
 
+use cashflow_api::{Limits, RateLimit};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 use thiserror::Error;
 
 /// Everything the roles need. Built once at start-up; every field is validated here.
@@ -18,6 +21,36 @@ pub struct Config {
     pub jwt_secret: String,
     /// `CASHFLOW_DB_MAX_CONNECTIONS`: the PostgreSQL pool size of this process.
     pub db_max_connections: u32,
+    /// `CASHFLOW_JWT_JWKS_FILE`: public keys of an external identity provider, with
+    /// `CASHFLOW_JWT_JWKS_ISSUER` / `CASHFLOW_JWT_JWKS_AUDIENCE` (both default `cashflow`).
+    pub jwks: Option<JwksSource>,
+    /// `CASHFLOW_ACCESS_TOKEN_TTL_SECS`: lifetime of the access tokens Login issues (900).
+    pub access_token_ttl: Duration,
+    /// Rate, size, time and concurrency limits (`CASHFLOW_RATE_LIMIT_*`, `CASHFLOW_MAX_MESSAGE_BYTES`,
+    /// `CASHFLOW_CALL_TIMEOUT_SECS`, `CASHFLOW_MAX_CONCURRENT_CALLS`).
+    pub limits: Limits,
+    /// `CASHFLOW_CORS_ORIGINS`: comma-separated origins browsers may call from over grpc-web.
+    pub cors_origins: Vec<String>,
+    /// `CASHFLOW_TLS_CERT` and `CASHFLOW_TLS_KEY`: PEM files; both or neither.
+    pub tls: Option<TlsFiles>,
+    /// `CASHFLOW_METRICS_ADDR`: where `/metrics`, `/healthz` and `/readyz` are served (port 0
+    /// picks a free one). Unset: no metrics endpoint, and metrics cost nothing.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// Where the JWKS is and what its tokens claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksSource {
+    pub file: PathBuf,
+    pub issuer: String,
+    pub audience: String,
+}
+
+/// The server's certificate chain and private key, PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl std::fmt::Debug for Config {
@@ -29,6 +62,12 @@ impl std::fmt::Debug for Config {
             .field("grpc_addr", &self.grpc_addr)
             .field("jwt_secret", &"<redacted>")
             .field("db_max_connections", &self.db_max_connections)
+            .field("jwks", &self.jwks)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("limits", &self.limits)
+            .field("cors_origins", &self.cors_origins)
+            .field("tls", &self.tls)
+            .field("metrics_addr", &self.metrics_addr)
             .finish()
     }
 }
@@ -90,7 +129,108 @@ impl Config {
             value: pool.clone(),
             reason: "must be a positive number".into(),
         })?;
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match lookup(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(value) => value.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConfigError::Invalid { name, value, reason: "must be a positive whole number".into() }
+                }),
+            }
+        };
+        let small = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            let value = number(name, u64::from(default))?;
+            u32::try_from(value).map_err(|_| ConfigError::Invalid {
+                name,
+                value: value.to_string(),
+                reason: "is too large".into(),
+            })
+        };
+        let defaults = Limits::default();
+        let rate = |per_minute: &'static str, burst: &'static str, default: RateLimit| {
+            Ok::<_, ConfigError>(RateLimit::new(small(burst, default.burst)?, small(per_minute, default.per_minute)?))
+        };
+        let limits = Limits {
+            commands: rate(
+                "CASHFLOW_RATE_LIMIT_COMMANDS_PER_MINUTE",
+                "CASHFLOW_RATE_LIMIT_COMMANDS_BURST",
+                defaults.commands,
+            )?,
+            queries: rate(
+                "CASHFLOW_RATE_LIMIT_QUERIES_PER_MINUTE",
+                "CASHFLOW_RATE_LIMIT_QUERIES_BURST",
+                defaults.queries,
+            )?,
+            login: rate("CASHFLOW_RATE_LIMIT_LOGIN_PER_MINUTE", "CASHFLOW_RATE_LIMIT_LOGIN_BURST", defaults.login)?,
+            max_message_bytes: usize::try_from(number(
+                "CASHFLOW_MAX_MESSAGE_BYTES",
+                defaults.max_message_bytes as u64,
+            )?)
+            .unwrap_or(usize::MAX),
+            call_timeout: Duration::from_secs(number("CASHFLOW_CALL_TIMEOUT_SECS", defaults.call_timeout.as_secs())?),
+            max_concurrent_calls: usize::try_from(number(
+                "CASHFLOW_MAX_CONCURRENT_CALLS",
+                defaults.max_concurrent_calls as u64,
+            )?)
+            .unwrap_or(usize::MAX),
+        };
+        let access_token_ttl = Duration::from_secs(number(
+            "CASHFLOW_ACCESS_TOKEN_TTL_SECS",
+            cashflow_api::DEFAULT_ACCESS_TOKEN_TTL.as_secs(),
+        )?);
+        let jwks = lookup("CASHFLOW_JWT_JWKS_FILE").filter(|v| !v.is_empty()).map(|file| JwksSource {
+            file: PathBuf::from(file),
+            issuer: get("CASHFLOW_JWT_JWKS_ISSUER", cashflow_api::auth::ISSUER),
+            audience: get("CASHFLOW_JWT_JWKS_AUDIENCE", cashflow_api::auth::AUDIENCE),
+        });
+        let cors_origins = lookup("CASHFLOW_CORS_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.ends_with('/')
+                    && http::HeaderValue::from_str(origin).is_ok();
+                if valid {
+                    Ok(origin.to_owned())
+                } else {
+                    Err(ConfigError::Invalid {
+                        name: "CASHFLOW_CORS_ORIGINS",
+                        value: origin.to_owned(),
+                        reason: "each origin is scheme://host[:port], e.g. https://app.example.com".into(),
+                    })
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let cert = lookup("CASHFLOW_TLS_CERT").filter(|v| !v.is_empty());
+        let key = lookup("CASHFLOW_TLS_KEY").filter(|v| !v.is_empty());
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.into(), key: key.into() }),
+            (None, None) => None,
+            (cert, _) => {
+                return Err(ConfigError::Invalid {
+                    name: if cert.is_some() { "CASHFLOW_TLS_KEY" } else { "CASHFLOW_TLS_CERT" },
+                    value: String::new(),
+                    reason: "set both CASHFLOW_TLS_CERT and CASHFLOW_TLS_KEY, or neither".into(),
+                });
+            }
+        };
+        let metrics_addr = match lookup("CASHFLOW_METRICS_ADDR").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        {
+            None => None,
+            Some(value) => Some(value.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+                name: "CASHFLOW_METRICS_ADDR",
+                value: value.clone(),
+                reason: e.to_string(),
+            })?),
+        };
         Ok(Self {
+            metrics_addr,
+            jwks,
+            access_token_ttl,
+            limits,
+            cors_origins,
+            tls,
             database_url: get("CASHFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
             nats_url: get("CASHFLOW_NATS_URL", DEFAULT_NATS_URL),
             nats_prefix,
@@ -146,9 +286,51 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_port_is_off_unless_set_and_must_be_an_address() {
+        let secret = "s".repeat(32);
+        assert_eq!(config(&[("CASHFLOW_JWT_SECRET", &secret)]).unwrap().metrics_addr, None);
+        let set = config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_METRICS_ADDR", "0.0.0.0:9100")]).unwrap();
+        assert_eq!(set.metrics_addr.map(|a| a.port()), Some(9100));
+        assert!(config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_METRICS_ADDR", "9100")]).is_err());
+    }
+
+    #[test]
     fn a_prefix_that_would_break_subjects_is_refused() {
         let secret = "s".repeat(32);
         assert!(config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_NATS_PREFIX", "a.b")]).is_err());
+    }
+
+    #[test]
+    fn limits_tls_cors_and_jwks_are_read() {
+        let secret = "s".repeat(32);
+        let defaults = config(&[("CASHFLOW_JWT_SECRET", &secret)]).unwrap();
+        assert_eq!(defaults.limits, Limits::default());
+        assert_eq!((defaults.tls, defaults.jwks, defaults.cors_origins.len()), (None, None, 0));
+        assert_eq!(defaults.access_token_ttl, Duration::from_secs(900));
+        let set = config(&[
+            ("CASHFLOW_JWT_SECRET", &secret),
+            ("CASHFLOW_RATE_LIMIT_LOGIN_BURST", "3"),
+            ("CASHFLOW_RATE_LIMIT_LOGIN_PER_MINUTE", "1"),
+            ("CASHFLOW_MAX_MESSAGE_BYTES", "1024"),
+            ("CASHFLOW_CORS_ORIGINS", "https://app.example.com, http://localhost:3000"),
+            ("CASHFLOW_TLS_CERT", "/c.pem"),
+            ("CASHFLOW_TLS_KEY", "/k.pem"),
+            ("CASHFLOW_JWT_JWKS_FILE", "/jwks.json"),
+        ])
+        .unwrap();
+        assert_eq!(set.limits.login, RateLimit::new(3, 1));
+        assert_eq!(set.limits.max_message_bytes, 1024);
+        assert_eq!(set.cors_origins, ["https://app.example.com", "http://localhost:3000"]);
+        assert_eq!(set.tls, Some(TlsFiles { cert: "/c.pem".into(), key: "/k.pem".into() }));
+        assert_eq!(set.jwks.unwrap().issuer, "cashflow");
+        for (name, value) in [
+            ("CASHFLOW_TLS_CERT", "/c.pem"),
+            ("CASHFLOW_RATE_LIMIT_QUERIES_BURST", "0"),
+            ("CASHFLOW_CALL_TIMEOUT_SECS", "soon"),
+            ("CASHFLOW_CORS_ORIGINS", "*"),
+        ] {
+            assert!(config(&[("CASHFLOW_JWT_SECRET", &secret), (name, value)]).is_err(), "{name}={value}");
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! - [`config`]: configuration from `CASHFLOW_*` environment variables.
 //! - [`database`]: the pool and every crate's migrations.
 //! - [`serve`]: runs the chosen roles until SIGTERM/Ctrl-C, then drains.
+//! - [`transport`]: grpc-web, CORS and TLS around the API.
+//! - [`metrics`]: `/metrics`, `/healthz` and `/readyz` on `CASHFLOW_METRICS_ADDR`.
 //! - [`maintenance`]: `projections rebuild`, `audit verify`, `token`.
 #![forbid(unsafe_code)]
 
@@ -13,7 +15,9 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod maintenance;
+pub mod metrics;
 pub mod serve;
+pub mod transport;
 
 use anyhow::Context;
 use cli::{AuditCommand, Cli, Command, ProjectionsCommand};

@@ -6,7 +6,7 @@ use crate::cli::Role;
 use crate::config::Config;
 use crate::database;
 use anyhow::Context;
-use cashflow_api::{ApiConfig, ApiState};
+use cashflow_api::{ApiConfig, ApiState, JwksConfig};
 use cashflow_bus::{BusNames, CheckpointWatch, ProjectorRunner, Relay};
 use cashflow_eventstore::{EventStore, PgEventStore};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries};
@@ -44,6 +44,12 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
     let pool = database::prepare(&config).await?;
     let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(pool.clone()));
     let names = BusNames::new(config.nats_prefix.clone()).context("CASHFLOW_NATS_PREFIX")?;
+    if config.metrics_addr.is_some() {
+        // Before any role runs, so no count is lost.
+        crate::metrics::install()?;
+    }
+    let (ready, readiness) = watch::channel(false);
+    let mut bus = None;
 
     let (stop, stopped) = watch::channel(false);
     let stop_requested = move || {
@@ -57,6 +63,7 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
     if roles.contains(&Role::Relay) || roles.contains(&Role::Projectors) {
         let jetstream = cashflow_bus::connect(&config.nats_url).await.context("connecting to NATS")?;
         cashflow_bus::ensure_events_stream(&jetstream, &names).await.context("creating the JetStream stream")?;
+        bus = Some(jetstream.clone());
         if roles.contains(&Role::Relay) {
             let relay = Relay::new(store.clone(), pool.clone(), jetstream.clone(), names.clone());
             let until = stop_requested();
@@ -77,9 +84,19 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
             store: store.clone(),
             queries: LedgerQueries::new(pool.clone()),
             checkpoints,
-            config: ApiConfig::new(config.jwt_secret.clone()),
+            config: api_config(&config, &pool).await?,
         };
-        let (router, api_health) = cashflow_api::build(state).await?.into_router();
+        let api = cashflow_api::build(state).await?;
+        let api_health = api.health;
+        let mut server = cashflow_api::server_with(&config.limits).accept_http1(true);
+        if let Some(files) = &config.tls {
+            server =
+                server.tls_config(crate::transport::tls(files)?).context("CASHFLOW_TLS_CERT / CASHFLOW_TLS_KEY")?;
+        }
+        // grpc-web (HTTP/1.1 or 2, from browsers) is translated to gRPC before routing; CORS
+        // answers browsers' preflights first.
+        let router =
+            server.layer(crate::transport::cors(&config)?).layer(tonic_web::GrpcWebLayer::new()).add_routes(api.routes);
         let listener = tokio::net::TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("binding CASHFLOW_GRPC_ADDR {}", config.grpc_addr))?;
@@ -94,7 +111,19 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
         println!("cashflow: grpc listening on {addr}");
         health = Some(api_health);
     }
+    if let Some(addr) = config.metrics_addr {
+        let sources = crate::metrics::Sources {
+            pool: pool.clone(),
+            store: store.clone(),
+            names: names.clone(),
+            projections: vec![cashflow_projection_ledger::NAME],
+            jetstream: bus,
+        };
+        let served = crate::metrics::start(addr, sources, readiness, stop_requested()).await?;
+        tasks.spawn(async move { ("metrics server", served.await) });
+    }
     let role_names: Vec<String> = roles.iter().map(ToString::to_string).collect();
+    let _ = ready.send(true);
     tracing::info!(roles = %role_names.join(","), "ready");
     println!("cashflow: ready ({})", role_names.join(","));
 
@@ -109,6 +138,7 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
     if let Some(health) = &health {
         health.set_not_serving().await;
     }
+    let _ = ready.send(false);
     let _ = stop.send(true);
     while let Some(joined) = tasks.join_next().await {
         if let Err(error) = describe(joined) {
@@ -120,6 +150,20 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
         Some(Ok(role)) => anyhow::bail!("the {role} stopped unexpectedly"),
         None => Ok(()),
     }
+}
+
+/// The API's settings from `config`; reads the JWKS file if one is configured.
+async fn api_config(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<ApiConfig> {
+    let mut api = ApiConfig::new(config.jwt_secret.clone()).with_limits(config.limits);
+    api.access_token_ttl = config.access_token_ttl;
+    api.identity = Some(cashflow_identity::Identity::new(pool.clone()).context("password hasher")?);
+    if let Some(jwks) = &config.jwks {
+        let json = tokio::fs::read_to_string(&jwks.file)
+            .await
+            .with_context(|| format!("reading CASHFLOW_JWT_JWKS_FILE {}", jwks.file.display()))?;
+        api.jwks = Some(JwksConfig { json, issuer: jwks.issuer.clone(), audience: jwks.audience.clone() });
+    }
+    Ok(api)
 }
 
 fn describe(

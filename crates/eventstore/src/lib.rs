@@ -6,6 +6,7 @@
 //! - [`hash`]: the per-stream SHA-256 chain, computed and verified the same way by every adapter.
 //! - [`memory`]: an in-memory adapter for fast unit tests of the layers above.
 //! - [`postgres`]: the production adapter and its migrations.
+//! - [`metrics`]: what the PostgreSQL adapter reports (append latency, conflicts, events by type).
 //! - [`contract`]: the test suite every adapter must pass (behind the `contract` feature).
 //!
 //! # Guarantees every adapter gives
@@ -22,6 +23,7 @@
 
 pub mod hash;
 pub mod memory;
+pub mod metrics;
 pub mod postgres;
 
 #[cfg(any(test, feature = "contract"))]

@@ -159,7 +159,15 @@ impl PgEventStore {
     #[tracing::instrument(
         name = "eventstore.append_in",
         skip_all,
-        fields(stream_id = %request.stream_id, events = request.events.len(), command_id = %request.metadata.command_id)
+        fields(
+            otel.kind = "client",
+            db.system = "postgresql",
+            db.operation = "INSERT",
+            stream_id = %request.stream_id,
+            expected_version = ?request.expected_version,
+            events = request.events.len(),
+            command_id = %request.metadata.command_id,
+        )
     )]
     async fn append_on(&self, conn: &mut PgConnection, request: &AppendRequest) -> Result<AppendOutcome, StoreError> {
         let metadata = &request.metadata;
@@ -277,44 +285,68 @@ impl EventStore for PgEventStore {
     #[tracing::instrument(
         name = "eventstore.append",
         skip_all,
-        fields(stream_id = %request.stream_id, events = request.events.len(), command_id = %request.metadata.command_id)
+        fields(
+            otel.kind = "client",
+            db.system = "postgresql",
+            db.operation = "append",
+            stream_id = %request.stream_id,
+            expected_version = ?request.expected_version,
+            events = request.events.len(),
+            command_id = %request.metadata.command_id,
+        )
     )]
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        let mut attempt = 1;
-        loop {
-            let mut transaction = self.pool.begin().await.map_err(map_sqlx)?;
-            // Dropping the transaction on an early return rolls it back.
-            let result = self.append_on(&mut transaction, &request).await;
-            match result {
-                Ok(outcome) if outcome.replayed => return Ok(outcome),
-                Ok(outcome) => {
-                    transaction.commit().await.map_err(map_sqlx)?;
-                    return Ok(outcome);
-                }
-                Err(StoreError::Conflict { .. })
-                    if request.expected_version == ExpectedVersion::Any && attempt < ANY_VERSION_ATTEMPTS =>
-                {
-                    tracing::debug!(attempt, "lost a race for a version with ExpectedVersion::Any; retrying");
-                    attempt += 1;
-                }
-                Err(error) => {
-                    match &error {
-                        StoreError::Conflict { .. } => tracing::debug!(%error, "append conflict"),
-                        _ => tracing::error!(%error, "append failed"),
+        let started = Instant::now();
+        let result: Result<AppendOutcome, StoreError> = async {
+            let mut attempt = 1;
+            loop {
+                let mut transaction = self.pool.begin().await.map_err(map_sqlx)?;
+                // Dropping the transaction on an early return rolls it back.
+                let result = self.append_on(&mut transaction, &request).await;
+                match result {
+                    Ok(outcome) if outcome.replayed => return Ok(outcome),
+                    Ok(outcome) => {
+                        transaction.commit().await.map_err(map_sqlx)?;
+                        return Ok(outcome);
                     }
-                    return Err(error);
+                    Err(StoreError::Conflict { .. })
+                        if request.expected_version == ExpectedVersion::Any && attempt < ANY_VERSION_ATTEMPTS =>
+                    {
+                        tracing::debug!(attempt, "lost a race for a version with ExpectedVersion::Any; retrying");
+                        attempt += 1;
+                    }
+                    Err(error) => {
+                        match &error {
+                            StoreError::Conflict { .. } => tracing::debug!(%error, "append conflict"),
+                            _ => tracing::error!(%error, "append failed"),
+                        }
+                        return Err(error);
+                    }
                 }
             }
         }
+        .await;
+        crate::metrics::record_append(&request, &result, started.elapsed());
+        result
     }
 
-    #[tracing::instrument(name = "eventstore.find_command", skip(self), err)]
+    #[tracing::instrument(
+        name = "eventstore.find_command",
+        skip(self),
+        fields(db.system = "postgresql", db.operation = "SELECT"),
+        err
+    )]
     async fn find_command(&self, owner: Uuid, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         find_command_on(&mut conn, owner, command_id).await
     }
 
-    #[tracing::instrument(name = "eventstore.read_stream", skip(self), err)]
+    #[tracing::instrument(
+        name = "eventstore.read_stream",
+        skip(self),
+        fields(db.system = "postgresql", db.operation = "SELECT"),
+        err
+    )]
     async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows =
             sqlx::query(concat!("SELECT ", event_columns!(), " FROM events WHERE stream_id = $1 ORDER BY version"))
@@ -325,7 +357,12 @@ impl EventStore for PgEventStore {
         rows.iter().map(event_from_row).collect()
     }
 
-    #[tracing::instrument(name = "eventstore.read_all", skip(self), err)]
+    #[tracing::instrument(
+        name = "eventstore.read_all",
+        skip(self),
+        fields(db.system = "postgresql", db.operation = "SELECT"),
+        err
+    )]
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -340,7 +377,12 @@ impl EventStore for PgEventStore {
         rows.iter().map(event_from_row).collect()
     }
 
-    #[tracing::instrument(name = "eventstore.head", skip(self), err)]
+    #[tracing::instrument(
+        name = "eventstore.head",
+        skip(self),
+        fields(db.system = "postgresql", db.operation = "SELECT"),
+        err
+    )]
     async fn head(&self) -> Result<u64, StoreError> {
         read_head(&self.pool).await
     }

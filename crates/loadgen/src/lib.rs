@@ -89,7 +89,10 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Report> {
     for (i, share) in shares.into_iter().enumerate() {
         let channel = connect(&endpoint).await?;
         let people = if share.is_empty() {
-            vec![workload::Person::set_up(channel.clone(), &config.jwt_secret, config.seed ^ (1 << 40) ^ i as u64).await?]
+            vec![
+                workload::Person::set_up(channel.clone(), &config.jwt_secret, config.seed ^ (1 << 40) ^ i as u64)
+                    .await?,
+            ]
         } else {
             share
         };

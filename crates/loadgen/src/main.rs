@@ -59,7 +59,8 @@ async fn main() -> anyhow::Result<()> {
     let report = run(config).await?;
     print!("{}", report.table());
     if let Some(path) = args.json {
-        std::fs::write(&path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

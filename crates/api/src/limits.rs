@@ -1,0 +1,172 @@
+//! Limits that keep one client from starving the others: per-key token buckets for request
+//! rates, and the answer a refused call gets (`RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo`).
+//!
+//! The buckets live in this process (ADR 0006): with several API replicas a client gets each
+//! replica's allowance. That bounds abuse well enough until a shared limiter is needed.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// A sustained rate with a burst allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests a key may send at once after being idle.
+    pub burst: u32,
+    /// Requests per minute a key may send on average.
+    pub per_minute: u32,
+}
+
+impl RateLimit {
+    pub const fn new(burst: u32, per_minute: u32) -> Self {
+        Self { burst, per_minute }
+    }
+}
+
+/// Every limit of the API, with defaults generous enough for any honest client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Per user, on LedgerService (`CASHFLOW_RATE_LIMIT_COMMANDS`).
+    pub commands: RateLimit,
+    /// Per user, on QueryService and AuditService (`CASHFLOW_RATE_LIMIT_QUERIES`).
+    pub queries: RateLimit,
+    /// Per email and peer IP on Login, per peer IP on Register (`CASHFLOW_RATE_LIMIT_LOGIN`).
+    pub login: RateLimit,
+    /// Largest request message (`CASHFLOW_MAX_MESSAGE_BYTES`).
+    pub max_message_bytes: usize,
+    /// Longest a call may run (`CASHFLOW_CALL_TIMEOUT_SECS`).
+    pub call_timeout: Duration,
+    /// Calls in flight on one connection (`CASHFLOW_MAX_CONCURRENT_CALLS`).
+    pub max_concurrent_calls: usize,
+}
+
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            commands: RateLimit::new(500, 6_000),
+            queries: RateLimit::new(1_000, 12_000),
+            login: RateLimit::new(10, 10),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            call_timeout: Duration::from_secs(120),
+            max_concurrent_calls: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// Token buckets by key. Idle keys are forgotten once the map grows, so memory stays bounded
+/// by the keys active within about one refill period.
+#[derive(Debug)]
+pub struct RateLimiter<K> {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<K, Bucket>>,
+}
+
+/// Keys kept before idle (full) buckets are swept.
+const SWEEP_ABOVE: usize = 10_000;
+
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
+    pub fn new(limit: RateLimit) -> Self {
+        Self { limit, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    fn per_second(&self) -> f64 {
+        f64::from(self.limit.per_minute) / 60.0
+    }
+
+    /// Spends one request of `key`'s allowance, or answers how long until one is available.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        self.check_at(key, Instant::now())
+    }
+
+    fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let burst = f64::from(self.limit.burst.max(1));
+        let rate = self.per_second();
+        // A panic elsewhere while holding the lock leaves the counts usable.
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if buckets.len() > SWEEP_ABOVE {
+            buckets.retain(|_, bucket| {
+                bucket.tokens + now.saturating_duration_since(bucket.updated).as_secs_f64() * rate < burst
+            });
+        }
+        let bucket = buckets.entry(key.clone()).or_insert(Bucket { tokens: burst, updated: now });
+        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else if rate > 0.0 {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate).max(Duration::from_millis(1)))
+        } else {
+            Err(Duration::from_secs(3600))
+        }
+    }
+}
+
+/// `RESOURCE_EXHAUSTED` telling the client when to retry.
+pub fn exhausted(retry_after: Duration) -> Status {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        format!("rate limit exceeded; retry in {seconds} s"),
+        ErrorDetails::with_retry_info(Some(retry_after)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
+        let limiter = RateLimiter::new(RateLimit::new(3, 60));
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.check_at(&"alice", start).is_ok());
+        }
+        let wait = limiter.check_at(&"alice", start).unwrap_err();
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1), "{wait:?}");
+        // Another key has its own bucket.
+        assert!(limiter.check_at(&"bob", start).is_ok());
+        // One request per second comes back.
+        assert!(limiter.check_at(&"alice", start + Duration::from_millis(1_001)).is_ok());
+        assert!(limiter.check_at(&"alice", start + Duration::from_millis(1_002)).is_err());
+        // Idle long enough, the bucket is full again but never above the burst.
+        let later = start + Duration::from_secs(600);
+        for _ in 0..3 {
+            assert!(limiter.check_at(&"alice", later).is_ok());
+        }
+        assert!(limiter.check_at(&"alice", later).is_err());
+    }
+
+    #[test]
+    fn exhausted_carries_retry_info() {
+        let status = exhausted(Duration::from_millis(1_500));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let retry = status.get_details_retry_info().expect("RetryInfo");
+        assert_eq!(retry.retry_delay, Some(Duration::from_millis(1_500)));
+        assert!(status.message().contains("2 s"), "{}", status.message());
+    }
+
+    #[test]
+    fn idle_keys_are_swept_when_many() {
+        let limiter = RateLimiter::new(RateLimit::new(1, 60));
+        let start = Instant::now();
+        for key in 0..=SWEEP_ABOVE {
+            let _ = limiter.check_at(&key, start);
+        }
+        let _ = limiter.check_at(&usize::MAX, start + Duration::from_secs(60));
+        assert_eq!(limiter.buckets.lock().unwrap().len(), 1);
+    }
+}

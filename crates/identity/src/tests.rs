@@ -1,0 +1,116 @@
+//! Against the real PostgreSQL, each test on a database of its own.
+
+use super::*;
+
+const BASE_URL: &str = "postgres://postgres@127.0.0.1:5432";
+const PASSWORD: &str = "orange-kettle-sings";
+
+struct TestDb {
+    name: String,
+    pool: PgPool,
+}
+
+impl TestDb {
+    async fn new() -> Self {
+        let name = format!("cashflow_test_{}", Uuid::now_v7().simple());
+        let admin = PgPool::connect(&format!("{BASE_URL}/postgres")).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await.unwrap();
+        admin.close().await;
+        let pool = PgPool::connect(&format!("{BASE_URL}/{name}")).await.unwrap();
+        migrate(&pool).await.unwrap();
+        migrate(&pool).await.expect("migrations are idempotent");
+        Self { name, pool }
+    }
+
+    async fn drop(self) {
+        self.pool.close().await;
+        if let Ok(admin) = PgPool::connect(&format!("{BASE_URL}/postgres")).await {
+            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+        }
+    }
+}
+
+#[test]
+fn emails_are_normalised_and_checked() {
+    assert_eq!(normalise_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
+    for bad in ["", "alice", "alice@", "@example.com", "a@b@c.com", "a b@c.com", "a@localhost", "a@x.com\0", "a@.com"] {
+        assert!(normalise_email(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn register_then_login_with_the_right_password_only() {
+    let db = TestDb::new().await;
+    let identity = Identity::new(db.pool.clone()).unwrap();
+    let user = identity.register("Alice@Example.com", PASSWORD, "Alice").await.unwrap();
+    assert!(matches!(identity.register("alice@example.com ", PASSWORD, "Eve").await, Err(IdentityError::EmailTaken)));
+    assert!(matches!(identity.register("bob@example.com", "short", "Bob").await, Err(IdentityError::WeakPassword(_))));
+
+    let session = identity.login("ALICE@example.com", PASSWORD).await.unwrap();
+    assert_eq!(session.user_id, user);
+    assert_eq!(session.refresh_token.len(), 64);
+    assert!(matches!(
+        identity.login("alice@example.com", "orange-kettle-sang").await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    assert!(matches!(identity.login("nobody@example.com", PASSWORD).await, Err(IdentityError::InvalidCredentials)));
+
+    // Neither the password nor the refresh token is stored as given.
+    let stored: String =
+        sqlx::query("SELECT password_hash FROM identity_users").fetch_one(&db.pool).await.unwrap().get(0);
+    assert!(stored.starts_with("$argon2id$") && !stored.contains(PASSWORD));
+    let hashes: Vec<Vec<u8>> = sqlx::query("SELECT token_hash FROM identity_refresh_tokens")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(hashes, vec![Sha256::digest(session.refresh_token.as_bytes()).to_vec()]);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let db = TestDb::new().await;
+    let identity = Identity::new(db.pool.clone()).unwrap();
+    let user = identity.register("carol@example.com", PASSWORD, "Carol").await.unwrap();
+    let first = identity.login("carol@example.com", PASSWORD).await.unwrap();
+    let other_device = identity.login("carol@example.com", PASSWORD).await.unwrap();
+    let second = identity.refresh(&first.refresh_token).await.unwrap();
+    assert_eq!((second.user_id, second.family_id), (user, first.family_id));
+    assert_ne!(second.refresh_token, first.refresh_token);
+    let third = identity.refresh(&second.refresh_token).await.unwrap();
+
+    // The first token again: theft. The family dies, the newest token with it.
+    match identity.refresh(&first.refresh_token).await {
+        Err(IdentityError::RefreshTokenReused { user_id, family_id }) => {
+            assert_eq!((user_id, family_id), (user, first.family_id));
+        }
+        other => panic!("expected reuse detection, got {other:?}"),
+    }
+    assert!(matches!(identity.refresh(&third.refresh_token).await, Err(IdentityError::InvalidRefreshToken)));
+    // Another login's family is untouched.
+    assert!(identity.refresh(&other_device.refresh_token).await.is_ok());
+    assert!(matches!(identity.refresh("not-a-token").await, Err(IdentityError::InvalidRefreshToken)));
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn logout_revokes_the_family_and_expired_tokens_are_refused() {
+    let db = TestDb::new().await;
+    let identity = Identity::new(db.pool.clone()).unwrap();
+    identity.register("dan@example.com", PASSWORD, "Dan").await.unwrap();
+    let session = identity.login("dan@example.com", PASSWORD).await.unwrap();
+    let next = identity.refresh(&session.refresh_token).await.unwrap();
+    identity.logout(&next.refresh_token).await.unwrap();
+    assert!(matches!(identity.refresh(&next.refresh_token).await, Err(IdentityError::InvalidRefreshToken)));
+    assert!(matches!(identity.logout("unknown").await, Err(IdentityError::InvalidRefreshToken)));
+
+    let short = identity.clone().with_refresh_ttl(Duration::from_millis(1));
+    let session = short.login("dan@example.com", PASSWORD).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(matches!(identity.refresh(&session.refresh_token).await, Err(IdentityError::InvalidRefreshToken)));
+    db.drop().await;
+}

@@ -1,0 +1,461 @@
+//! Security end to end, against the real binary: no RPC lets one user reach another's data
+//! (the list of RPCs comes from the service descriptors, so a new RPC fails this test until it
+//! has a case), and hostile input gets clean errors and stores nothing.
+
+mod support;
+
+use cashflow_proto::v1::*;
+use prost::Message;
+use sqlx::Row;
+use std::collections::BTreeSet;
+use support::web::{frame, post};
+use support::{Namespace, Server, command_id, token};
+use tonic::Code;
+use tonic_types::StatusExt;
+use uuid::Uuid;
+
+/// Every `package.Service/Method` of the Cashflow contract.
+fn contract_rpcs() -> BTreeSet<String> {
+    let set = prost_types::FileDescriptorSet::decode(cashflow_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    let mut rpcs = BTreeSet::new();
+    for file in set.file {
+        let package = file.package().to_owned();
+        for service in &file.service {
+            for method in &service.method {
+                rpcs.insert(format!("{package}.{}/{}", service.name(), method.name()));
+            }
+        }
+    }
+    rpcs
+}
+
+struct Owned {
+    account_id: String,
+    category_id: String,
+    movement_id: String,
+    command_id: String,
+    position: u64,
+}
+
+async fn seed(server: &Server, user: Uuid, name: &str) -> Owned {
+    let mut ledger = server.ledger(user).await;
+    let account_command = command_id();
+    let account = ledger
+        .open_account(OpenAccountRequest {
+            command_id: account_command.clone(),
+            name: format!("{name}'s account"),
+            currency: "EUR".into(),
+            opening_balance: Some("100".into()),
+        })
+        .await
+        .expect("open account")
+        .into_inner();
+    let category = ledger
+        .create_category(CreateCategoryRequest {
+            command_id: command_id(),
+            name: format!("{name}'s food"),
+            parent_id: None,
+        })
+        .await
+        .expect("create category")
+        .into_inner();
+    let movement = ledger
+        .record_movement(RecordMovementRequest {
+            command_id: command_id(),
+            account_id: account.account_id.clone(),
+            direction: Direction::Expense.into(),
+            amount: "12.5".into(),
+            occurred_on: "2026-01-15".into(),
+            description: format!("{name}'s lunch"),
+            counterparty: None,
+            category_id: Some(category.category_id.clone()),
+        })
+        .await
+        .expect("record movement")
+        .into_inner();
+    Owned {
+        account_id: account.account_id,
+        category_id: category.category_id,
+        movement_id: movement.movement_id,
+        command_id: account_command,
+        position: movement.position,
+    }
+}
+
+/// Everything of `user` in the event store and the read model, as text.
+async fn snapshot(pool: &sqlx::PgPool, user: Uuid) -> Vec<String> {
+    let mut rows: Vec<String> = sqlx::query(
+        "SELECT stream_id || ' v' || version::text || ' ' || event_type AS row FROM events WHERE owner = $1
+         ORDER BY position",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await
+    .expect("events")
+    .iter()
+    .map(|row| row.get("row"))
+    .collect();
+    rows.extend(support::dump_ledger(pool).await.into_iter().filter(|row| row.contains(&user.to_string())));
+    rows
+}
+
+fn assert_not_found<T: std::fmt::Debug>(rpc: &str, answer: Result<T, tonic::Status>) {
+    match answer {
+        Err(status) => assert_eq!(status.code(), Code::NotFound, "{rpc}: {status:?}"),
+        Ok(answer) => panic!("{rpc} answered another user's id: {answer:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_rpc_reaches_another_users_data() {
+    let namespace = Namespace::new();
+    let server = Server::start(&namespace, "api,relay,projectors");
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let a = seed(&server, alice, "alice").await;
+    let b = seed(&server, bob, "bob").await;
+    let wait = Some(a.position.max(b.position));
+    let pool = namespace.pool().await;
+    // Both are projected before the snapshot, so the read model does not move under it.
+    server.query(alice).await.get_balances(GetBalancesRequest { min_position: wait }).await.expect("caught up");
+    let before = snapshot(&pool, alice).await;
+    assert!(before.len() > 3, "{before:?}");
+
+    let mut ledger = server.ledger(bob).await;
+    let mut query = server.query(bob).await;
+    let mut audit = server.audit(bob).await;
+    let mut auth = cashflow_proto::v1::auth_service_client::AuthServiceClient::new(server.channel().await);
+    let mut covered = BTreeSet::new();
+    for rpc in contract_rpcs() {
+        let method = rpc.rsplit('/').next().expect("method").to_owned();
+        let service = rpc.split('/').next().expect("service").to_owned();
+        match (service.as_str(), method.as_str()) {
+            ("cashflow.v1.LedgerService", "OpenAccount") => {
+                // Alice's command id from Bob is Bob's own new command, not a replay of hers.
+                let opened = ledger
+                    .open_account(OpenAccountRequest {
+                        command_id: a.command_id.clone(),
+                        name: "bob's second".into(),
+                        currency: "EUR".into(),
+                        opening_balance: None,
+                    })
+                    .await
+                    .expect("bob may open an account")
+                    .into_inner();
+                assert_ne!(opened.account_id, a.account_id, "{rpc} replayed alice's answer to bob");
+            }
+            ("cashflow.v1.LedgerService", "RecordMovement") => {
+                let answer = ledger
+                    .record_movement(RecordMovementRequest {
+                        command_id: command_id(),
+                        account_id: a.account_id.clone(),
+                        direction: Direction::Income.into(),
+                        amount: "1".into(),
+                        occurred_on: "2026-01-16".into(),
+                        description: "into alice's account".into(),
+                        ..Default::default()
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+                let answer = ledger
+                    .record_movement(RecordMovementRequest {
+                        command_id: command_id(),
+                        account_id: b.account_id.clone(),
+                        direction: Direction::Income.into(),
+                        amount: "1".into(),
+                        occurred_on: "2026-01-16".into(),
+                        description: "with alice's category".into(),
+                        category_id: Some(a.category_id.clone()),
+                        ..Default::default()
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.LedgerService", "AssignCategory") => {
+                let answer = ledger
+                    .assign_category(AssignCategoryRequest {
+                        command_id: command_id(),
+                        movement_id: a.movement_id.clone(),
+                        category_id: b.category_id.clone(),
+                        expected_version: None,
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+                let answer = ledger
+                    .assign_category(AssignCategoryRequest {
+                        command_id: command_id(),
+                        movement_id: b.movement_id.clone(),
+                        category_id: a.category_id.clone(),
+                        expected_version: None,
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.LedgerService", "VoidMovement") => {
+                let answer = ledger
+                    .void_movement(VoidMovementRequest {
+                        command_id: command_id(),
+                        movement_id: a.movement_id.clone(),
+                        reason: "not mine".into(),
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.LedgerService", "CreateCategory") => {
+                let answer = ledger
+                    .create_category(CreateCategoryRequest {
+                        command_id: command_id(),
+                        name: "under alice's".into(),
+                        parent_id: Some(a.category_id.clone()),
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.QueryService", "ListMovements") => {
+                let filtered = query
+                    .list_movements(ListMovementsRequest {
+                        account_id: Some(a.account_id.clone()),
+                        min_position: wait,
+                        ..Default::default()
+                    })
+                    .await;
+                match filtered {
+                    Ok(list) => assert!(list.into_inner().movements.is_empty(), "{rpc} listed alice's movements"),
+                    Err(status) => assert_eq!(status.code(), Code::NotFound, "{rpc}: {status:?}"),
+                }
+                let all = query
+                    .list_movements(ListMovementsRequest { min_position: wait, ..Default::default() })
+                    .await
+                    .expect("bob lists his own")
+                    .into_inner();
+                assert!(all.movements.iter().all(|m| m.account_id != a.account_id && m.movement_id != a.movement_id));
+                assert!(all.movements.iter().any(|m| m.movement_id == b.movement_id), "bob sees his own");
+            }
+            ("cashflow.v1.QueryService", "GetMovement") => {
+                let answer = query
+                    .get_movement(GetMovementRequest { movement_id: a.movement_id.clone(), min_position: wait })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.QueryService", "GetBalances") => {
+                let balances =
+                    query.get_balances(GetBalancesRequest { min_position: wait }).await.expect("balances").into_inner();
+                assert!(balances.balances.iter().all(|balance| balance.account_id != a.account_id), "{rpc}");
+                assert!(balances.balances.iter().any(|balance| balance.account_id == b.account_id));
+            }
+            ("cashflow.v1.QueryService", "GetCategorySummary") => {
+                let rows = query
+                    .get_category_summary(GetCategorySummaryRequest { from: None, to: None, min_position: wait })
+                    .await
+                    .expect("summary")
+                    .into_inner()
+                    .rows;
+                assert!(rows.iter().all(|row| row.category_id != a.category_id), "{rpc}");
+            }
+            ("cashflow.v1.QueryService", "ListCategories") => {
+                let categories = query
+                    .list_categories(ListCategoriesRequest { min_position: wait })
+                    .await
+                    .expect("categories")
+                    .into_inner()
+                    .categories;
+                assert!(categories.iter().all(|category| category.category_id != a.category_id), "{rpc}");
+                assert!(categories.iter().any(|category| category.category_id == b.category_id));
+            }
+            ("cashflow.v1.AuditService", "ReadStream") => {
+                for stream_id in [format!("movement-{}", a.movement_id), format!("account-{}", a.account_id)] {
+                    let answer = match audit.read_stream(ReadStreamRequest { stream_id: stream_id.clone() }).await {
+                        Ok(stream) => {
+                            let mut stream = stream.into_inner();
+                            stream.message().await
+                        }
+                        Err(status) => Err(status),
+                    };
+                    assert_not_found(&format!("{rpc} {stream_id}"), answer);
+                }
+            }
+            ("cashflow.v1.AuditService", "VerifyStream") => {
+                let answer =
+                    audit.verify_stream(VerifyStreamRequest { stream_id: format!("movement-{}", a.movement_id) }).await;
+                assert_not_found(&rpc, answer);
+            }
+            // AuthService takes no resource ids: credentials and refresh tokens are the
+            // authority. What one user holds must not work as another's.
+            ("cashflow.v1.AuthService", "Register") => {
+                let registered = auth
+                    .register(RegisterRequest {
+                        email: "bob@example.com".into(),
+                        password: "orange-kettle-sings".into(),
+                        display_name: "Bob".into(),
+                    })
+                    .await
+                    .expect("register")
+                    .into_inner();
+                assert_ne!(registered.user_id, alice.to_string());
+            }
+            ("cashflow.v1.AuthService", "Login") => {
+                let answer = auth
+                    .login(LoginRequest { email: "bob@example.com".into(), password: "alice's password".into() })
+                    .await;
+                assert_eq!(answer.unwrap_err().code(), Code::Unauthenticated, "{rpc}");
+            }
+            ("cashflow.v1.AuthService", "Refresh") => {
+                // An access token is not a refresh token.
+                let answer = auth.refresh(RefreshRequest { refresh_token: token(alice) }).await;
+                assert_eq!(answer.unwrap_err().code(), Code::Unauthenticated, "{rpc}");
+            }
+            ("cashflow.v1.AuthService", "Logout") => {
+                let answer = auth.logout(LogoutRequest { refresh_token: token(alice) }).await;
+                assert_eq!(answer.unwrap_err().code(), Code::Unauthenticated, "{rpc}");
+            }
+            _ => panic!("{rpc} has no cross-user case in this test: add one"),
+        }
+        covered.insert(rpc);
+    }
+    assert!(covered.len() >= 16, "the descriptor set lists too few RPCs: {covered:?}");
+
+    // Let the projector apply whatever Bob's calls appended, then compare Alice's world.
+    let caught_up = server.query(bob).await.get_balances(GetBalancesRequest { min_position: None }).await;
+    assert!(caught_up.is_ok());
+    let head: i64 = sqlx::query("SELECT COALESCE(max(position), 0) AS head FROM events")
+        .fetch_one(&pool)
+        .await
+        .expect("head")
+        .get("head");
+    server
+        .query(bob)
+        .await
+        .get_balances(GetBalancesRequest { min_position: Some(u64::try_from(head).expect("positive")) })
+        .await
+        .expect("projected");
+    assert_eq!(snapshot(&pool, alice).await, before, "another user's calls changed alice's data");
+    pool.close().await;
+}
+
+/// The field a BadRequest detail names.
+fn field(status: &tonic::Status) -> String {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    status.get_details_bad_request().expect("BadRequest").field_violations[0].field.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_input_gets_clean_errors_and_stores_nothing() {
+    let namespace = Namespace::new();
+    let server = Server::start_with(&namespace, "api", &[("CASHFLOW_MAX_MESSAGE_BYTES", "65536")]);
+    let user = Uuid::now_v7();
+    let mut ledger = server.ledger(user).await;
+    let account = ledger
+        .open_account(OpenAccountRequest {
+            command_id: command_id(),
+            name: "Main".into(),
+            currency: "EUR".into(),
+            opening_balance: None,
+        })
+        .await
+        .expect("open")
+        .into_inner();
+    let pool = namespace.pool().await;
+    let count = || async {
+        sqlx::query("SELECT count(*) AS n FROM events").fetch_one(&pool).await.expect("count").get::<i64, _>("n")
+    };
+    let stored = count().await;
+    let movement = |description: String, amount: &str| RecordMovementRequest {
+        command_id: command_id(),
+        account_id: account.account_id.clone(),
+        direction: Direction::Expense.into(),
+        amount: amount.into(),
+        occurred_on: "2026-01-15".into(),
+        description,
+        ..Default::default()
+    };
+
+    // Over the configured message size: RESOURCE_EXHAUSTED before any handler runs.
+    let oversized = ledger.record_movement(movement("x".repeat(70_000), "1")).await.unwrap_err();
+    assert_eq!(oversized.code(), Code::ResourceExhausted, "{oversized:?}");
+    // A NUL byte, 16 KiB of unicode, 40-digit decimals: INVALID_ARGUMENT naming the field.
+    let nul = ledger.record_movement(movement("lunch\0; DROP TABLE events".into(), "1")).await.unwrap_err();
+    assert_eq!(field(&nul), "description");
+    let unicode = ledger.record_movement(movement("€😀ü".repeat(16 * 1024 / 9 + 1), "1")).await.unwrap_err();
+    assert_eq!(field(&unicode), "description");
+    for amount in
+        ["1234567890123456789012345678901234567890", "0.1234567890123456789012345678901234567890", "1e3", "-0"]
+    {
+        let status = ledger.record_movement(movement("ok".into(), amount)).await.unwrap_err();
+        assert_eq!(field(&status), "amount", "{amount}");
+    }
+    let name = ledger
+        .open_account(OpenAccountRequest {
+            command_id: command_id(),
+            name: "x\u{0}".into(),
+            currency: "EUR".into(),
+            opening_balance: Some("9".repeat(40)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(name.code(), Code::InvalidArgument);
+    let bad_id = ledger
+        .void_movement(VoidMovementRequest {
+            command_id: "' OR 1=1 --".into(),
+            movement_id: "x".into(),
+            reason: "r".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_id.code(), Code::InvalidArgument);
+
+    // Bytes that are no protobuf message at all, through grpc-web (a socket, not tonic).
+    let bearer = format!("Bearer {}", token(user));
+    for garbage in [vec![0xff, 0xff, 0xff], vec![0x0a, 0x80], vec![0x12, 0x02, 0xc3, 0x28]] {
+        let response = post(
+            &server.addr,
+            "/cashflow.v1.LedgerService/RecordMovement",
+            &[("authorization", &bearer)],
+            &frame(0, &garbage),
+        )
+        .await;
+        assert_eq!(response.grpc_status(), Some(3), "{garbage:?}: {response:?}");
+    }
+    assert_eq!(count().await, stored, "a refused request stored something");
+
+    // SQL-looking text is just text: stored verbatim, and the tables are still there.
+    let sql = "Robert'); DROP TABLE events; --";
+    let recorded =
+        ledger.record_movement(movement(sql.into(), "1.5")).await.expect("sql-looking text is data").into_inner();
+    let payload: String = sqlx::query("SELECT payload::text AS p FROM events WHERE stream_id = $1")
+        .bind(format!("movement-{}", recorded.movement_id))
+        .fetch_one(&pool)
+        .await
+        .expect("the event")
+        .get("p");
+    assert!(payload.contains("Robert'); DROP TABLE events; --"), "{payload}");
+    assert_eq!(count().await, stored + 1);
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_is_cut_at_the_configured_timeout() {
+    let namespace = Namespace::new();
+    let server = Server::start_with(&namespace, "api", &[("CASHFLOW_CALL_TIMEOUT_SECS", "1")]);
+    // Without projectors the read model never reaches a committed position: the query would
+    // wait its own 5 s and answer DEADLINE_EXCEEDED; the server's 1 s call timeout cuts it first.
+    let user = Uuid::now_v7();
+    let opened = server
+        .ledger(user)
+        .await
+        .open_account(OpenAccountRequest {
+            command_id: command_id(),
+            name: "Main".into(),
+            currency: "EUR".into(),
+            opening_balance: None,
+        })
+        .await
+        .expect("open")
+        .into_inner();
+    let status = server
+        .query(user)
+        .await
+        .get_balances(GetBalancesRequest { min_position: Some(opened.position) })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    assert!(status.message().contains("Timeout"), "{status:?}");
+}
