@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Re-runs every benchmark of BENCHMARKS.md on this machine, against the local PostgreSQL and
+# NATS, and keeps the raw output in target/bench-results/<UTC time>/. Run it on a quiet machine.
+#   scripts/bench.sh                      everything (≈15 min on 2 cores)
+#   BENCH_USERS=100 scripts/bench.sh      a smaller read-model scale
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+users="${BENCH_USERS:-1000}"
+per_user="${BENCH_MOVEMENTS_PER_USER:-1000}"
+load_seconds="${BENCH_LOAD_SECONDS:-30}"
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "memory: $(free -g | awk '/Mem:/ {print $2}') GiB"
+  echo "postgres: $(psql -h 127.0.0.1 -U postgres -Atc 'SELECT version()' postgres | cut -d, -f1)"
+  echo "postgres settings: $(psql -h 127.0.0.1 -U postgres -Atc "SELECT string_agg(name || '=' || setting, ', ') FROM pg_settings WHERE name IN ('synchronous_commit','fsync','shared_buffers','max_connections','wal_level')" postgres)"
+  echo "nats: $(nats-server --version 2>/dev/null || /usr/sbin/nats-server --version)"
+  echo "rustc: $(rustc --version)"
+} | tee "$out/machine.txt"
+
+cargo build --release --locked -p cashflow -p cashflow-loadgen
+
+echo "== event store append vs raw INSERT" | tee "$out/append.txt"
+CASHFLOW_BENCH_SECONDS="${BENCH_STEP_SECONDS:-5}" cargo bench --locked -p cashflow-eventstore --bench append | tee -a "$out/append.txt"
+
+echo "== read model at scale: rebuild vs raw COPY, query latencies" | tee "$out/scale.txt"
+CASHFLOW_BENCH_USERS="$users" CASHFLOW_BENCH_MOVEMENTS_PER_USER="$per_user" \
+  cargo bench --locked -p cashflow-projection-ledger --bench scale | tee -a "$out/scale.txt"
+
+echo "== micro-benchmarks (criterion)" | tee "$out/micro.txt"
+cargo bench --locked -p cashflow-domain --bench domain -- --noplot 2>&1 | grep -vE "^(Benchmarking|Found|Gnuplot|  [0-9])|Compiling|Finished|Running" | tee -a "$out/micro.txt"
+cargo bench --locked -p cashflow-eventstore --bench hash -- --noplot 2>&1 | grep -vE "^(Benchmarking|Found|Gnuplot|  [0-9])|Compiling|Finished|Running" | tee -a "$out/micro.txt"
+
+echo "== end to end through gRPC (release server, all roles in one process)"
+stamp="$(date +%s)"
+export CASHFLOW_DATABASE_URL="postgres://postgres@127.0.0.1:5432/cashflow_bench_e2e_$stamp"
+export CASHFLOW_NATS_PREFIX="bench$stamp"
+export CASHFLOW_GRPC_ADDR="127.0.0.1:50551"
+export CASHFLOW_JWT_SECRET="$(openssl rand -hex 32)"
+RUST_LOG=warn target/release/cashflow serve > "$out/server.log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 120); do grep -q "ready" "$out/server.log" && break; sleep 0.5; done
+grep -q "ready" "$out/server.log" || { echo "the server did not start"; cat "$out/server.log"; exit 1; }
+
+target/release/cashflow-loadgen --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
+  --duration "$load_seconds" --json "$out/load-full-speed.json" | tee "$out/load-full-speed.txt"
+# Half the measured maximum, open loop: freshness (projection lag) under a sustainable load.
+half=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(round(sum(x['per_second'] for x in r['rpcs'] if not x['rpc'].startswith('freshness'))/2))" "$out/load-full-speed.json")
+target/release/cashflow-loadgen --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
+  --rate "$half" --duration "$load_seconds" --json "$out/load-half-rate.json" | tee "$out/load-half-rate.txt"
+
+kill -TERM "$server"; wait "$server" || true
+psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS cashflow_bench_e2e_$stamp WITH (FORCE)" postgres
+echo "results in $out"
