@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::Instrument;
 
 /// Events a projector applied, by projection.
 pub const EVENTS_APPLIED: &str = "cashflow_projector_events_applied_total";
@@ -32,8 +31,11 @@ pub const BATCH_DURATION: &str = "cashflow_projector_batch_duration_seconds";
 /// Messages JetStream delivered more than once, by projection.
 pub const REDELIVERIES: &str = "cashflow_projector_redeliveries_total";
 
-/// Events read per step of a rebuild or a catch-up from the store.
+/// Events read, and applied in one call, per step of a catch-up from the store.
 const STORE_READ_BATCH: usize = 1000;
+/// Events read, and applied in one call, per step of a rebuild: large, since a projection's
+/// set-based `apply_batch` costs a few statements per batch rather than per event.
+const REBUILD_READ_BATCH: usize = 5000;
 
 /// How a runner batches and retries.
 #[derive(Debug, Clone)]
@@ -298,21 +300,25 @@ impl ProjectorRunner {
         let name = self.projection.name();
         let mut tx = self.pool.begin().await?;
         let checkpoint = lock_checkpoint(&mut tx, name).await?;
-        let mut current = checkpoint;
-        for event in events {
-            if event.position <= current {
-                continue;
-            }
-            if event.position != current + 1 {
-                tx.rollback().await?;
-                return Ok(Some(Gap { expected: current + 1, found: event.position }));
-            }
-            let traceparent = contexts.get(&event.position).or(event.traceparent.as_ref());
-            let span = apply_span(&self.names, name, event, traceparent.map(String::as_str));
-            self.projection.apply(&mut tx, event).instrument(span.clone()).await?;
-            span.in_scope(|| tracing::debug!(position = event.position, "event applied"));
-            current = event.position;
+        let fresh = &events[events.partition_point(|event| event.position <= checkpoint)..];
+        if let Some(gap) = first_gap(checkpoint, fresh) {
+            tx.rollback().await?;
+            return Ok(Some(gap));
         }
+        // One consumer span per event, in its message's trace (ADR 0005), open while the batch
+        // that holds it is applied.
+        let spans: Vec<_> = fresh
+            .iter()
+            .map(|event| {
+                let traceparent = contexts.get(&event.position).or(event.traceparent.as_ref());
+                apply_span(&self.names, name, event, traceparent.map(String::as_str))
+            })
+            .collect();
+        self.projection.apply_batch(&mut tx, fresh).await?;
+        for (span, event) in spans.iter().zip(fresh) {
+            span.in_scope(|| tracing::debug!(position = event.position, "event applied"));
+        }
+        let current = fresh.last().map_or(checkpoint, |event| event.position);
         if current > checkpoint {
             save_checkpoint(&mut tx, name, current).await?;
         }
@@ -380,8 +386,18 @@ fn apply_span(
     span
 }
 
-/// Applies events that must follow `after` densely; returns the last position. With `names`
-/// (a live catch-up, not a rebuild), each apply gets a span in its command's trace.
+/// Where `events` (sorted by position) stop following `after` densely, if they do.
+fn first_gap(after: u64, events: &[RecordedEvent]) -> Option<Gap> {
+    events
+        .iter()
+        .zip(after + 1..)
+        .find(|(event, expected)| event.position != *expected)
+        .map(|(event, expected)| Gap { expected, found: event.position })
+}
+
+/// Applies events that must follow `after` densely, in one `apply_batch`; returns the last
+/// position. With `names` (a live catch-up, not a rebuild), each event gets a span in its
+/// command's trace.
 async fn apply_in_order(
     tx: &mut sqlx::PgConnection,
     projection: &dyn Projection,
@@ -389,24 +405,23 @@ async fn apply_in_order(
     after: u64,
     events: &[RecordedEvent],
 ) -> Result<u64, BusError> {
-    let mut current = after;
-    for event in events {
-        if event.position != current + 1 {
-            return Err(BusError::Corrupt(format!(
-                "the event store returned position {} after {current}",
-                event.position
-            )));
-        }
-        match names {
-            Some(names) => {
-                let span = apply_span(names, projection.name(), event, event.traceparent.as_deref());
-                projection.apply(tx, event).instrument(span).await?;
-            }
-            None => projection.apply(tx, event).await?,
-        }
-        current = event.position;
+    if let Some(gap) = first_gap(after, events) {
+        return Err(BusError::Corrupt(format!(
+            "the event store returned position {} after {}",
+            gap.found,
+            gap.expected - 1
+        )));
     }
-    Ok(current)
+    let spans: Vec<_> = match names {
+        Some(names) => events
+            .iter()
+            .map(|event| apply_span(names, projection.name(), event, event.traceparent.as_deref()))
+            .collect(),
+        None => Vec::new(),
+    };
+    projection.apply_batch(tx, events).await?;
+    drop(spans);
+    Ok(events.last().map_or(after, |event| event.position))
 }
 
 /// Rebuilds a read model from position 0 in ONE transaction: locks the checkpoint row (a live
@@ -427,12 +442,16 @@ pub async fn rebuild(
     let head = store.head().await?;
     progress(0, head);
     let mut position = 0;
-    loop {
-        let events = store.read_all(position, STORE_READ_BATCH).await?;
-        if events.is_empty() {
-            break;
-        }
-        position = apply_in_order(&mut tx, projection, None, position, &events).await?;
+    let mut events = store.read_all(position, REBUILD_READ_BATCH).await?;
+    while let Some(last) = events.last().map(|event| event.position) {
+        // The next batch is read (on another connection) while this one is applied.
+        let (applied, next) = futures::future::join(
+            apply_in_order(&mut tx, projection, None, position, &events),
+            store.read_all(last, REBUILD_READ_BATCH),
+        )
+        .await;
+        position = applied?;
+        events = next?;
         progress(position, head.max(position));
     }
     save_checkpoint(&mut tx, name, position).await?;

@@ -9,6 +9,10 @@
 //! `ledger_accounts` and `ledger_category_totals` when it commits (`migrations/0002`), so a
 //! rebuild applying a million movements in one transaction stays linear. So within the
 //! applying transaction those two tables lag; every other transaction sees them complete.
+//!
+//! [`apply_batch`](Projection::apply_batch), which the projector and the rebuild call, has the
+//! same effect as `apply` on each event in turn, in a few set-based statements per batch
+//! (`projection/batch.rs`); `apply` stays the one-event reference it is tested against.
 
 use crate::columns::{UNCATEGORISED, direction_text};
 use async_trait::async_trait;
@@ -21,6 +25,8 @@ use cashflow_eventstore::RecordedEvent;
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+mod batch;
 
 /// The ledger read model's projection. Stateless: everything it knows is in the tables.
 #[derive(Debug, Clone, Copy, Default)]
@@ -61,6 +67,13 @@ impl Projection for LedgerProjection {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Applies events with the effect of [`apply`](Self::apply) on each in turn, in a few
+    /// set-based statements per batch (see `projection/batch.rs`).
+    #[tracing::instrument(name = "ledger.apply_batch", skip_all, fields(events = events.len()), err)]
+    async fn apply_batch(&self, tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        batch::apply_batch(tx, events).await
     }
 
     /// Empties every ledger table, before a rebuild from position 0.
