@@ -29,4 +29,6 @@ contract_cases!(
     the_hash_chain_verifies_and_tampering_is_detected,
     wait_for_events_wakes_on_append_and_times_out_otherwise,
     concurrent_writers_and_a_tailing_reader_see_every_position_once,
+    concurrent_appends_each_get_their_own_outcome,
+    a_conflict_or_replay_does_not_fail_its_neighbours,
 );

@@ -256,3 +256,99 @@ async fn set_up_is_idempotent_and_safe_to_run_concurrently() {
     assert_eq!(head.unwrap(), 0);
     assert_eq!(applied, 1);
 }
+
+/// The pids of this database's sessions waiting on a lock.
+async fn sessions_waiting_on_a_lock_pids(pool: &PgPool) -> Vec<i32> {
+    sqlx::query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<i32, _>("pid").unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_loses_a_race_to_another_writer_answers_each_request_on_its_own() {
+    support::with_store(|store| async move {
+        let pool = store.pool().clone();
+        // A writer outside the store's batches takes version 1 of `raced` and the head lock…
+        let raced = new_stream_id();
+        let mut transaction = pool.begin().await.unwrap();
+        store.append_in(&mut transaction, new_request(&raced, ExpectedVersion::NoStream, 1)).await.unwrap();
+
+        // …while an append through the store reads `raced` as empty and waits on the lock to
+        // write version 1 too, and more appends queue behind it.
+        let loser = new_request(&raced, ExpectedVersion::NoStream, 1);
+        let spawn_append = |request| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(request).await })
+        };
+        let mut appends = vec![spawn_append(loser.clone())];
+        wait_until("the batch waits on the head lock", || async { sessions_waiting_on_a_lock(&pool).await > 0 }).await;
+        appends.extend((0..6).map(|_| spawn_append(new_request(&new_stream_id(), ExpectedVersion::NoStream, 2))));
+        transaction.commit().await.unwrap();
+
+        let mut results = Vec::new();
+        for append in appends {
+            results.push(append.await.unwrap());
+        }
+        match &results[0] {
+            Err(cashflow_eventstore::StoreError::Conflict { actual, .. }) => assert_eq!(*actual, 1),
+            other => panic!("the append that lost the version must conflict, got {other:?}"),
+        }
+        for result in &results[1..] {
+            let outcome = result.as_ref().expect("a neighbour of the loser is written");
+            assert_eq!((outcome.stream_version, outcome.replayed), (2, false));
+        }
+        assert_eq!(store.head().await.unwrap(), 1 + 12);
+        let all = store.read_all(0, 100).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), (1..=13).collect::<Vec<_>>());
+        assert_eq!(store.read_stream(&raced).await.unwrap().len(), 1);
+        assert_eq!(store.find_command(loser.metadata.owner, loser.metadata.command_id).await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_connection_dies_answers_unavailable_and_a_retry_appends() {
+    support::with_store(|store| async move {
+        let pool = store.pool().clone();
+        // Hold the head lock so that the store's batches wait inside their last statement.
+        let mut transaction = pool.begin().await.unwrap();
+        store.append_in(&mut transaction, new_request(&new_stream_id(), ExpectedVersion::NoStream, 1)).await.unwrap();
+        let requests: Vec<_> = (0..8).map(|_| new_request(&new_stream_id(), ExpectedVersion::NoStream, 1)).collect();
+        let appends: Vec<_> = requests
+            .iter()
+            .cloned()
+            .map(|request| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append(request).await })
+            })
+            .collect();
+        wait_until("a batch waits on the head lock", || async { sessions_waiting_on_a_lock(&pool).await > 0 }).await;
+        for pid in sessions_waiting_on_a_lock_pids(&pool).await {
+            sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&pool).await.unwrap();
+        }
+        transaction.commit().await.unwrap();
+
+        let mut unavailable = 0;
+        for (request, append) in requests.iter().zip(appends) {
+            match append.await.unwrap() {
+                Ok(outcome) => assert!(!outcome.replayed),
+                Err(cashflow_eventstore::StoreError::Unavailable(_)) => {
+                    unavailable += 1;
+                    // The dead batch wrote nothing: the retry appends, it does not replay.
+                    let retried = store.append(request.clone()).await.expect("the retry succeeds");
+                    assert!(!retried.replayed);
+                }
+                other => panic!("expected an outcome or Unavailable, got {other:?}"),
+            }
+        }
+        assert!(unavailable > 0, "the batch whose session was terminated answers Unavailable");
+        assert_eq!(store.head().await.unwrap(), 1 + 8);
+        let all = store.read_all(0, 100).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), (1..=9).collect::<Vec<_>>());
+    })
+    .await;
+}
