@@ -17,27 +17,43 @@ use uuid::Uuid;
 const LIVENESS: Duration = Duration::from_secs(60);
 
 /// Runs every case, each on a store of its own from `make`.
+/// Calls `$callback!` with the name of every contract case, so each adapter's test file and
+/// [`run_all`] share this one list: a case added here runs against every adapter.
+#[macro_export]
+macro_rules! contract_cases {
+    ($callback:ident) => {
+        $callback!(
+            append_then_read_stream_returns_the_events_with_metadata,
+            positions_are_dense_from_one_and_read_all_is_in_order,
+            expected_version_is_honoured_and_a_conflict_writes_nothing,
+            concurrent_writers_on_one_stream_exactly_one_wins,
+            concurrent_writers_expecting_any_version_all_succeed,
+            an_idempotent_retry_returns_the_first_outcome_and_appends_nothing,
+            concurrent_retries_of_one_command_append_once,
+            the_same_command_id_under_another_owner_is_another_key,
+            an_append_of_no_events_is_remembered,
+            an_append_that_fails_writes_nothing,
+            the_hash_chain_verifies_and_tampering_is_detected,
+            wait_for_events_wakes_on_append_and_times_out_otherwise,
+            concurrent_writers_and_a_tailing_reader_see_every_position_once,
+            concurrent_appends_each_get_their_own_outcome,
+            a_conflict_or_replay_does_not_fail_its_neighbours,
+        );
+    };
+}
+
 pub async fn run_all<S, F, Fut>(make: F)
 where
     S: EventStore,
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
 {
-    append_then_read_stream_returns_the_events_with_metadata(make().await).await;
-    positions_are_dense_from_one_and_read_all_is_in_order(make().await).await;
-    expected_version_is_honoured_and_a_conflict_writes_nothing(make().await).await;
-    concurrent_writers_on_one_stream_exactly_one_wins(make().await).await;
-    concurrent_writers_expecting_any_version_all_succeed(make().await).await;
-    an_idempotent_retry_returns_the_first_outcome_and_appends_nothing(make().await).await;
-    concurrent_retries_of_one_command_append_once(make().await).await;
-    the_same_command_id_under_another_owner_is_another_key(make().await).await;
-    an_append_of_no_events_is_remembered(make().await).await;
-    an_append_that_fails_writes_nothing(make().await).await;
-    the_hash_chain_verifies_and_tampering_is_detected(make().await).await;
-    wait_for_events_wakes_on_append_and_times_out_otherwise(make().await).await;
-    concurrent_writers_and_a_tailing_reader_see_every_position_once(make().await).await;
-    concurrent_appends_each_get_their_own_outcome(make().await).await;
-    a_conflict_or_replay_does_not_fail_its_neighbours(make().await).await;
+    macro_rules! run_each {
+        ($($case:ident),* $(,)?) => {
+            $($case(make().await).await;)*
+        };
+    }
+    contract_cases!(run_each);
 }
 
 /// A fresh `account-<uuid>` stream id.
