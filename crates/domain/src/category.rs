@@ -2,6 +2,7 @@
 
 use crate::aggregate::{Aggregate, DomainEvent};
 use crate::error::DomainError;
+use crate::rule::Rule;
 use crate::{CategoryId, Name, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum CategoryEvent {
     CategoryCreated { category_id: CategoryId, owner: UserId, name: Name, parent_id: Option<CategoryId> },
     CategoryRenamed { name: Name },
+    /// A rule that puts matching movements in this category.
+    CategorizationRuleAdded(Rule),
 }
 
 impl DomainEvent for CategoryEvent {
@@ -17,6 +20,7 @@ impl DomainEvent for CategoryEvent {
         match self {
             Self::CategoryCreated { .. } => "CategoryCreated",
             Self::CategoryRenamed { .. } => "CategoryRenamed",
+            Self::CategorizationRuleAdded(_) => "CategorizationRuleAdded",
         }
     }
 }
@@ -25,6 +29,8 @@ impl DomainEvent for CategoryEvent {
 pub enum CategoryCommand {
     Create { category_id: CategoryId, owner: UserId, name: Name, parent_id: Option<CategoryId> },
     Rename { owner: UserId, name: Name },
+    /// `rule.category_id` must be this category.
+    AddRule { owner: UserId, rule: Rule },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +44,7 @@ pub struct ExistingCategory {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Category {
     pub created: Option<ExistingCategory>,
+    pub rules: Vec<Rule>,
 }
 
 impl Category {
@@ -66,6 +73,7 @@ impl Aggregate for Category {
                     category.name = name.clone();
                 }
             }
+            CategoryEvent::CategorizationRuleAdded(rule) => self.rules.push(rule.clone()),
         }
     }
 }
@@ -99,6 +107,16 @@ pub fn decide(
                 return Ok(vec![]);
             }
             Ok(vec![CategoryEvent::CategoryRenamed { name }])
+        }
+        CategoryCommand::AddRule { owner, rule } => {
+            let category = state.owned_by(owner).ok_or(DomainError::NotFound { what: "category" })?;
+            if rule.category_id != category.id {
+                return Err(DomainError::NotFound { what: "category" });
+            }
+            if state.rules.iter().any(|r| r.rule_id == rule.rule_id) {
+                return Err(DomainError::AlreadyExists { what: "rule" });
+            }
+            Ok(vec![CategoryEvent::CategorizationRuleAdded(rule)])
         }
     }
 }
@@ -143,6 +161,26 @@ mod tests {
         let result =
             decide(&Category::default(), create(UserId::new(), parent_id), CategoryContext { parent: Some(&parent) });
         assert_eq!(result, Err(DomainError::NotFound { what: "parent category" }));
+    }
+
+    #[test]
+    fn a_rule_is_added_to_its_owners_category_only() {
+        let owner = UserId::new();
+        let category = fold::<Category>(&[created(owner)]);
+        let category_id = category.created.as_ref().map(|c| c.id).unwrap();
+        let criteria = crate::rule::Criteria::new(
+            crate::rule::TextPattern::parse("description_pattern", "mercadona").unwrap(),
+            None,
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        let rule = Rule { rule_id: crate::RuleId::new(), category_id, criteria, priority: 0 };
+        let events = decide(&category, CategoryCommand::AddRule { owner, rule: rule.clone() }, CategoryContext::default());
+        assert_eq!(events, Ok(vec![CategoryEvent::CategorizationRuleAdded(rule.clone())]));
+        let stranger = decide(&category, CategoryCommand::AddRule { owner: UserId::new(), rule }, CategoryContext::default());
+        assert_eq!(stranger, Err(DomainError::NotFound { what: "category" }));
     }
 
     #[test]

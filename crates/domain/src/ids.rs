@@ -68,6 +68,10 @@ id_type!(
     RuleId, "rule"
 );
 id_type!(
+    /// A photographed receipt or a PDF invoice a person uploaded.
+    InvoiceId, "invoice"
+);
+id_type!(
     /// The client-chosen id of a command: the idempotency key.
     CommandId, "command"
 );

@@ -1,10 +1,11 @@
-//! Cashflow's pure domain: newtypes parsed at the edge, and the Account, Movement and
-//! Category aggregates as `decide` (every business rule) and `apply` (folding events).
+//! Cashflow's pure domain: newtypes parsed at the edge, and the Account, Movement, Category and
+//! Invoice aggregates as `decide` (every business rule) and `apply` (folding events).
 //!
 //! # Layout
 //!
 //! - [`money`], [`currency`], [`text`], [`ids`], [`date`]: values that are valid once built.
-//! - [`account`], [`movement`], [`category`]: one aggregate each, with its commands and events.
+//! - [`account`], [`movement`], [`category`], [`invoice`]: one aggregate each, with its commands and events.
+//! - [`rule`]: categorisation rules and how a movement matches one.
 //! - [`aggregate`]: the trait every aggregate implements, and event (de)serialisation.
 //! - [`error`]: validation errors (bad input, naming the field) and domain rejections.
 //!
@@ -19,14 +20,16 @@ pub mod currency;
 pub mod date;
 pub mod error;
 pub mod ids;
+pub mod invoice;
 pub mod money;
 pub mod movement;
+pub mod rule;
 pub mod text;
 
 pub use aggregate::{Aggregate, DomainEvent, EventDecodeError, fold};
 pub use currency::Currency;
 pub use date::{Month, OccurredOn};
 pub use error::{DomainError, ValidationError};
-pub use ids::{AccountId, CategoryId, CommandId, MovementId, RuleId, UserId};
+pub use ids::{AccountId, CategoryId, CommandId, InvoiceId, MovementId, RuleId, UserId};
 pub use money::{Amount, SignedAmount};
 pub use text::{Counterparty, Description, Name, Reason};

@@ -1,0 +1,205 @@
+//! Given events, when a command, then events or a refusal.
+
+use super::*;
+use crate::aggregate::fold;
+
+struct World {
+    owner: UserId,
+    invoice_id: InvoiceId,
+}
+
+impl World {
+    fn new() -> Self {
+        Self { owner: UserId::new(), invoice_id: InvoiceId::new() }
+    }
+
+    fn uploaded(&self) -> InvoiceEvent {
+        InvoiceEvent::InvoiceUploaded {
+            invoice_id: self.invoice_id,
+            owner: self.owner,
+            filename: FileName::parse("filename", "ticket.jpg").unwrap(),
+            content_kind: ContentKind::Jpeg,
+            size_bytes: 1234,
+            sha256: Sha256Hex::from_digest([7; 32]),
+            blob_key: "invoices/x/y".into(),
+            account_id: None,
+        }
+    }
+
+    fn reading(total: &str, confidence: Decimal) -> Reading {
+        Reading {
+            merchant: Some(Read {
+                value: Counterparty::parse("merchant", "MERCADONA S.A.").unwrap(),
+                confidence: Confidence::new(Decimal::new(8, 1)),
+            }),
+            issued_on: Some(Read {
+                value: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+                confidence: Confidence::new(Decimal::new(9, 1)),
+            }),
+            total: Some(Read { value: Amount::parse("total", total).unwrap(), confidence: Confidence::new(confidence) }),
+            tax: None,
+            currency: Some(Read { value: Currency::parse("currency", "EUR").unwrap(), confidence: Confidence::ONE }),
+            raw_text: "MERCADONA S.A.\nTOTAL 23,45".into(),
+        }
+    }
+
+    fn given(&self, events: &[InvoiceEvent]) -> Invoice {
+        fold::<Invoice>(events)
+    }
+}
+
+fn eur() -> Currency {
+    Currency::parse("currency", "EUR").unwrap()
+}
+
+#[test]
+fn an_invoice_is_uploaded_once() {
+    let w = World::new();
+    let state = w.given(&[w.uploaded()]);
+    let InvoiceEvent::InvoiceUploaded { invoice_id, owner, filename, content_kind, size_bytes, sha256, blob_key, account_id } =
+        w.uploaded()
+    else {
+        unreachable!()
+    };
+    let upload = UploadInvoice { invoice_id, owner, filename, content_kind, size_bytes, sha256, blob_key, account_id };
+    assert_eq!(decide(&Invoice::default(), InvoiceCommand::Upload(upload.clone())).map(|e| e.len()), Ok(1));
+    assert_eq!(decide(&state, InvoiceCommand::Upload(upload)), Err(DomainError::AlreadyExists { what: "invoice" }));
+}
+
+#[test]
+fn a_redelivered_scan_changes_nothing() {
+    let w = World::new();
+    let reading = World::reading("23.45", Decimal::new(9, 1));
+    let state = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(reading.clone())]);
+    assert_eq!(state.status, InvoiceStatus::Scanned);
+    assert_eq!(decide(&state, InvoiceCommand::RecordScan { owner: w.owner, reading }), Ok(vec![]));
+}
+
+#[test]
+fn a_failure_after_a_scan_is_ignored_and_before_it_recorded() {
+    let w = World::new();
+    let uploaded = w.given(&[w.uploaded()]);
+    let failed = decide(&uploaded, InvoiceCommand::FailScan { owner: w.owner, reason: "unreadable\u{0}".into() });
+    assert_eq!(failed, Ok(vec![InvoiceEvent::InvoiceScanFailed { reason: "unreadable".into() }]));
+    let scanned = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("1", Decimal::ONE))]);
+    assert_eq!(decide(&scanned, InvoiceCommand::FailScan { owner: w.owner, reason: "late".into() }), Ok(vec![]));
+}
+
+#[test]
+fn another_users_invoice_is_not_found() {
+    let w = World::new();
+    let state = w.given(&[w.uploaded()]);
+    let stranger = UserId::new();
+    let not_found = Err(DomainError::NotFound { what: "invoice" });
+    let total = Some(Amount::parse("total", "1").unwrap());
+    assert_eq!(decide(&state, InvoiceCommand::Correct { owner: stranger, merchant: None, issued_on: None, total }), not_found);
+    let reading = World::reading("1", Decimal::ONE);
+    assert_eq!(decide(&state, InvoiceCommand::RecordScan { owner: stranger, reading }), not_found);
+    assert_eq!(decide(&state, InvoiceCommand::Link { owner: stranger, movement_id: MovementId::new() }), not_found);
+}
+
+#[test]
+fn a_correction_keeps_the_machines_reading_beside_the_persons() {
+    let w = World::new();
+    let state = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(5, 1)))]);
+    let total = Amount::parse("total", "32.45").unwrap();
+    let events =
+        decide(&state, InvoiceCommand::Correct { owner: w.owner, merchant: None, issued_on: None, total: Some(total) })
+            .unwrap();
+    let machine = Amount::parse("total", "23.45").unwrap();
+    assert_eq!(
+        events,
+        vec![InvoiceEvent::InvoiceCorrected {
+            merchant: None,
+            issued_on: None,
+            total: Some(Correction { machine: Some(machine), person: total })
+        }]
+    );
+    let corrected = w.given(&[
+        w.uploaded(),
+        InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(5, 1))),
+        events[0].clone(),
+    ]);
+    assert_eq!(corrected.total(), Some(Read { value: total, confidence: Confidence::ONE }));
+    assert_eq!(corrected.reading.as_ref().and_then(|r| r.total.as_ref()).map(|t| t.value), Some(machine));
+}
+
+#[test]
+fn a_correction_that_changes_nothing_appends_nothing_and_an_empty_one_is_refused() {
+    let w = World::new();
+    let state = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::ONE))]);
+    let same = Some(Amount::parse("total", "23.45").unwrap());
+    let unchanged = InvoiceCommand::Correct { owner: w.owner, merchant: None, issued_on: None, total: same };
+    assert_eq!(decide(&state, unchanged), Ok(vec![]));
+    let empty = InvoiceCommand::Correct { owner: w.owner, merchant: None, issued_on: None, total: None };
+    assert!(matches!(decide(&state, empty), Err(DomainError::Invalid(e)) if e.field == "merchant"));
+}
+
+#[test]
+fn only_a_confident_reading_in_the_accounts_currency_drafts_a_movement() {
+    let w = World::new();
+    let confident = Confidence::new(Decimal::new(6, 1));
+    let sure = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(9, 1)))]);
+    let draft = sure.movement_draft(confident, eur()).unwrap();
+    assert_eq!(draft.amount, Amount::parse("a", "23.45").unwrap());
+    assert_eq!(draft.occurred_on.date(), NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+    assert_eq!(draft.merchant.map(|m| m.to_string()), Some("MERCADONA S.A.".into()));
+    assert_eq!(sure.movement_draft(confident, Currency::parse("c", "USD").unwrap()), None);
+
+    let unsure = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(3, 1)))]);
+    assert_eq!(unsure.movement_draft(confident, eur()), None);
+}
+
+#[test]
+fn a_persons_correction_makes_an_unsure_reading_good_enough() {
+    let w = World::new();
+    let confident = Confidence::new(Decimal::new(6, 1));
+    let total = Amount::parse("total", "20.00").unwrap();
+    let state = w.given(&[
+        w.uploaded(),
+        InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(3, 1))),
+        InvoiceEvent::InvoiceCorrected {
+            merchant: None,
+            issued_on: None,
+            total: Some(Correction { machine: None, person: total }),
+        },
+    ]);
+    assert_eq!(state.movement_draft(confident, eur()).map(|d| d.amount), Some(total));
+}
+
+#[test]
+fn linking_the_same_movement_again_appends_nothing() {
+    let w = World::new();
+    let movement_id = MovementId::new();
+    let state = w.given(&[w.uploaded(), InvoiceEvent::InvoiceLinked { movement_id }]);
+    assert_eq!(decide(&state, InvoiceCommand::Link { owner: w.owner, movement_id }), Ok(vec![]));
+    let other = MovementId::new();
+    assert_eq!(
+        decide(&state, InvoiceCommand::Link { owner: w.owner, movement_id: other }),
+        Ok(vec![InvoiceEvent::InvoiceLinked { movement_id: other }])
+    );
+}
+
+#[test]
+fn a_file_name_is_its_last_path_segment() {
+    assert_eq!(FileName::parse("filename", r"C:\Users\ana\ticket.jpg").unwrap().as_str(), "ticket.jpg");
+    assert_eq!(FileName::parse("filename", "/tmp/../x.pdf").unwrap().as_str(), "x.pdf");
+    assert!(FileName::parse("filename", "a/..").is_err());
+    assert!(FileName::parse("filename", "").is_err());
+    assert!(FileName::parse("filename", "bad\nname").is_err());
+    assert!(FileName::parse("filename", &"x".repeat(256)).is_err());
+}
+
+#[test]
+fn events_round_trip_through_their_stored_form() {
+    let w = World::new();
+    for event in [
+        w.uploaded(),
+        InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(875, 3))),
+        InvoiceEvent::InvoiceScanFailed { reason: "no text".into() },
+        InvoiceEvent::InvoiceLinked { movement_id: MovementId::new() },
+    ] {
+        let decoded = InvoiceEvent::decode(event.event_type(), 1, event.payload()).unwrap();
+        assert_eq!(decoded, event);
+    }
+}
