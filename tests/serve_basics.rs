@@ -70,6 +70,7 @@ async fn health_reports_each_service_and_reflection_lists_them() {
         "cashflow.v1.QueryService",
         "cashflow.v1.AuditService",
         "cashflow.v1.AuthService",
+        "cashflow.v1.InvoiceService",
     ];
     for service in services {
         let status = health

@@ -5,8 +5,8 @@
 pub mod web;
 
 use cashflow_proto::v1::{
-    audit_service_client::AuditServiceClient, ledger_service_client::LedgerServiceClient,
-    query_service_client::QueryServiceClient,
+    audit_service_client::AuditServiceClient, invoice_service_client::InvoiceServiceClient,
+    ledger_service_client::LedgerServiceClient, query_service_client::QueryServiceClient,
 };
 use jsonwebtoken::{EncodingKey, Header};
 use std::io::{BufRead, BufReader};
@@ -32,18 +32,25 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
-/// A database and a NATS prefix of a test's own; dropped at the end.
+/// A database, a NATS prefix and a blob directory of a test's own; dropped at the end.
 pub struct Namespace {
     pub database_url: String,
     pub database: String,
     pub prefix: String,
+    pub blobs: std::path::PathBuf,
 }
 
 impl Namespace {
     pub fn new() -> Self {
         let id = Uuid::now_v7().simple().to_string();
         let database = format!("cashflow_test_{id}");
-        Self { database_url: format!("{BASE_URL}/{database}"), database, prefix: format!("t{id}") }
+        let blobs = std::env::temp_dir().join(format!("cashflow-test-blobs-{id}"));
+        Self { database_url: format!("{BASE_URL}/{database}"), database, prefix: format!("t{id}"), blobs }
+    }
+
+    /// `CASHFLOW_BLOB_URL` of this namespace.
+    pub fn blob_url(&self) -> String {
+        format!("file://{}", self.blobs.display())
     }
 
     pub async fn pool(&self) -> sqlx::PgPool {
@@ -53,6 +60,7 @@ impl Namespace {
 
 impl Drop for Namespace {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.blobs);
         let database = self.database.clone();
         let stream = format!("{}_EVENTS", self.prefix.to_uppercase());
         // Drop runs outside any runtime the test may still hold: clean up on a thread of its own.
@@ -102,6 +110,7 @@ impl Server {
             .args(["serve", "--roles", roles])
             .env("CASHFLOW_DATABASE_URL", &namespace.database_url)
             .env("CASHFLOW_NATS_PREFIX", &namespace.prefix)
+            .env("CASHFLOW_BLOB_URL", namespace.blob_url())
             .env("CASHFLOW_GRPC_ADDR", "127.0.0.1:0")
             .env("CASHFLOW_JWT_SECRET", SECRET)
             .env("CASHFLOW_DB_MAX_CONNECTIONS", "10")
@@ -183,6 +192,10 @@ impl Server {
         QueryServiceClient::with_interceptor(self.channel().await, bearer(user))
     }
 
+    pub async fn invoices(&self, user: Uuid) -> InvoiceServiceClient<Authed> {
+        InvoiceServiceClient::with_interceptor(self.channel().await, bearer(user))
+    }
+
     pub async fn audit(&self, user: Uuid) -> AuditServiceClient<Authed> {
         AuditServiceClient::with_interceptor(self.channel().await, bearer(user))
     }
@@ -201,6 +214,7 @@ pub fn run_cli(namespace: &Namespace, args: &[&str]) -> std::process::Output {
         .args(args)
         .env("CASHFLOW_DATABASE_URL", &namespace.database_url)
         .env("CASHFLOW_NATS_PREFIX", &namespace.prefix)
+        .env("CASHFLOW_BLOB_URL", namespace.blob_url())
         .env("CASHFLOW_JWT_SECRET", SECRET)
         .env("RUST_LOG", "warn")
         .output()

@@ -3,7 +3,7 @@
 
 use crate::auth::Caller;
 use cashflow_domain::{CommandId, UserId};
-use cashflow_eventstore::CommandMetadata;
+use cashflow_eventstore::{CommandMetadata, RecordedEvent};
 use std::time::Duration;
 use tonic::metadata::MetadataMap;
 use uuid::Uuid;
@@ -17,6 +17,9 @@ pub struct CommandContext {
     /// The caller's W3C `traceparent`, if well-formed. With tracing on, the handler stores the
     /// command span's own context instead (a child of this one, so the same trace).
     pub traceparent: Option<String>,
+    /// The event or command this one answers: set for a worker's commands and for the steps
+    /// a command takes on other streams.
+    pub causation_id: Option<Uuid>,
 }
 
 impl CommandContext {
@@ -27,6 +30,33 @@ impl CommandContext {
             command_id,
             correlation_id: correlation_id(metadata).unwrap_or_else(|| command_id.as_uuid()),
             traceparent: traceparent(metadata),
+            causation_id: None,
+        }
+    }
+
+    /// The context of a worker's command answering `event`: the event's owner and trace, and a
+    /// command id derived from the event and `purpose`, so a redelivered event repeats the same
+    /// command (which the store answers with its first outcome) instead of doubling its effect.
+    pub fn caused_by(event: &RecordedEvent, purpose: &str) -> Self {
+        Self {
+            owner: UserId::from_uuid(event.owner),
+            command_id: derived_command_id(event.event_id, purpose),
+            correlation_id: event.correlation_id,
+            traceparent: event.traceparent.clone(),
+            causation_id: Some(event.event_id),
+        }
+    }
+
+    /// The context of one step of this command on another stream (the movement a correction
+    /// re-records, one movement of a rules run): same owner and correlation, a command id
+    /// derived from this one's and `purpose`, so a retried command repeats only missing steps.
+    pub fn step(&self, purpose: &str) -> Self {
+        Self {
+            owner: self.owner,
+            command_id: derived_command_id(self.command_id.as_uuid(), purpose),
+            correlation_id: self.correlation_id,
+            traceparent: self.traceparent.clone(),
+            causation_id: Some(self.command_id.as_uuid()),
         }
     }
 
@@ -35,10 +65,20 @@ impl CommandContext {
             owner: self.owner.as_uuid(),
             command_id: self.command_id.as_uuid(),
             correlation_id: self.correlation_id,
-            causation_id: None,
+            causation_id: self.causation_id,
             traceparent: self.traceparent.clone(),
         }
     }
+}
+
+/// A UUID (version 8, "custom") from SHA-256 of the cause and the purpose: the same inputs
+/// always give the same id, different ones practically never collide.
+pub fn derived_command_id(cause: Uuid, purpose: &str) -> CommandId {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(cause.as_bytes()).chain_update(purpose.as_bytes()).finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    CommandId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
 }
 
 /// An `x-correlation-id` header that is a UUID; anything else is ignored.
@@ -115,6 +155,15 @@ mod tests {
         assert_eq!(context.correlation_id.to_string(), correlation);
         let context = CommandContext::new(caller, &metadata(&[("x-correlation-id", "not-a-uuid")]), command_id);
         assert_eq!(context.correlation_id, command_id.as_uuid());
+    }
+
+    #[test]
+    fn derived_command_ids_are_stable_and_distinct() {
+        let cause = Uuid::now_v7();
+        assert_eq!(derived_command_id(cause, "scan"), derived_command_id(cause, "scan"));
+        assert_ne!(derived_command_id(cause, "scan"), derived_command_id(cause, "link"));
+        assert_ne!(derived_command_id(cause, "scan"), derived_command_id(Uuid::now_v7(), "scan"));
+        assert_eq!(derived_command_id(cause, "scan").as_uuid().get_version_num(), 8);
     }
 
     #[test]

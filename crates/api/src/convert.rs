@@ -19,6 +19,14 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+mod invoices;
+mod rules;
+
+pub use invoices::{
+    CorrectInvoice, FileRefused, InvoiceFile, UploadInvoice, invoice_id, invoice_page_token, invoice_to_proto,
+};
+pub use rules::{AddRule, ApplyRules};
+
 /// `OpenAccount`, validated.
 #[derive(Debug, Clone)]
 pub struct OpenAccount {
@@ -97,7 +105,7 @@ macro_rules! command {
     )*};
 }
 
-command!(OpenAccount, RecordMovement, AssignCategory, VoidMovement, CreateCategory);
+command!(OpenAccount, RecordMovement, AssignCategory, VoidMovement, CreateCategory, AddRule, ApplyRules, CorrectInvoice, UploadInvoice);
 
 fn command_id(raw: &str) -> Result<CommandId, ValidationError> {
     if raw.trim().is_empty() {

@@ -35,6 +35,17 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
     }
+
+    /// True when the same command may succeed later unchanged (a store or read model that is
+    /// down, a lost version race): a worker retries these and gives up on the rest.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(StoreError::Unavailable(_) | StoreError::Conflict { .. })
+                | Self::Query(QueryError::Unavailable(_))
+                | Self::NotCaughtUp(_)
+        )
+    }
 }
 
 /// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` violation naming the request field.

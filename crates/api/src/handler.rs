@@ -10,8 +10,12 @@ use crate::error::ApiError;
 use cashflow_domain::account::{self, Account, AccountCommand, AccountKind};
 use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext};
 use cashflow_domain::movement::{self, AssignedBy, Movement, MovementCommand, MovementContext, MovementSource};
-use cashflow_domain::{AccountId, Aggregate, CategoryId, DomainError, DomainEvent, MovementId, ValidationError, fold};
+use cashflow_domain::{
+    AccountId, Aggregate, CategoryId, DomainError, DomainEvent, MovementId, RuleId, ValidationError, fold,
+};
+use cashflow_blob::BlobStore;
 use cashflow_eventstore::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
+use cashflow_projection_ledger::LedgerQueries;
 use std::sync::Arc;
 use tracing::field::Empty;
 use uuid::Uuid;
@@ -26,6 +30,13 @@ pub const MAX_ATTEMPTS: u32 = 5;
 pub struct Created<Id> {
     pub id: Id,
     pub position: u64,
+}
+
+/// What an assignment did: its consistency token, and whether the category changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assigned {
+    pub position: u64,
+    pub changed: bool,
 }
 
 /// An aggregate folded from its stream, and the stream's version (0 when it does not exist).
@@ -51,9 +62,18 @@ impl Ran {
     }
 }
 
+mod invoices;
+mod rules;
+
+pub use invoices::{blob_key, invoice_id_for};
+
 #[derive(Clone)]
 pub struct CommandHandler {
     store: Arc<dyn EventStore>,
+    /// The ledger read model, for the commands that look across streams (an invoice's default
+    /// account, the movements a rules run goes over).
+    ledger: Option<LedgerQueries>,
+    blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl std::fmt::Debug for CommandHandler {
@@ -68,7 +88,29 @@ fn today() -> chrono::NaiveDate {
 
 impl CommandHandler {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store }
+        Self { store, ledger: None, blobs: None }
+    }
+
+    pub fn with_ledger(mut self, ledger: LedgerQueries) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    fn ledger(&self) -> Result<&LedgerQueries, ApiError> {
+        self.ledger.as_ref().ok_or_else(|| ApiError::internal("the command handler was built without the ledger"))
+    }
+
+    pub(crate) fn blobs(&self) -> Result<&Arc<dyn BlobStore>, ApiError> {
+        self.blobs.as_ref().ok_or_else(|| ApiError::internal("the command handler was built without blob storage"))
     }
 
     #[tracing::instrument(name = "command.open_account", skip_all, err(level = "info"),
@@ -99,13 +141,24 @@ impl CommandHandler {
         Ok(Created { id: AccountId::from_uuid(id), position: ran.outcome().position })
     }
 
-    #[tracing::instrument(name = "command.record_movement", skip_all, err(level = "info"),
-        fields(owner = %ctx.owner, command_id = %ctx.command_id,
-            stream_id = Empty, expected_version = Empty, events_appended = Empty, account_id = %input.account_id))]
     pub async fn record_movement(
         &self,
         ctx: &CommandContext,
         input: convert::RecordMovement,
+    ) -> Result<Created<MovementId>, ApiError> {
+        self.record_movement_from(ctx, input, MovementSource::Manual, None).await
+    }
+
+    /// Records a movement that came from somewhere other than a person's hand (an invoice).
+    #[tracing::instrument(name = "command.record_movement", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id,
+            stream_id = Empty, expected_version = Empty, events_appended = Empty, account_id = %input.account_id))]
+    pub async fn record_movement_from(
+        &self,
+        ctx: &CommandContext,
+        input: convert::RecordMovement,
+        source: MovementSource,
+        source_ref: Option<String>,
     ) -> Result<Created<MovementId>, ApiError> {
         let movement_id = MovementId::new();
         let ran = self
@@ -125,8 +178,8 @@ impl CommandHandler {
                     description: input.description.clone(),
                     counterparty: input.counterparty.clone(),
                     category_id: input.category_id,
-                    source: MovementSource::Manual,
-                    source_ref: None,
+                    source,
+                    source_ref: source_ref.clone(),
                 });
                 let context = MovementContext {
                     account: Some(&account.state),
@@ -143,10 +196,23 @@ impl CommandHandler {
 
     /// With the client's `expected_version`, a movement that moved on is `ABORTED` at once:
     /// the client decided on a state that is gone. Without it, conflicts are retried.
-    #[tracing::instrument(name = "command.assign_category", skip_all, err(level = "info"),
-        fields(owner = %ctx.owner, command_id = %ctx.command_id,
-            stream_id = Empty, expected_version = Empty, events_appended = Empty, movement_id = %input.movement_id))]
     pub async fn assign_category(&self, ctx: &CommandContext, input: convert::AssignCategory) -> Result<u64, ApiError> {
+        Ok(self.assign_category_as(ctx, input, AssignedBy::User, None).await?.position)
+    }
+
+    /// Assigns a category on behalf of `assigned_by` (a rule names itself). A rule's or OCR's
+    /// assignment never replaces a person's: the command then appends nothing.
+    #[tracing::instrument(name = "command.assign_category", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, assigned_by = ?assigned_by,
+            stream_id = Empty, expected_version = Empty, events_appended = Empty, movement_id = %input.movement_id))]
+    pub async fn assign_category_as(
+        &self,
+        ctx: &CommandContext,
+        input: convert::AssignCategory,
+        assigned_by: AssignedBy,
+        rule_id: Option<RuleId>,
+    ) -> Result<Assigned, ApiError> {
+        let changed = std::sync::atomic::AtomicBool::new(false);
         let ran = self
             .run(ctx, input.expected_version.is_none(), || async {
                 let stream_id = input.movement_id.stream_id();
@@ -166,18 +232,24 @@ impl CommandHandler {
                     .into());
                 }
                 let category = self.load::<Category>(&input.category_id.stream_id()).await?;
-                let command = MovementCommand::AssignCategory {
-                    owner: ctx.owner,
-                    category_id: input.category_id,
-                    assigned_by: AssignedBy::User,
-                    rule_id: None,
-                };
+                let command =
+                    MovementCommand::AssignCategory { owner: ctx.owner, category_id: input.category_id, assigned_by, rule_id };
                 let context = MovementContext { account: None, category: Some(&category.state), today: today() };
                 let events = movement::decide(&movement.state, command, context)?;
+                changed.store(!events.is_empty(), std::sync::atomic::Ordering::Relaxed);
                 self.append(ctx, stream_id, ExpectedVersion::Exact(movement.version), &events).await
             })
             .await?;
-        Ok(ran.outcome().position)
+        let changed = match ran {
+            Ran::Appended(_) => changed.load(std::sync::atomic::Ordering::Relaxed),
+            // An earlier run with this id decided; an empty one is remembered at the head's
+            // position then, where the event is some other command's.
+            Ran::Replayed(outcome) => {
+                let events = self.store.read_all(outcome.position.saturating_sub(1), 1).await?;
+                events.first().is_some_and(|e| e.position == outcome.position && e.command_id == ctx.command_id.as_uuid())
+            }
+        };
+        Ok(Assigned { position: ran.outcome().position, changed })
     }
 
     #[tracing::instrument(name = "command.void_movement", skip_all, err(level = "info"),

@@ -24,7 +24,7 @@ impl LedgerApi {
 
 /// The validated input and the command's context, or the status that refuses the request.
 /// The caller is checked first, so an anonymous request learns nothing about its fields.
-fn accept<M, I>(request: Request<M>) -> Result<(CommandContext, I), Status>
+pub(crate) fn accept<M, I>(request: Request<M>) -> Result<(CommandContext, I), Status>
 where
     I: TryFrom<M, Error = ValidationError> + Command,
 {
@@ -86,5 +86,23 @@ impl LedgerService for LedgerApi {
             category_id: created.id.to_string(),
             position: created.position,
         }))
+    }
+
+    async fn add_categorization_rule(
+        &self,
+        request: Request<pb::AddCategorizationRuleRequest>,
+    ) -> Result<Response<pb::AddCategorizationRuleResponse>, Status> {
+        let (context, input) = accept::<_, convert::AddRule>(request)?;
+        let created = self.handler.add_rule(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::AddCategorizationRuleResponse { rule_id: created.id.to_string(), position: created.position }))
+    }
+
+    async fn apply_rules(
+        &self,
+        request: Request<pb::ApplyRulesRequest>,
+    ) -> Result<Response<pb::ApplyRulesResponse>, Status> {
+        let (context, input) = accept::<_, convert::ApplyRules>(request)?;
+        let (movements_categorised, position) = self.handler.apply_rules(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::ApplyRulesResponse { movements_categorised, position }))
     }
 }

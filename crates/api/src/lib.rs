@@ -9,7 +9,7 @@
 //! - [`context`]: what a request carries besides its message (correlation, trace, deadline).
 //! - [`convert`]: proto ⇄ domain, parsed once at the edge.
 //! - [`handler`]: the command handler (idempotency, load, decide, append, retry on conflict).
-//! - [`ledger_service`], [`query_service`], [`audit_service`]: one file per service.
+//! - [`ledger_service`], [`query_service`], [`invoice_service`], [`audit_service`]: one file per service.
 //! - [`error`]: the one mapping of every error to a `tonic::Status`.
 //! - [`decode_status`]: requests tonic cannot decode get the contract's codes, not `INTERNAL`.
 //! - [`trace_layer`]: the server span (continuing the caller's `traceparent`) and RPC metrics of every call.
@@ -26,6 +26,7 @@ pub mod convert;
 pub mod decode_status;
 pub mod error;
 pub mod handler;
+pub mod invoice_service;
 pub mod ledger_service;
 pub mod limits;
 pub mod query_service;
@@ -34,9 +35,12 @@ pub mod trace_layer;
 
 use cashflow_bus::CheckpointWatch;
 use cashflow_eventstore::EventStore;
+use cashflow_blob::BlobStore;
+use cashflow_projection_invoices::InvoiceQueries;
 use cashflow_projection_ledger::LedgerQueries;
 use cashflow_proto::v1::audit_service_server::AuditServiceServer;
 use cashflow_proto::v1::auth_service_server::AuthServiceServer;
+use cashflow_proto::v1::invoice_service_server::InvoiceServiceServer;
 use cashflow_proto::v1::ledger_service_server::LedgerServiceServer;
 use cashflow_proto::v1::query_service_server::QueryServiceServer;
 use decode_status::DecodeStatus;
@@ -57,9 +61,10 @@ pub use auth_service::{AuthApi, DEFAULT_ACCESS_TOKEN_TTL};
 pub use cashflow_identity::Identity;
 pub use error::ApiError;
 pub use handler::CommandHandler;
+pub use invoice_service::{InvoiceApi, UploadLimits};
 pub use ledger_service::LedgerApi;
 pub use limits::{Limits, RateLimit};
-pub use query_service::{QueryApi, WaitLimits};
+pub use query_service::{QueryApi, ReadGate, WaitLimits};
 
 /// Largest request message accepted: far above any command, small enough that a
 /// malicious client cannot make the server buffer much.
@@ -90,6 +95,7 @@ pub struct ApiConfig {
     pub limits: Limits,
     /// Users and refresh tokens; AuthService is mounted only with it.
     pub identity: Option<Identity>,
+    pub uploads: UploadLimits,
 }
 
 impl ApiConfig {
@@ -102,6 +108,7 @@ impl ApiConfig {
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             limits: Limits::default(),
             identity: None,
+            uploads: UploadLimits::default(),
         }
     }
 
@@ -122,6 +129,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("jwks", &self.jwks.as_ref().map(|jwks| (&jwks.issuer, &jwks.audience)))
             .field("access_token_ttl", &self.access_token_ttl)
             .field("limits", &self.limits)
+            .field("uploads", &self.uploads)
             .finish()
     }
 }
@@ -130,7 +138,12 @@ impl std::fmt::Debug for ApiConfig {
 pub struct ApiState {
     pub store: Arc<dyn EventStore>,
     pub queries: LedgerQueries,
+    /// The ledger read model's checkpoint.
     pub checkpoints: CheckpointWatch,
+    pub invoices: InvoiceQueries,
+    /// The invoices read model's checkpoint.
+    pub invoice_checkpoints: CheckpointWatch,
+    pub blobs: Arc<dyn BlobStore>,
     pub config: ApiConfig,
 }
 
@@ -143,9 +156,10 @@ pub enum BuildError {
 }
 
 /// The fully-qualified names of the Cashflow services, as health reports them.
-pub const SERVICE_NAMES: [&str; 4] = [
+pub const SERVICE_NAMES: [&str; 5] = [
     <LedgerServiceServer<LedgerApi> as NamedService>::NAME,
     <QueryServiceServer<QueryApi> as NamedService>::NAME,
+    <InvoiceServiceServer<InvoiceApi> as NamedService>::NAME,
     <AuditServiceServer<AuditApi> as NamedService>::NAME,
     <AuthServiceServer<AuthApi> as NamedService>::NAME,
 ];
@@ -214,7 +228,7 @@ pub fn server_with(limits: &Limits) -> Server {
 
 /// Builds every service over `state`, marks them SERVING and returns their routes.
 pub async fn build(state: ApiState) -> Result<Api, BuildError> {
-    let ApiState { store, queries, checkpoints, config } = state;
+    let ApiState { store, queries, checkpoints, invoices, invoice_checkpoints, blobs, config } = state;
     let mut verifier = JwtVerifier::new(&config.jwt_secret)?;
     if let Some(jwks) = &config.jwks {
         verifier = verifier.with_jwks(&jwks.json, &jwks.issuer, &jwks.audience)?;
@@ -225,8 +239,11 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let query_auth = auth.with_rate_limit("queries", Arc::new(limits::RateLimiter::new(config.limits.queries)));
     let limit = config.max_decoding_message_size;
 
-    let ledger =
-        LedgerServiceServer::new(LedgerApi::new(CommandHandler::new(store.clone()))).max_decoding_message_size(limit);
+    let handler = CommandHandler::new(store.clone()).with_ledger(queries.clone()).with_blobs(blobs);
+    let ledger = LedgerServiceServer::new(LedgerApi::new(handler.clone())).max_decoding_message_size(limit);
+    let invoice_gate = ReadGate::new(store.clone(), Arc::new(invoice_checkpoints), config.wait);
+    let invoice = InvoiceServiceServer::new(InvoiceApi::new(handler, Arc::new(invoices), invoice_gate, config.uploads))
+        .max_decoding_message_size(limit);
     let query =
         QueryServiceServer::new(QueryApi::new(Arc::new(queries), store.clone(), Arc::new(checkpoints), config.wait))
             .max_decoding_message_size(limit);
@@ -246,8 +263,9 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
         .build_v1alpha()?;
 
     // Auth runs before a message is decoded, so an anonymous caller cannot make us buffer one.
-    let mut routes = Routes::new(DecodeStatus(InterceptedService::new(ledger, command_auth)))
+    let mut routes = Routes::new(DecodeStatus(InterceptedService::new(ledger, command_auth.clone())))
         .add_service(DecodeStatus(InterceptedService::new(query, query_auth.clone())))
+        .add_service(DecodeStatus(InterceptedService::new(invoice, command_auth.clone())))
         .add_service(DecodeStatus(InterceptedService::new(audit, query_auth)));
     if let Some(identity) = config.identity {
         let attempts = Arc::new(limits::RateLimiter::new(config.limits.login));

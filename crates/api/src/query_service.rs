@@ -31,14 +31,12 @@ impl Default for WaitLimits {
 #[derive(Clone)]
 pub struct QueryApi {
     queries: Arc<LedgerQueries>,
-    store: Arc<dyn EventStore>,
-    checkpoints: Arc<CheckpointWatch>,
-    limits: WaitLimits,
+    gate: ReadGate,
 }
 
 impl std::fmt::Debug for QueryApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueryApi").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("QueryApi").field("gate", &self.gate).finish_non_exhaustive()
     }
 }
 
@@ -49,7 +47,31 @@ impl QueryApi {
         checkpoints: Arc<CheckpointWatch>,
         limits: WaitLimits,
     ) -> Self {
-        Self { queries, store, checkpoints, limits }
+        Self { queries, gate: ReadGate::new(store, checkpoints, limits) }
+    }
+
+    async fn caller_after<T>(&self, request: &Request<T>, min_position: Option<u64>) -> Result<Caller, Status> {
+        self.gate.caller_after(request, min_position).await
+    }
+}
+
+/// Answers a read only once a read model has applied the client's `min_position`.
+#[derive(Clone)]
+pub struct ReadGate {
+    store: Arc<dyn EventStore>,
+    checkpoints: Arc<CheckpointWatch>,
+    limits: WaitLimits,
+}
+
+impl std::fmt::Debug for ReadGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadGate").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl ReadGate {
+    pub fn new(store: Arc<dyn EventStore>, checkpoints: Arc<CheckpointWatch>, limits: WaitLimits) -> Self {
+        Self { store, checkpoints, limits }
     }
 
     /// The caller, once the read model has applied `min_position`.
@@ -59,7 +81,7 @@ impl QueryApi {
     /// so the client gets DEADLINE_EXCEEDED from us and not a cancelled stream.
     #[tracing::instrument(name = "query.wait_for_position", skip_all, err(level = "info"),
         fields(min_position = ?min_position))]
-    async fn caller_after<T>(&self, request: &Request<T>, min_position: Option<u64>) -> Result<Caller, Status> {
+    pub async fn caller_after<T>(&self, request: &Request<T>, min_position: Option<u64>) -> Result<Caller, Status> {
         let caller = Caller::of(request)?;
         let Some(position) = min_position.filter(|p| *p > 0) else { return Ok(caller) };
         if self.checkpoints.current() >= position {

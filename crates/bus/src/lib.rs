@@ -11,6 +11,8 @@
 //!   has caught up with a position).
 //! - [`projector`]: [`ProjectorRunner`], which feeds a projection from its durable consumer
 //!   with an exactly-once effect, and [`rebuild`].
+//! - [`worker`]: [`WorkerRunner`], which feeds an event-driven [`Worker`] (OCR, categoriser)
+//!   from its durable consumer, with retries, in-progress acks and giving up.
 //! - [`error`]: [`BusError`], by how a caller reacts.
 //! - `migrations/`: the `relay_checkpoint` and `projection_checkpoints` tables; run them with
 //!   [`migrate`].
@@ -24,6 +26,7 @@ pub mod projection;
 pub mod projector;
 pub mod relay;
 mod shutdown;
+pub mod worker;
 
 pub use checkpoint::{CHECKPOINT_CHANNEL, CheckpointWatch, read_checkpoint};
 pub use error::BusError;
@@ -32,6 +35,7 @@ pub use names::BusNames;
 pub use projection::{Projection, ProjectionError};
 pub use projector::{ProjectorConfig, ProjectorRunner, rebuild};
 pub use relay::{Relay, RelayConfig};
+pub use worker::{WorkError, Worker, WorkerConfig, WorkerRunner};
 
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};

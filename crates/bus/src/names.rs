@@ -71,12 +71,12 @@ impl BusNames {
 
     /// `<prefix>.events.<stream category>.<event type>`, so a worker can filter by either.
     pub fn event_subject(&self, event: &RecordedEvent) -> String {
-        format!(
-            "{}.events.{}.{}",
-            self.prefix,
-            subject_token(event.stream_category()),
-            subject_token(&event.event_type)
-        )
+        self.event_type_subject(event.stream_category(), &event.event_type)
+    }
+
+    /// `<prefix>.events.<stream category>.<event type>`: one event type's subject, a worker's filter.
+    pub fn event_type_subject(&self, stream_category: &str, event_type: &str) -> String {
+        format!("{}.events.{}.{}", self.prefix, subject_token(stream_category), subject_token(event_type))
     }
 
     /// `<prefix>_<name>`: the durable consumer of a projection or worker.

@@ -73,6 +73,7 @@ pub enum AuditCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProjectionName {
     Ledger,
+    Invoices,
 }
 
 /// A part of the service that can run in its own process.
@@ -84,10 +85,19 @@ pub enum Role {
     Relay,
     /// Consumes JetStream into the PostgreSQL read models.
     Projectors,
+    /// Reads uploaded invoices (OCR), records their movements.
+    Ocr,
+    /// Assigns categories to new movements by the people's rules.
+    Categoriser,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Api, Role::Relay, Role::Projectors];
+    pub const ALL: [Role; 5] = [Role::Api, Role::Relay, Role::Projectors, Role::Ocr, Role::Categoriser];
+
+    /// The roles that consume JetStream.
+    pub fn uses_bus(self) -> bool {
+        self != Role::Api
+    }
 }
 
 impl std::fmt::Display for Role {
@@ -96,6 +106,8 @@ impl std::fmt::Display for Role {
             Role::Api => "api",
             Role::Relay => "relay",
             Role::Projectors => "projectors",
+            Role::Ocr => "ocr",
+            Role::Categoriser => "categoriser",
         })
     }
 }

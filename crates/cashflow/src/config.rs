@@ -36,6 +36,15 @@ pub struct Config {
     /// `CASHFLOW_METRICS_ADDR`: where `/metrics`, `/healthz` and `/readyz` are served (port 0
     /// picks a free one). Unset: no metrics endpoint, and metrics cost nothing.
     pub metrics_addr: Option<SocketAddr>,
+    /// `CASHFLOW_BLOB_URL`: where invoice originals are stored (`file:///…`, `s3://bucket/prefix`).
+    pub blob_url: String,
+    /// `CASHFLOW_MAX_UPLOAD_BYTES` (10 MiB) and `CASHFLOW_MAX_UPLOAD_PIXELS` (40 million).
+    pub uploads: cashflow_api::UploadLimits,
+    /// `CASHFLOW_OCR_THREADS`: OCR engines of this process, each on its own thread (the cores).
+    pub ocr_threads: usize,
+    /// `CASHFLOW_WORKER_CONCURRENCY`, `CASHFLOW_WORKER_ACK_WAIT_SECS`, `CASHFLOW_WORKER_MAX_DELIVER`,
+    /// `CASHFLOW_WORKER_RETRY_DELAY_MS`: how the OCR worker and the categoriser consume.
+    pub worker: cashflow_bus::WorkerConfig,
 }
 
 /// Where the JWKS is and what its tokens claim.
@@ -68,6 +77,10 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("tls", &self.tls)
             .field("metrics_addr", &self.metrics_addr)
+            .field("blob_url", &redact_url(&self.blob_url))
+            .field("uploads", &self.uploads)
+            .field("ocr_threads", &self.ocr_threads)
+            .field("worker", &self.worker)
             .finish()
     }
 }
@@ -224,7 +237,35 @@ impl Config {
                 reason: e.to_string(),
             })?),
         };
+        let blob_url = match lookup("CASHFLOW_BLOB_URL").filter(|v| !v.is_empty()) {
+            Some(url) => url,
+            None => default_blob_url(),
+        };
+        let upload_defaults = cashflow_api::UploadLimits::default();
+        let uploads = cashflow_api::UploadLimits {
+            max_bytes: usize::try_from(number("CASHFLOW_MAX_UPLOAD_BYTES", upload_defaults.max_bytes as u64)?)
+                .unwrap_or(usize::MAX),
+            max_pixels: number("CASHFLOW_MAX_UPLOAD_PIXELS", upload_defaults.max_pixels)?,
+        };
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let ocr_threads = usize::try_from(number("CASHFLOW_OCR_THREADS", cores as u64)?).unwrap_or(cores);
+        let worker_defaults = cashflow_bus::WorkerConfig::default();
+        let worker = cashflow_bus::WorkerConfig {
+            concurrency: usize::try_from(number("CASHFLOW_WORKER_CONCURRENCY", worker_defaults.concurrency as u64)?)
+                .unwrap_or(worker_defaults.concurrency),
+            ack_wait: Duration::from_secs(number("CASHFLOW_WORKER_ACK_WAIT_SECS", worker_defaults.ack_wait.as_secs())?),
+            max_deliver: i64::try_from(number("CASHFLOW_WORKER_MAX_DELIVER", worker_defaults.max_deliver as u64)?)
+                .unwrap_or(worker_defaults.max_deliver),
+            retry_delay: Duration::from_millis(number(
+                "CASHFLOW_WORKER_RETRY_DELAY_MS",
+                worker_defaults.retry_delay.as_millis() as u64,
+            )?),
+        };
         Ok(Self {
+            blob_url,
+            uploads,
+            ocr_threads,
+            worker,
             metrics_addr,
             jwks,
             access_token_ttl,
@@ -239,6 +280,13 @@ impl Config {
             db_max_connections,
         })
     }
+}
+
+/// `file://<current directory>/cashflow-data/blobs`: beside where the service was started, as a
+/// laptop run expects; servers set `CASHFLOW_BLOB_URL`.
+fn default_blob_url() -> String {
+    let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/tmp"));
+    format!("file://{}", dir.join("cashflow-data").join("blobs").display())
 }
 
 /// Hides a password in a connection URL for logs.

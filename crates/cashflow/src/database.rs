@@ -22,6 +22,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<PgPool> {
     cashflow_eventstore::PgEventStore::migrate(&pool).await.context("event store migrations")?;
     cashflow_bus::migrate(&pool).await.context("bus migrations")?;
     cashflow_projection_ledger::migrate(&pool).await.context("ledger migrations")?;
+    cashflow_projection_invoices::migrate(&pool).await.context("invoices migrations")?;
     cashflow_identity::migrate(&pool).await.context("identity migrations")?;
     Ok(pool)
 }

@@ -17,17 +17,18 @@ const SCAN_BATCH: usize = 5_000;
 pub async fn rebuild(config: &Config, name: ProjectionName) -> anyhow::Result<()> {
     let pool = database::prepare(config).await?;
     let store = PgEventStore::new(pool.clone());
-    let projection = match name {
-        ProjectionName::Ledger => cashflow_projection_ledger::LedgerProjection,
+    let projection: Box<dyn cashflow_bus::Projection> = match name {
+        ProjectionName::Ledger => Box::new(cashflow_projection_ledger::LedgerProjection),
+        ProjectionName::Invoices => Box::new(cashflow_projection_invoices::InvoicesProjection),
     };
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{spinner} rebuilding {msg} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})")
             .context("progress bar template")?
             .progress_chars("=> "),
     );
-    bar.set_message(cashflow_projection_ledger::NAME);
+    bar.set_message(projection.name());
     let started = Instant::now();
-    let last = cashflow_bus::rebuild(&pool, &store, &projection, |done, head| {
+    let last = cashflow_bus::rebuild(&pool, &store, projection.as_ref(), |done, head| {
         bar.set_length(head);
         bar.set_position(done);
     })
@@ -37,7 +38,7 @@ pub async fn rebuild(config: &Config, name: ProjectionName) -> anyhow::Result<()
     let seconds = started.elapsed().as_secs_f64().max(f64::EPSILON);
     println!(
         "cashflow: rebuilt {} up to position {last} in {:.2} s ({:.0} events/s)",
-        cashflow_projection_ledger::NAME,
+        projection.name(),
         seconds,
         last as f64 / seconds
     );

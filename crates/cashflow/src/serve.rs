@@ -6,8 +6,11 @@ use crate::cli::Role;
 use crate::config::Config;
 use crate::database;
 use anyhow::Context;
-use cashflow_api::{ApiConfig, ApiState, JwksConfig};
-use cashflow_bus::{BusNames, CheckpointWatch, ProjectorRunner, Relay};
+use cashflow_api::{ApiConfig, ApiState, CommandHandler, JwksConfig};
+use cashflow_blob::{BlobStore, ObjectStoreBlobs};
+use cashflow_bus::{BusNames, CheckpointWatch, ProjectorRunner, Relay, WorkerRunner};
+use cashflow_categoriser::Categoriser;
+use cashflow_projection_invoices::{InvoiceQueries, InvoicesProjection};
 use cashflow_eventstore::{EventStore, PgEventStore};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries};
 use std::future::Future;
@@ -60,7 +63,19 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
     };
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
 
-    if roles.contains(&Role::Relay) || roles.contains(&Role::Projectors) {
+    let needs_blobs = roles.contains(&Role::Api) || roles.contains(&Role::Ocr);
+    let blobs: Option<Arc<dyn BlobStore>> = if needs_blobs {
+        Some(Arc::new(ObjectStoreBlobs::from_url(&config.blob_url).context("CASHFLOW_BLOB_URL")?))
+    } else {
+        None
+    };
+    let handler = CommandHandler::new(store.clone()).with_ledger(LedgerQueries::new(pool.clone()));
+    let handler = match &blobs {
+        Some(blobs) => handler.with_blobs(blobs.clone()),
+        None => handler,
+    };
+
+    if roles.iter().any(|role| role.uses_bus()) {
         let jetstream = cashflow_bus::connect(&config.nats_url).await.context("connecting to NATS")?;
         cashflow_bus::ensure_events_stream(&jetstream, &names).await.context("creating the JetStream stream")?;
         bus = Some(jetstream.clone());
@@ -70,20 +85,58 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
             tasks.spawn(async move { ("relay", relay.run(until).await.map_err(Into::into)) });
         }
         if roles.contains(&Role::Projectors) {
-            let runner =
-                ProjectorRunner::new(Arc::new(LedgerProjection), pool.clone(), store.clone(), jetstream, names.clone());
+            let runner = ProjectorRunner::new(
+                Arc::new(LedgerProjection),
+                pool.clone(),
+                store.clone(),
+                jetstream.clone(),
+                names.clone(),
+            );
             let until = stop_requested();
             tasks.spawn(async move { ("ledger projector", runner.run(until).await.map_err(Into::into)) });
+            let runner = ProjectorRunner::new(
+                Arc::new(InvoicesProjection),
+                pool.clone(),
+                store.clone(),
+                jetstream.clone(),
+                names.clone(),
+            );
+            let until = stop_requested();
+            tasks.spawn(async move { ("invoices projector", runner.run(until).await.map_err(Into::into)) });
+        }
+        if roles.contains(&Role::Categoriser) {
+            let worker = Categoriser::new(handler.clone(), LedgerQueries::new(pool.clone()));
+            let runner = WorkerRunner::new(Arc::new(worker), jetstream.clone(), names.clone())
+                .with_config(config.worker.clone());
+            let until = stop_requested();
+            tasks.spawn(async move { ("categoriser", runner.run(until).await.map_err(Into::into)) });
+        }
+        if roles.contains(&Role::Ocr) {
+            let blobs = blobs.clone().context("the OCR worker needs blob storage")?;
+            let ocr = cashflow_ocr::Ocr::new(cashflow_ocr::OcrConfig {
+                threads: config.ocr_threads,
+                ..cashflow_ocr::OcrConfig::default()
+            })
+            .context("starting the OCR engines")?;
+            let worker = cashflow_ocr::worker::OcrWorker::new(handler.clone(), blobs, ocr);
+            let runner = WorkerRunner::new(Arc::new(worker), jetstream.clone(), names.clone())
+                .with_config(config.worker.clone());
+            let until = stop_requested();
+            tasks.spawn(async move { ("ocr worker", runner.run(until).await.map_err(Into::into)) });
         }
     }
 
     let mut health = None;
     if roles.contains(&Role::Api) {
         let checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_ledger::NAME).await?;
+        let invoice_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_invoices::NAME).await?;
         let state = ApiState {
             store: store.clone(),
             queries: LedgerQueries::new(pool.clone()),
             checkpoints,
+            invoices: InvoiceQueries::new(pool.clone()),
+            invoice_checkpoints,
+            blobs: blobs.clone().context("the API needs blob storage")?,
             config: api_config(&config, &pool).await?,
         };
         let api = cashflow_api::build(state).await?;
@@ -116,7 +169,7 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
             pool: pool.clone(),
             store: store.clone(),
             names: names.clone(),
-            projections: vec![cashflow_projection_ledger::NAME],
+            projections: vec![cashflow_projection_ledger::NAME, cashflow_projection_invoices::NAME],
             jetstream: bus,
         };
         let served = crate::metrics::start(addr, sources, readiness, stop_requested()).await?;
@@ -155,6 +208,7 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
 /// The API's settings from `config`; reads the JWKS file if one is configured.
 async fn api_config(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<ApiConfig> {
     let mut api = ApiConfig::new(config.jwt_secret.clone()).with_limits(config.limits);
+    api.uploads = config.uploads;
     api.access_token_ttl = config.access_token_ttl;
     api.identity = Some(cashflow_identity::Identity::new(pool.clone()).context("password hasher")?);
     if let Some(jwks) = &config.jwks {

@@ -1,2 +1,99 @@
-//! Rule categorisation: the worker that assigns categories to new movements matching a person's rules
+//! Rule categorisation: the worker that assigns categories to new movements matching a person's rules.
+//!
+//! The [`Categoriser`] consumes MovementRecorded. For a movement its person did not
+//! categorise, it finds the person's best matching rule (highest priority, then oldest) and
+//! assigns that rule's category, as the rule. The command id derives from the event, so a
+//! redelivery assigns nothing twice; and the domain never lets a rule replace a person's
+//! choice, even one made after the movement was recorded.
+//!
+//! Rules are read from the ledger read model, so a rule added a moment before a movement may
+//! not be seen yet; `LedgerService.ApplyRules` runs the rules over past movements.
 #![forbid(unsafe_code)]
+
+use cashflow_api::context::CommandContext;
+use cashflow_api::{ApiError, CommandHandler, convert};
+use cashflow_bus::{WorkError, Worker};
+use cashflow_domain::movement::{AssignedBy, MovementEvent};
+use cashflow_domain::rule::{CompiledRule, MovementFacts, best_match};
+use cashflow_domain::{DomainError, DomainEvent, MovementId};
+use cashflow_eventstore::RecordedEvent;
+use cashflow_projection_ledger::LedgerQueries;
+
+/// The worker's name: its durable consumer.
+pub const NAME: &str = "categoriser";
+
+pub struct Categoriser {
+    handler: CommandHandler,
+    ledger: LedgerQueries,
+}
+
+impl Categoriser {
+    pub fn new(handler: CommandHandler, ledger: LedgerQueries) -> Self {
+        Self { handler, ledger }
+    }
+}
+
+fn work_error(error: ApiError) -> WorkError {
+    if error.is_transient() { WorkError::Retry(error.to_string()) } else { WorkError::Permanent(error.to_string()) }
+}
+
+#[async_trait::async_trait]
+impl Worker for Categoriser {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn event(&self) -> (&'static str, &'static str) {
+        (MovementId::STREAM_CATEGORY, "MovementRecorded")
+    }
+
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkError> {
+        let decoded = MovementEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
+            .map_err(|error| WorkError::Permanent(error.to_string()))?;
+        let MovementEvent::MovementRecorded { movement_id, owner, amount, direction, description, counterparty, .. } =
+            decoded
+        else {
+            return Ok(());
+        };
+        let rules = self.ledger.rules(owner.as_uuid()).await.map_err(|error| work_error(error.into()))?;
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let rules = rules
+            .into_iter()
+            .map(CompiledRule::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(WorkError::Permanent)?;
+        let facts = MovementFacts {
+            description: description.as_str(),
+            counterparty: counterparty.as_ref().map(|c| c.as_str()),
+            amount: amount.value(),
+            direction,
+        };
+        let Some(rule) = best_match(&rules, &facts) else {
+            return Ok(());
+        };
+        let ctx = CommandContext::caused_by(event, "categorise by rules");
+        let assign = convert::AssignCategory {
+            command_id: ctx.command_id,
+            movement_id,
+            category_id: rule.rule.category_id,
+            expected_version: None,
+        };
+        match self.handler.assign_category_as(&ctx, assign, AssignedBy::Rule, Some(rule.rule.rule_id)).await {
+            Ok(assigned) => {
+                tracing::debug!(%movement_id, rule_id = %rule.rule.rule_id, changed = assigned.changed, "categorised by rule");
+                Ok(())
+            }
+            // Voided meanwhile: nothing to categorise.
+            Err(ApiError::Domain(DomainError::FailedPrecondition(_))) => Ok(()),
+            Err(error) => Err(work_error(error)),
+        }
+    }
+
+    async fn give_up(&self, event: &RecordedEvent, reason: &str) -> Result<(), WorkError> {
+        // Nothing to record: the movement simply stays uncategorised, as if no rule matched.
+        tracing::warn!(event_id = %event.event_id, stream_id = %event.stream_id, %reason, "movement left uncategorised");
+        Ok(())
+    }
+}

@@ -35,6 +35,10 @@ impl Confidence {
     }
 }
 
+/// The confidence at which a reading is acted on: a movement is recorded from an invoice
+/// only when its total and date are read at least this surely.
+pub const CONFIDENT: Confidence = Confidence(Decimal::from_parts(6, 0, 0, false, 1));
+
 /// One field as read, and how sure the reading is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Read<T> {

@@ -3,8 +3,9 @@
 //! # Layout
 //!
 //! - [`projection`]: [`LedgerProjection`], the bus's `Projection` that folds account, category
-//!   and movement events into the `ledger_*` tables.
-//! - [`queries`]: [`LedgerQueries`], the owner-scoped reads, with keyset pagination of movements.
+//!   (with its categorisation rules) and movement events into the `ledger_*` tables.
+//! - [`queries`]: [`LedgerQueries`], the owner-scoped reads, with keyset pagination of movements,
+//!   and the rules and the movements they may categorise.
 //! - [`schema`]: [`migrate`], which applies `migrations/` (tracked in `_sqlx_migrations_ledger`).
 //! - `columns`: how domain values are stored in columns, shared by both sides.
 //!
@@ -19,7 +20,7 @@ pub mod schema;
 pub use projection::LedgerProjection;
 pub use queries::{
     BalanceView, CategorySummaryRow, CategoryView, DEFAULT_PAGE_SIZE, LedgerQueries, MAX_PAGE_SIZE, MovementFilter,
-    MovementPage, MovementView, PageCursor, QueryError,
+    MovementPage, MovementView, PageCursor, QueryError, RuleCandidate,
 };
 pub use schema::{MIGRATIONS_TABLE, migrate};
 

@@ -1,4 +1,5 @@
-//! [`LedgerProjection`]: folds account, category and movement events into the `ledger_*` tables.
+//! [`LedgerProjection`]: folds account, category (and categorisation rule) and movement events
+//! into the `ledger_*` tables.
 //!
 //! Each effect is keyed by the event's stream version (`version < $event_version` guards
 //! every update, inserts are `ON CONFLICT DO NOTHING`), so an event applied twice changes
@@ -20,6 +21,7 @@ use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::account::AccountEvent;
 use cashflow_domain::category::CategoryEvent;
 use cashflow_domain::movement::{Direction, MovementEvent};
+use cashflow_domain::rule::Rule;
 use cashflow_domain::{AccountId, CategoryId, DomainEvent, EventDecodeError, MovementId};
 use cashflow_eventstore::RecordedEvent;
 use serde_json::Value;
@@ -83,7 +85,7 @@ impl Projection for LedgerProjection {
         // TRUNCATE; left alone, that fold runs at commit on the emptied pending tables.
         sqlx::query(
             "TRUNCATE ledger_accounts, ledger_categories, ledger_movements, ledger_category_totals,
-                      ledger_pending_balances, ledger_pending_totals",
+                      ledger_pending_balances, ledger_pending_totals, ledger_categorization_rules",
         )
         .execute(&mut *tx)
         .await?;
@@ -193,9 +195,43 @@ async fn apply_category(
         .bind(event.owner)
         .bind(name.as_str())
         .bind(version),
+        // Only on the owner's own category, as a rename: a rule under another owner's name is
+        // dropped, never shown to either of them.
+        CategoryEvent::CategorizationRuleAdded(rule) => sqlx::query(
+            "INSERT INTO ledger_categorization_rules (rule_id, owner, category_id, priority, rule, added_position,
+                                                      version)
+             SELECT $1, $2, $3, $4, $5, $6, $7
+             WHERE EXISTS (SELECT 1 FROM ledger_categories WHERE id = $3 AND owner = $2)
+             ON CONFLICT (rule_id) DO NOTHING",
+        )
+        .bind(rule.rule_id.as_uuid())
+        .bind(event.owner)
+        .bind(id)
+        .bind(rule.priority)
+        .bind(check_rule(event, id, rule).and_then(|()| rule_json(rule).map_err(|reason| decode_error(event, reason)))?)
+        .bind(position(event)?)
+        .bind(version),
     };
     query.execute(&mut *tx).await?;
     Ok(())
+}
+
+/// A rule naming another category than the stream it was added to is no event the domain
+/// writes: a decode error, as a malformed payload is.
+fn check_rule(event: &RecordedEvent, category_id: Uuid, rule: &Rule) -> Result<(), ProjectionError> {
+    if rule.category_id.as_uuid() == category_id {
+        Ok(())
+    } else {
+        Err(decode_error(
+            event,
+            format!("the rule is for category {} but was added to {}", rule.category_id, event.stream_id),
+        ))
+    }
+}
+
+/// The rule as stored in `ledger_categorization_rules.rule`, read back by `LedgerQueries::rules`.
+fn rule_json(rule: &Rule) -> Result<Value, String> {
+    serde_json::to_value(rule).map_err(|error| format!("cannot serialize rule {}: {error}", rule.rule_id))
 }
 
 async fn apply_movement(
@@ -336,7 +372,7 @@ mod tests {
 
     #[test]
     fn an_event_type_the_aggregate_does_not_have_is_skipped() {
-        let event = recorded("category-x", "CategorizationRuleAdded", 1, serde_json::json!({"pattern": "x"}));
+        let event = recorded("category-x", "CategoryArchived", 1, serde_json::json!({"pattern": "x"}));
         assert!(decode::<CategoryEvent>(&event).unwrap().is_none());
     }
 

@@ -7,6 +7,7 @@ pub use cursor::PageCursor;
 
 use crate::columns::{category_from_key, direction_text, first_of_month, parse_direction};
 use cashflow_domain::movement::Direction;
+use cashflow_domain::rule::{MovementFacts, Rule};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
@@ -108,6 +109,31 @@ pub struct CategoryView {
     pub category_id: Uuid,
     pub name: String,
     pub parent_id: Option<Uuid>,
+}
+
+/// A movement that rules may categorise: one that is not voided, with the facts rules match on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleCandidate {
+    pub movement_id: Uuid,
+    pub description: String,
+    pub counterparty: Option<String>,
+    pub amount: Decimal,
+    pub direction: Direction,
+    /// Its category now, if any. Whether a person chose it is the movement aggregate's to
+    /// know: its `decide` never lets a rule overwrite a person's choice.
+    pub category_id: Option<Uuid>,
+}
+
+impl RuleCandidate {
+    /// What a rule looks at, for [`CompiledRule::matches`](cashflow_domain::rule::CompiledRule::matches).
+    pub fn facts(&self) -> MovementFacts<'_> {
+        MovementFacts {
+            description: &self.description,
+            counterparty: self.counterparty.as_deref(),
+            amount: self.amount,
+            direction: self.direction,
+        }
+    }
 }
 
 /// The ledger's reads. Cheap to clone: the pool is shared.
@@ -266,6 +292,74 @@ impl LedgerQueries {
                     category_id: row.try_get("id")?,
                     name: row.try_get("name")?,
                     parent_id: row.try_get("parent_id")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every categorisation rule of `owner`, in the order they are tried: highest priority
+    /// first, then the oldest (rule ids are time-ordered), as [`best_match`] picks.
+    ///
+    /// [`best_match`]: cashflow_domain::rule::best_match
+    #[tracing::instrument(name = "ledger.rules", skip(self), err)]
+    pub async fn rules(&self, owner: Uuid) -> Result<Vec<Rule>, QueryError> {
+        let rows = sqlx::query(
+            "SELECT rule_id, rule FROM ledger_categorization_rules WHERE owner = $1 ORDER BY priority DESC, rule_id",
+        )
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let rule_id: Uuid = row.try_get("rule_id")?;
+                let json: serde_json::Value = row.try_get("rule")?;
+                serde_json::from_value(json).map_err(|error| QueryError::Corrupt(format!("rule {rule_id}: {error}")))
+            })
+            .collect()
+    }
+
+    /// Up to `limit` of `owner`'s movements that are not voided, dated from `from` to `to`
+    /// inclusive (`None` is unbounded), in id order after `after`: pass the last id of a page
+    /// to get the next, until a page comes back shorter than `limit`. For applying rules to
+    /// past movements in batches. `limit` 0 means [`DEFAULT_PAGE_SIZE`]; above
+    /// [`MAX_PAGE_SIZE`] it is capped.
+    #[tracing::instrument(name = "ledger.rule_candidates", skip(self), err)]
+    pub async fn rule_candidates(
+        &self,
+        owner: Uuid,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<RuleCandidate>, QueryError> {
+        let limit = match limit {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        };
+        let rows = sqlx::query(
+            "SELECT id, description, counterparty, amount, direction, category_id
+             FROM ledger_movements
+             WHERE owner = $1 AND NOT voided
+               AND ($2::date IS NULL OR occurred_on >= $2) AND ($3::date IS NULL OR occurred_on <= $3)
+               AND ($4::uuid IS NULL OR id > $4)
+             ORDER BY id LIMIT $5",
+        )
+        .bind(owner)
+        .bind(from)
+        .bind(to)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RuleCandidate {
+                    movement_id: row.try_get("id")?,
+                    description: row.try_get("description")?,
+                    counterparty: row.try_get("counterparty")?,
+                    amount: row.try_get("amount")?,
+                    direction: direction(row)?,
+                    category_id: row.try_get("category_id")?,
                 })
             })
             .collect()

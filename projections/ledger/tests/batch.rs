@@ -24,6 +24,9 @@ fn history() -> Vec<RecordedEvent> {
     let food = world.create_category(alice, "Snacks", None);
     world.rename_category(alice, food, "Treats");
     let other = world.create_category(alice, "Other", Some(food));
+    // Rules added right after their category is created, so a batch holds both.
+    world.add_rule(alice, other, "run", None, None, 0);
+    world.add_rule(alice, food, "/^r/", Some(Direction::Income), Some(("2", "30")), 4);
     for i in 0..300u64 {
         let on = date("2026-06-01") + Days::new(i % 90);
         let direction = if i % 3 == 0 { Direction::Income } else { Direction::Expense };
@@ -53,7 +56,12 @@ fn history() -> Vec<RecordedEvent> {
     let mallory = Uuid::now_v7();
     let victim = events.iter().find(|e| e.stream_id.starts_with("movement-")).unwrap().clone();
     let account_stream = events.iter().find(|e| e.event_type == "AccountOpened").unwrap().stream_id.clone();
+    // A rule added to the owner's category under another owner's name: kept by neither.
+    let rule = events.iter().find(|e| e.event_type == "CategorizationRuleAdded").unwrap().clone();
+    let mut forged_rule = rule.payload.clone();
+    forged_rule["rule_id"] = json!(Uuid::now_v7());
     let strangers = [
+        (rule.stream_id.clone(), 90, "CategorizationRuleAdded", forged_rule),
         (victim.stream_id.clone(), 90, "MovementVoided", json!({"reason": "mine"})),
         (account_stream, 90, "AccountRenamed", json!({"name": "Mallory's"})),
         (format!("invoice-{}", Uuid::now_v7()), 1, "InvoiceUploaded", json!({"blob_key": "k"})),

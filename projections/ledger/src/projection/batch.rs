@@ -10,25 +10,28 @@
 //! keep their order. What is left is written set-based: new rows in one insert per table,
 //! changed stored rows in one update per table, and the balance and total changes, summed per
 //! account and per bucket, in one insert each into the pending tables that the commit folds.
+//! Categorisation rules are only ever inserted: those whose category the fold finds to be their
+//! owner's, once per rule id, in one insert.
 //!
 //! Sums in Rust are exact: amounts have at most 15 integer digits and 4 decimals, far inside a
 //! `Decimal`; an addition that would not fit starts a second pending row instead. The fold
 //! stores `trim_scale` of the sums, so summing first changes nothing, and every key that
 //! `apply` would queue a row for gets one here too, even when it sums to zero.
 
-use super::{aggregate_id, decode, position, stream_version};
+use super::{aggregate_id, check_rule, decode, position, rule_json, stream_version};
 use crate::columns::{UNCATEGORISED, direction_text, first_of_month, parse_direction};
 use cashflow_bus::ProjectionError;
 use cashflow_domain::account::AccountEvent;
 use cashflow_domain::category::CategoryEvent;
 use cashflow_domain::movement::{Direction, MovementEvent};
+use cashflow_domain::rule::Rule;
 use cashflow_domain::{AccountId, CategoryId, MovementId};
 use cashflow_eventstore::RecordedEvent;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, Row};
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use uuid::Uuid;
 
@@ -39,6 +42,17 @@ struct Decoded {
     version: i64,
     position: i64,
     event: Event,
+}
+
+/// A `ledger_categorization_rules` row: written once, when its category is the owner's.
+struct RuleRow {
+    rule_id: Uuid,
+    owner: Uuid,
+    category_id: Uuid,
+    priority: i32,
+    rule: Rule,
+    added_position: i64,
+    version: i64,
 }
 
 enum Event {
@@ -124,6 +138,14 @@ impl<R> Rows<R> {
         matches!(self.slots.get(&id), Some(Slot::Missing))
     }
 
+    /// The row as the fold has it so far, stored or new.
+    fn get(&self, id: Uuid) -> Option<&R> {
+        match self.slots.get(&id)? {
+            Slot::Missing => None,
+            Slot::Stored { row, .. } | Slot::New(row) => Some(row),
+        }
+    }
+
     fn stored(&mut self, id: Uuid, row: R) {
         self.slots.insert(id, Slot::Stored { row, changed: false });
     }
@@ -194,9 +216,12 @@ type BalanceKey = (Uuid, Uuid);
 /// (owner, month, category key, direction, currency).
 type TotalKey = (Uuid, NaiveDate, Uuid, &'static str, String);
 
+/// What the fold leaves to write besides the rows it changed: the sums to queue, and the rules to insert.
 struct Pending {
     balances: Sums<BalanceKey, Decimal>,
     totals: Sums<TotalKey, (Decimal, i64)>,
+    /// In event order, each rule id once: the first that would be inserted.
+    rules: Vec<RuleRow>,
 }
 
 impl Pending {
@@ -234,6 +259,7 @@ pub(super) async fn apply_batch(tx: &mut PgConnection, events: &[RecordedEvent])
         tables = again;
     }
     tables.update_changed(tx).await?;
+    insert_rules(tx, &pending.rules).await?;
     write_pending(tx, &pending).await
 }
 
@@ -265,6 +291,8 @@ impl Tables {
                 Event::Account(e) => tables
                     .accounts
                     .name(event.id, assume_created_new && matches!(e, AccountEvent::AccountOpened { .. })),
+                // A rule is kept only on its owner's category, so the category is read too.
+                Event::Category(CategoryEvent::CategorizationRuleAdded(_)) => tables.categories.name(event.id, false),
                 Event::Category(e) => tables
                     .categories
                     .name(event.id, assume_created_new && matches!(e, CategoryEvent::CategoryCreated { .. })),
@@ -311,7 +339,8 @@ impl Tables {
 /// Folds the events, in order, into the rows by `apply`'s rules; the changes to queue.
 fn fold(decoded: &[Decoded], tables: &mut Tables) -> Pending {
     let Tables { accounts, categories, movements } = tables;
-    let mut pending = Pending { balances: Sums::new(), totals: Sums::new() };
+    let mut pending = Pending { balances: Sums::new(), totals: Sums::new(), rules: Vec::new() };
+    let mut rule_ids = HashSet::new();
     for event in decoded {
         let Decoded { id, owner, version, position, ref event } = *event;
         let guard = |row_owner: Uuid, row_version: i64| row_owner == owner && row_version < version;
@@ -350,6 +379,20 @@ fn fold(decoded: &[Decoded], tables: &mut Tables) -> Pending {
                 if let Some(row) = categories.update(id, |row| guard(row.owner, row.version)) {
                     row.name = name.as_str().to_owned();
                     row.version = version;
+                }
+            }
+            // A rule id already stored is refused by the insert's `ON CONFLICT DO NOTHING`.
+            Event::Category(CategoryEvent::CategorizationRuleAdded(rule)) => {
+                if categories.get(id).is_some_and(|row| row.owner == owner) && rule_ids.insert(rule.rule_id) {
+                    pending.rules.push(RuleRow {
+                        rule_id: rule.rule_id.as_uuid(),
+                        owner,
+                        category_id: id,
+                        priority: rule.priority,
+                        rule: rule.clone(),
+                        added_position: position,
+                        version,
+                    });
                 }
             }
             Event::Movement(MovementEvent::MovementRecorded {
@@ -427,8 +470,12 @@ fn decode_all(events: &[RecordedEvent]) -> Result<Vec<Decoded>, ProjectionError>
             _ => None,
         };
         if let Some(inner) = inner {
+            let id = aggregate_id(event)?;
+            if let Event::Category(CategoryEvent::CategorizationRuleAdded(rule)) = &inner {
+                check_rule(event, id, rule)?;
+            }
             decoded.push(Decoded {
-                id: aggregate_id(event)?,
+                id,
                 owner: event.owner,
                 version: stream_version(event)?,
                 position: position(event)?,
@@ -718,6 +765,42 @@ async fn update_movements(tx: &mut PgConnection, rows: &Rows<MovementRow>) -> Re
         .execute(&mut *tx)
         .await?;
     }
+    Ok(())
+}
+
+async fn insert_rules(tx: &mut PgConnection, rules: &[RuleRow]) -> Result<(), ProjectionError> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for row in rules {
+        let json = rule_json(&row.rule).map_err(|reason| ProjectionError::Decode {
+            event_type: "CategorizationRuleAdded".to_owned(),
+            position: row.added_position.unsigned_abs(),
+            reason,
+        })?;
+        columns.0.push(row.rule_id);
+        columns.1.push(row.owner);
+        columns.2.push(row.category_id);
+        columns.3.push(row.priority);
+        columns.4.push(json);
+        columns.5.push(row.added_position);
+        columns.6.push(row.version);
+    }
+    sqlx::query(
+        "INSERT INTO ledger_categorization_rules (rule_id, owner, category_id, priority, rule, added_position, version)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int4[], $5::jsonb[], $6::int8[], $7::int8[])
+         ON CONFLICT (rule_id) DO NOTHING",
+    )
+    .bind(&columns.0)
+    .bind(&columns.1)
+    .bind(&columns.2)
+    .bind(&columns.3)
+    .bind(&columns.4)
+    .bind(&columns.5)
+    .bind(&columns.6)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

@@ -9,9 +9,10 @@ use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext
 use cashflow_domain::movement::{
     self, AssignedBy, Direction, Movement, MovementCommand, MovementContext, MovementSource, RecordMovement,
 };
+use cashflow_domain::rule::{Criteria, Rule, TextPattern};
 use cashflow_domain::{
     AccountId, Amount, CategoryId, Counterparty, Currency, Description, DomainEvent, MovementId, Name, OccurredOn,
-    Reason, SignedAmount, UserId,
+    Reason, RuleId, SignedAmount, UserId,
 };
 use cashflow_eventstore::RecordedEvent;
 use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
@@ -83,6 +84,7 @@ impl TestDb {
             ("ledger_categories", "id"),
             ("ledger_movements", "id"),
             ("ledger_category_totals", "owner, month, category_key, direction, currency"),
+            ("ledger_categorization_rules", "rule_id"),
             // Queued changes: folded and emptied by every commit.
             ("ledger_pending_balances", "account_id, owner, amount"),
             ("ledger_pending_totals", "owner, month, category_key, direction, currency, total"),
@@ -218,6 +220,35 @@ impl World {
         let events = category::decide(&state, command, CategoryContext::default()).unwrap();
         self.push(owner, id.stream_id(), &mut state, events);
         self.categories.insert(id, state);
+    }
+
+    /// Adds a rule matching `description` (a substring, or `/regex/`) and, if given, a
+    /// direction and an amount range, to the category.
+    pub fn add_rule(
+        &mut self,
+        owner: UserId,
+        category: CategoryId,
+        description: &str,
+        direction: Option<Direction>,
+        amounts: Option<(&str, &str)>,
+        priority: i32,
+    ) -> Rule {
+        let amount = |raw| Amount::parse("amount", raw).unwrap();
+        let criteria = Criteria::new(
+            TextPattern::parse("description_pattern", description).unwrap(),
+            None,
+            amounts.map(|(min, _)| amount(min)),
+            amounts.map(|(_, max)| amount(max)),
+            direction,
+        )
+        .unwrap();
+        let rule = Rule { rule_id: RuleId::new(), category_id: category, criteria, priority };
+        let mut state = self.categories.remove(&category).unwrap();
+        let command = CategoryCommand::AddRule { owner, rule: rule.clone() };
+        let events = category::decide(&state, command, CategoryContext::default()).unwrap();
+        self.push(owner, category.stream_id(), &mut state, events);
+        self.categories.insert(category, state);
+        rule
     }
 
     pub fn record(
@@ -374,7 +405,11 @@ pub fn rich_history() -> (World, UserId, UserId) {
     world.void(alice, late);
 
     world.rename_account(alice, checking, "Everyday");
+    world.add_rule(alice, food, "movement 1", None, None, 0);
+    world.add_rule(alice, groceries, r"/^movement \d+5$/", Some(Direction::Expense), Some(("1", "20.5")), 3);
     world.rename_category(alice, travel, "Trips");
+    world.add_rule(alice, travel, "shop", Some(Direction::Income), None, -2);
+    world.add_rule(bob, bobs_food, "market", None, None, 1);
     let spare = world.open_account(alice, "Spare", "EUR", "0");
     world.close_account(alice, spare);
     let bob_movement =

@@ -1,0 +1,258 @@
+//! Invoice commands: upload (blob first, then the event), the OCR worker's scan results, the
+//! person's corrections, and the movement an invoice becomes.
+
+use super::{CommandHandler, Created};
+use crate::context::CommandContext;
+use crate::convert;
+use crate::error::ApiError;
+use cashflow_blob::BlobKey;
+use cashflow_domain::account::Account;
+use cashflow_domain::invoice::{self, CONFIDENT, Invoice, InvoiceCommand, Reading, UploadInvoice};
+use cashflow_domain::movement::{Direction, Movement, MovementSource};
+use cashflow_domain::{AccountId, Description, InvoiceId, Reason, UserId};
+use cashflow_eventstore::{AppendOutcome, ExpectedVersion, StoreError};
+use sha2::{Digest, Sha256};
+
+/// The one invoice a person has for a file: the same bytes uploaded again are the same invoice,
+/// decided by the stream itself rather than by a lookup that could race.
+pub fn invoice_id_for(owner: UserId, sha256: &invoice::Sha256Hex) -> InvoiceId {
+    let digest = Sha256::new()
+        .chain_update(b"cashflow invoice\0")
+        .chain_update(owner.as_uuid().as_bytes())
+        .chain_update(sha256.as_str().as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    InvoiceId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
+/// Where an invoice's original is kept.
+pub fn blob_key(owner: UserId, sha256: &invoice::Sha256Hex) -> Result<BlobKey, ApiError> {
+    BlobKey::from_segments(["invoices", &owner.to_string(), sha256.as_str()]).map_err(ApiError::internal)
+}
+
+impl CommandHandler {
+    /// Stores the file, then appends InvoiceUploaded. A file this person uploaded before
+    /// answers the first invoice and stores nothing; an append that fails removes the blob it
+    /// wrote, so a failed upload leaves neither an event nor an orphan file.
+    #[tracing::instrument(name = "command.upload_invoice", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, bytes = file.bytes.len(), kind = ?file.kind,
+            stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
+            events_appended = tracing::field::Empty))]
+    pub async fn upload_invoice(
+        &self,
+        ctx: &CommandContext,
+        input: convert::UploadInvoice,
+        file: convert::InvoiceFile,
+    ) -> Result<Created<InvoiceId>, ApiError> {
+        let blobs = self.blobs()?;
+        let invoice_id = invoice_id_for(ctx.owner, &file.sha256);
+        let stream_id = invoice_id.stream_id();
+        let key = blob_key(ctx.owner, &file.sha256)?;
+        if let Some(account_id) = input.account_id {
+            let account = self.load::<Account>(&account_id.stream_id()).await?;
+            if account.state.owned_by(ctx.owner).is_none() {
+                return Err(cashflow_domain::DomainError::NotFound { what: "account" }.into());
+            }
+        }
+        let ran = self
+            .run(ctx, true, || async {
+                if let Some(position) = self.uploaded_at(&stream_id).await? {
+                    return Ok(AppendOutcome { stream_version: 1, position, replayed: true });
+                }
+                let command = InvoiceCommand::Upload(UploadInvoice {
+                    invoice_id,
+                    owner: ctx.owner,
+                    filename: input.filename.clone(),
+                    content_kind: file.kind,
+                    size_bytes: file.bytes.len() as u64,
+                    sha256: file.sha256.clone(),
+                    blob_key: key.to_string(),
+                    account_id: input.account_id,
+                });
+                let events = invoice::decide(&Invoice::default(), command)?;
+                blobs.put(&key, file.bytes.clone()).await.map_err(blob_error)?;
+                match self.append(ctx, stream_id.clone(), ExpectedVersion::NoStream, &events).await {
+                    Ok(outcome) => Ok(outcome),
+                    // The same file raced in through another call: theirs is the invoice, and
+                    // the blob (same key, same bytes) is theirs too.
+                    Err(ApiError::Store(StoreError::Conflict { .. })) => match self.uploaded_at(&stream_id).await? {
+                        Some(position) => Ok(AppendOutcome { stream_version: 1, position, replayed: true }),
+                        None => Err(ApiError::internal(format!("{stream_id} conflicted but holds no upload"))),
+                    },
+                    Err(error) => {
+                        if let Err(cleanup) = blobs.delete(&key).await {
+                            tracing::warn!(%key, error = %cleanup, "cannot remove the blob of a failed upload");
+                        }
+                        Err(error)
+                    }
+                }
+            })
+            .await?;
+        Ok(Created { id: invoice_id, position: ran.outcome().position })
+    }
+
+    /// The position of a stream's InvoiceUploaded, when it exists. Ids derive from the owner,
+    /// so an existing stream is always the caller's own.
+    async fn uploaded_at(&self, stream_id: &str) -> Result<Option<u64>, ApiError> {
+        Ok(self.store.read_stream(stream_id).await?.first().map(|event| event.position))
+    }
+
+    /// The OCR worker's reading of an invoice.
+    #[tracing::instrument(name = "command.record_scan", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, invoice_id = %invoice_id,
+            stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
+            events_appended = tracing::field::Empty))]
+    pub async fn record_scan(&self, ctx: &CommandContext, invoice_id: InvoiceId, reading: Reading) -> Result<u64, ApiError> {
+        self.invoice_command(ctx, invoice_id, || InvoiceCommand::RecordScan { owner: ctx.owner, reading: reading.clone() })
+            .await
+    }
+
+    /// The OCR worker gave up on an invoice.
+    #[tracing::instrument(name = "command.fail_scan", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, invoice_id = %invoice_id,
+            stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
+            events_appended = tracing::field::Empty))]
+    pub async fn fail_scan(&self, ctx: &CommandContext, invoice_id: InvoiceId, reason: &str) -> Result<u64, ApiError> {
+        self.invoice_command(ctx, invoice_id, || InvoiceCommand::FailScan { owner: ctx.owner, reason: reason.to_owned() })
+            .await
+    }
+
+    /// The person's reading of merchant, date or total; then the linked movement follows.
+    #[tracing::instrument(name = "command.correct_invoice", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, invoice_id = %input.invoice_id,
+            stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
+            events_appended = tracing::field::Empty))]
+    pub async fn correct_invoice(&self, ctx: &CommandContext, input: convert::CorrectInvoice) -> Result<u64, ApiError> {
+        let position = self
+            .invoice_command(ctx, input.invoice_id, || InvoiceCommand::Correct {
+                owner: ctx.owner,
+                merchant: input.merchant.clone(),
+                issued_on: input.issued_on,
+                total: input.total,
+            })
+            .await?;
+        let followed = self.follow_invoice(ctx, input.invoice_id).await?;
+        Ok(followed.map_or(position, |p| p.max(position)))
+    }
+
+    async fn invoice_command(
+        &self,
+        ctx: &CommandContext,
+        invoice_id: InvoiceId,
+        command: impl Fn() -> InvoiceCommand,
+    ) -> Result<u64, ApiError> {
+        let stream_id = invoice_id.stream_id();
+        let ran = self
+            .run(ctx, true, || async {
+                let loaded = self.load::<Invoice>(&stream_id).await?;
+                let events = invoice::decide(&loaded.state, command())?;
+                self.append(ctx, stream_id.clone(), ExpectedVersion::Exact(loaded.version), &events).await
+            })
+            .await?;
+        Ok(ran.outcome().position)
+    }
+
+    /// Makes the invoice's movement match what the invoice says, when it is sure enough and
+    /// an account is known: records it the first time, and after a correction voids the old
+    /// one and records it again. Each step's command id derives from `ctx` and the invoice's
+    /// version, so repeating this (a redelivered event, a retried command) repeats nothing.
+    /// Returns the position of the last event it appended, if any.
+    #[tracing::instrument(name = "invoice.follow", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, invoice_id = %invoice_id, movement_id = tracing::field::Empty))]
+    pub async fn follow_invoice(&self, ctx: &CommandContext, invoice_id: InvoiceId) -> Result<Option<u64>, ApiError> {
+        let loaded = self.load::<Invoice>(&invoice_id.stream_id()).await?;
+        let Some(uploaded) = loaded.state.owned_by(ctx.owner).cloned() else {
+            return Err(cashflow_domain::DomainError::NotFound { what: "invoice" }.into());
+        };
+        let Some(account_id) = self.account_for(ctx.owner, uploaded.account_id).await? else {
+            tracing::info!("no account to record the invoice's movement in");
+            return Ok(None);
+        };
+        let account = self.load::<Account>(&account_id.stream_id()).await?;
+        let Some(open) = account.state.owned_by(ctx.owner).filter(|a| !a.closed) else {
+            return Ok(None);
+        };
+        let Some(draft) = loaded.state.movement_draft(CONFIDENT, open.currency) else {
+            tracing::info!("the reading is not sure enough for a movement");
+            return Ok(None);
+        };
+        let mut last = None;
+        if let Some(linked) = loaded.state.movement_id {
+            let movement = self.load::<Movement>(&linked.stream_id()).await?;
+            if let Some(current) = movement.state.owned_by(ctx.owner).filter(|m| !m.voided) {
+                if current.amount == draft.amount
+                    && current.occurred_on == draft.occurred_on
+                    && current.account_id == account_id
+                {
+                    return Ok(None);
+                }
+                let reason = Reason::parse("reason", "the invoice was corrected")?;
+                let void = convert::VoidMovement { command_id: ctx.command_id, movement_id: linked, reason };
+                last = Some(self.void_movement(&ctx.step(&format!("void {linked}")), void).await?);
+            }
+        }
+        let description = match &draft.merchant {
+            Some(merchant) => merchant.to_string(),
+            None => format!("Invoice {}", uploaded.filename),
+        };
+        let record = convert::RecordMovement {
+            command_id: ctx.command_id,
+            account_id,
+            direction: Direction::Expense,
+            amount: draft.amount,
+            occurred_on: draft.occurred_on,
+            description: Description::parse("description", &description.chars().take(Description::MAX_CHARS).collect::<String>())?,
+            counterparty: draft.merchant.clone(),
+            category_id: None,
+        };
+        let step = ctx.step(&format!("record {invoice_id} v{}", loaded.version));
+        let created = self.record_movement_from(&step, record, MovementSource::Invoice, Some(invoice_id.to_string())).await?;
+        tracing::Span::current().record("movement_id", tracing::field::display(created.id));
+        let link_ctx = ctx.step(&format!("link {invoice_id} {}", created.id));
+        let linked = self
+            .invoice_command(&link_ctx, invoice_id, || InvoiceCommand::Link { owner: ctx.owner, movement_id: created.id })
+            .await?;
+        Ok(Some(last.unwrap_or(0).max(created.position).max(linked)))
+    }
+
+    /// The account named at upload, else the person's only account (none when they have several).
+    async fn account_for(&self, owner: UserId, named: Option<AccountId>) -> Result<Option<AccountId>, ApiError> {
+        if named.is_some() {
+            return Ok(named);
+        }
+        let accounts = self.ledger()?.balances(owner.as_uuid()).await?;
+        Ok(match accounts.as_slice() {
+            [only] => Some(AccountId::from_uuid(only.account_id)),
+            _ => None,
+        })
+    }
+}
+
+fn blob_error(error: cashflow_blob::BlobError) -> ApiError {
+    match error {
+        cashflow_blob::BlobError::Unavailable(cause) => ApiError::Store(StoreError::Unavailable(cause)),
+        other => ApiError::internal(other),
+    }
+}
+
+impl CommandHandler {
+    /// The invoice as its stream says, when it is `owner`'s; another user's is "not found".
+    pub async fn uploaded_invoice(
+        &self,
+        owner: UserId,
+        invoice_id: InvoiceId,
+    ) -> Result<invoice::UploadedInvoice, ApiError> {
+        let invoice = self.invoice(owner, invoice_id).await?;
+        invoice.uploaded.ok_or(cashflow_domain::DomainError::NotFound { what: "invoice" }.into())
+    }
+
+    /// The invoice folded from its stream, when it is `owner`'s.
+    pub async fn invoice(&self, owner: UserId, invoice_id: InvoiceId) -> Result<Invoice, ApiError> {
+        let loaded = self.load::<Invoice>(&invoice_id.stream_id()).await?;
+        match loaded.state.owned_by(owner) {
+            Some(_) => Ok(loaded.state),
+            None => Err(cashflow_domain::DomainError::NotFound { what: "invoice" }.into()),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Categorisation rules: adding one to a category, and running a person's rules over their
+//! past movements.
+
+use super::{CommandHandler, Created, Ran};
+use crate::context::CommandContext;
+use crate::convert;
+use crate::error::ApiError;
+use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext, CategoryEvent};
+use cashflow_domain::movement::AssignedBy;
+use cashflow_domain::rule::{CompiledRule, MovementFacts, Rule, best_match};
+use cashflow_domain::{DomainError, DomainEvent, MovementId, RuleId};
+use cashflow_eventstore::ExpectedVersion;
+
+/// Movements read from the ledger per step of a rules run.
+const RUN_BATCH: u32 = 500;
+
+impl CommandHandler {
+    #[tracing::instrument(name = "command.add_categorization_rule", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, category_id = %input.category_id,
+            stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
+            events_appended = tracing::field::Empty))]
+    pub async fn add_rule(&self, ctx: &CommandContext, input: convert::AddRule) -> Result<Created<RuleId>, ApiError> {
+        let rule_id = RuleId::new();
+        let stream_id = input.category_id.stream_id();
+        let ran = self
+            .run(ctx, true, || async {
+                let loaded = self.load::<Category>(&stream_id).await?;
+                let rule = Rule {
+                    rule_id,
+                    category_id: input.category_id,
+                    criteria: input.criteria.clone(),
+                    priority: input.priority,
+                };
+                let command = CategoryCommand::AddRule { owner: ctx.owner, rule };
+                let events = category::decide(&loaded.state, command, CategoryContext::default())?;
+                self.append(ctx, stream_id.clone(), ExpectedVersion::Exact(loaded.version), &events).await
+            })
+            .await?;
+        let id = match ran {
+            Ran::Appended(_) => rule_id,
+            // The rule id chosen the first time is in the event at the replayed position.
+            Ran::Replayed(outcome) => {
+                let events = self.store.read_all(outcome.position.saturating_sub(1), 1).await?;
+                events
+                    .into_iter()
+                    .find(|e| e.position == outcome.position && e.command_id == ctx.command_id.as_uuid())
+                    .and_then(|e| CategoryEvent::decode(&e.event_type, e.schema_version, e.payload).ok())
+                    .and_then(|event| match event {
+                        CategoryEvent::CategorizationRuleAdded(rule) => Some(rule.rule_id),
+                        _ => None,
+                    })
+                    .ok_or_else(|| {
+                        ApiError::Validation(cashflow_domain::ValidationError::new(
+                            "command_id",
+                            "was already used for a different command",
+                        ))
+                    })?
+            }
+        };
+        Ok(Created { id, position: ran.outcome().position })
+    }
+
+    /// Runs the person's rules over their movements dated within the range. Each change is its
+    /// own AssignCategory by the rule, with a command id derived from this command and the
+    /// movement, so retrying the run repeats nothing and answers the same count.
+    #[tracing::instrument(name = "command.apply_rules", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id, movements_categorised = tracing::field::Empty))]
+    pub async fn apply_rules(&self, ctx: &CommandContext, input: convert::ApplyRules) -> Result<(u32, u64), ApiError> {
+        let owner = ctx.owner.as_uuid();
+        let ledger = self.ledger()?;
+        let rules = ledger
+            .rules(owner)
+            .await?
+            .into_iter()
+            .map(CompiledRule::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ApiError::internal)?;
+        let (mut categorised, mut position) = (0u32, 0u64);
+        if rules.is_empty() {
+            return Ok((0, self.store.head().await?));
+        }
+        let mut after = None;
+        loop {
+            let candidates = ledger.rule_candidates(owner, input.from, input.to, after, RUN_BATCH).await?;
+            let Some(last) = candidates.last() else { break };
+            after = Some(last.movement_id);
+            for candidate in &candidates {
+                let facts = MovementFacts {
+                    description: &candidate.description,
+                    counterparty: candidate.counterparty.as_deref(),
+                    amount: candidate.amount,
+                    direction: candidate.direction,
+                };
+                let Some(rule) = best_match(&rules, &facts) else { continue };
+                if candidate.category_id == Some(rule.rule.category_id.as_uuid()) {
+                    continue;
+                }
+                let movement_id = MovementId::from_uuid(candidate.movement_id);
+                let step = ctx.step(&format!("apply rules to {movement_id}"));
+                let assign = convert::AssignCategory {
+                    command_id: step.command_id,
+                    movement_id,
+                    category_id: rule.rule.category_id,
+                    expected_version: None,
+                };
+                let assigned = match self.assign_category_as(&step, assign, AssignedBy::Rule, Some(rule.rule.rule_id)).await {
+                    Ok(assigned) => assigned,
+                    // Voided since the ledger was read: nothing to categorise.
+                    Err(ApiError::Domain(DomainError::FailedPrecondition(_))) => continue,
+                    Err(error) => return Err(error),
+                };
+                if assigned.changed {
+                    categorised += 1;
+                    position = position.max(assigned.position);
+                }
+            }
+            if candidates.len() < RUN_BATCH as usize {
+                break;
+            }
+        }
+        tracing::Span::current().record("movements_categorised", categorised);
+        if position == 0 {
+            position = self.store.head().await?;
+        }
+        Ok((categorised, position))
+    }
+}

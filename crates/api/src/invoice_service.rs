@@ -1,0 +1,200 @@
+//! `cashflow.v1.InvoiceService`: uploads streamed in and checked at the edge, reads of the
+//! invoices read model, downloads streamed out of blob storage, and corrections.
+
+use crate::auth::Caller;
+use crate::context::CommandContext;
+use crate::convert::{self, FileRefused, InvoiceFile, UploadInvoice};
+use crate::error::{ApiError, invalid_argument, status};
+use crate::handler::CommandHandler;
+use crate::ledger_service::accept;
+use crate::query_service::ReadGate;
+use cashflow_blob::BlobKey;
+use cashflow_domain::ValidationError;
+use cashflow_projection_invoices::{InvoiceQueries, InvoiceView, QueryError as InvoiceQueryError};
+use cashflow_proto::v1 as pb;
+use cashflow_proto::v1::invoice_service_server::InvoiceService;
+use futures::{Stream, StreamExt};
+use std::pin::Pin;
+use std::sync::Arc;
+use tonic::{Request, Response, Status, Streaming};
+
+/// How large an upload may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Largest file (`CASHFLOW_MAX_UPLOAD_BYTES`).
+    pub max_bytes: usize,
+    /// Most pixels an image may declare (`CASHFLOW_MAX_UPLOAD_PIXELS`): a small file can
+    /// announce a huge image, and decoding it would take gigabytes.
+    pub max_pixels: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self { max_bytes: 10 * 1024 * 1024, max_pixels: 40_000_000 }
+    }
+}
+
+#[derive(Clone)]
+pub struct InvoiceApi {
+    handler: CommandHandler,
+    queries: Arc<InvoiceQueries>,
+    gate: ReadGate,
+    limits: UploadLimits,
+}
+
+impl std::fmt::Debug for InvoiceApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvoiceApi").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl InvoiceApi {
+    pub fn new(handler: CommandHandler, queries: Arc<InvoiceQueries>, gate: ReadGate, limits: UploadLimits) -> Self {
+        Self { handler, queries, gate, limits }
+    }
+
+    /// Reads the header and every chunk, refusing as soon as the file is too large.
+    async fn receive(
+        &self,
+        mut parts: Streaming<pb::UploadInvoiceRequest>,
+    ) -> Result<(pb::UploadInvoiceHeader, bytes::Bytes), Status> {
+        use pb::upload_invoice_request::Part;
+        let header = match parts.message().await? {
+            Some(pb::UploadInvoiceRequest { part: Some(Part::Header(header)) }) => header,
+            _ => {
+                return Err(invalid_argument(&ValidationError::new(
+                    "header",
+                    "the first message must carry the header; the file's bytes follow in chunks",
+                )));
+            }
+        };
+        let mut file = bytes::BytesMut::new();
+        while let Some(part) = parts.message().await? {
+            match part.part {
+                Some(Part::Chunk(chunk)) => {
+                    if file.len() + chunk.len() > self.limits.max_bytes {
+                        return Err(Status::resource_exhausted(format!(
+                            "the file is larger than the limit of {} bytes",
+                            self.limits.max_bytes
+                        )));
+                    }
+                    file.extend_from_slice(&chunk);
+                }
+                Some(Part::Header(_)) => {
+                    return Err(invalid_argument(&ValidationError::new("header", "only the first message is a header")));
+                }
+                None => {}
+            }
+        }
+        Ok((header, file.freeze()))
+    }
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::DownloadInvoiceResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl InvoiceService for InvoiceApi {
+    #[tracing::instrument(name = "invoice.upload", skip_all, err(level = "info"))]
+    async fn upload_invoice(
+        &self,
+        request: Request<Streaming<pb::UploadInvoiceRequest>>,
+    ) -> Result<Response<pb::UploadInvoiceResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let (metadata, _, parts) = request.into_parts();
+        let (header, bytes) = self.receive(parts).await?;
+        let input = UploadInvoice::try_from(header).map_err(status)?;
+        let file = InvoiceFile::check(input.declared, bytes, self.limits.max_pixels).map_err(|refused| match refused {
+            FileRefused::Invalid(error) => invalid_argument(&error),
+            FileRefused::TooManyPixels { width, height, max } => {
+                Status::resource_exhausted(format!("the image is {width}×{height} pixels; at most {max} are accepted"))
+            }
+        })?;
+        let context = CommandContext::new(caller, &metadata, input.command_id);
+        let created = self.handler.upload_invoice(&context, input, file).await.map_err(status)?;
+        Ok(Response::new(pb::UploadInvoiceResponse { invoice_id: created.id.to_string(), position: created.position }))
+    }
+
+    #[tracing::instrument(name = "query.get_invoice", skip_all, err(level = "info"))]
+    async fn get_invoice(
+        &self,
+        request: Request<pb::GetInvoiceRequest>,
+    ) -> Result<Response<pb::GetInvoiceResponse>, Status> {
+        let invoice_id = convert::invoice_id(&request.get_ref().invoice_id).map_err(status)?;
+        let caller = self.gate.caller_after(&request, request.get_ref().min_position).await?;
+        let view = self
+            .queries
+            .get(caller.user_id.as_uuid(), invoice_id.as_uuid())
+            .await
+            .map_err(query_status)?
+            .ok_or_else(|| Status::not_found("invoice not found"))?;
+        Ok(Response::new(pb::GetInvoiceResponse { invoice: Some(invoice_to_proto(view)) }))
+    }
+
+    #[tracing::instrument(name = "query.list_invoices", skip_all, err(level = "info"))]
+    async fn list_invoices(
+        &self,
+        request: Request<pb::ListInvoicesRequest>,
+    ) -> Result<Response<pb::ListInvoicesResponse>, Status> {
+        let page_size = convert::page_size(request.get_ref().page_size).map_err(status)?;
+        let after = convert::invoice_page_token(&request.get_ref().page_token).map_err(status)?;
+        let caller = self.gate.caller_after(&request, request.get_ref().min_position).await?;
+        let page = self
+            .queries
+            .list(caller.user_id.as_uuid(), page_size, after)
+            .await
+            .map_err(query_status)?;
+        Ok(Response::new(pb::ListInvoicesResponse {
+            invoices: page.invoices.into_iter().map(invoice_to_proto).collect(),
+            next_page_token: page.next.map(|cursor| cursor.encode()).unwrap_or_default(),
+        }))
+    }
+
+    type DownloadInvoiceStream = ChunkStream;
+
+    #[tracing::instrument(name = "invoice.download", skip_all, err(level = "info"))]
+    async fn download_invoice(
+        &self,
+        request: Request<pb::DownloadInvoiceRequest>,
+    ) -> Result<Response<Self::DownloadInvoiceStream>, Status> {
+        let caller = Caller::of(&request)?;
+        let invoice_id = convert::invoice_id(&request.get_ref().invoice_id).map_err(status)?;
+        let invoice = self.handler.uploaded_invoice(caller.user_id, invoice_id).await.map_err(status)?;
+        let key = BlobKey::parse(&invoice.blob_key).map_err(|e| status(ApiError::internal(e)))?;
+        let blobs = self.handler.blobs().map_err(status)?;
+        let chunks = blobs.get_stream(&key).await.map_err(|error| {
+            tracing::error!(%key, %error, "an invoice's original cannot be read");
+            Status::unavailable("the invoice's file cannot be read now")
+        })?;
+        let stream = chunks.map(|chunk| match chunk {
+            Ok(chunk) => Ok(pb::DownloadInvoiceResponse { chunk: chunk.to_vec() }),
+            Err(error) => {
+                tracing::error!(%error, "reading an invoice's original failed midway");
+                Err(Status::unavailable("the invoice's file cannot be read now"))
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn correct_invoice(
+        &self,
+        request: Request<pb::CorrectInvoiceRequest>,
+    ) -> Result<Response<pb::CorrectInvoiceResponse>, Status> {
+        let (context, input) = accept::<_, convert::CorrectInvoice>(request)?;
+        let position = self.handler.correct_invoice(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::CorrectInvoiceResponse { position }))
+    }
+}
+
+fn invoice_to_proto(view: InvoiceView) -> pb::Invoice {
+    convert::invoice_to_proto(view)
+}
+
+fn query_status(error: InvoiceQueryError) -> Status {
+    match error {
+        InvoiceQueryError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "invoices read model unavailable");
+            Status::unavailable("the read model is unavailable; retry later")
+        }
+        other => status(ApiError::internal(other)),
+    }
+}

@@ -1,0 +1,188 @@
+//! PDFs through poppler's programs: the text layer from `pdftotext`, else the first pages
+//! rasterised by `pdftoppm` for OCR. Each runs with the PDF on stdin, under a timeout.
+
+use std::io::ErrorKind;
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+use crate::OcrError;
+
+const TEXT_TIMEOUT: Duration = Duration::from_secs(30);
+const INFO_TIMEOUT: Duration = Duration::from_secs(10);
+const RASTER_TIMEOUT: Duration = Duration::from_secs(90);
+/// More text than any invoice has; past it the rest is dropped.
+const MAX_TEXT_BYTES: u64 = 4 << 20;
+/// Pages are rendered at this resolution unless the pixel limit asks for less.
+pub const RASTER_DPI: u32 = 300;
+/// Below this a page is too large to render legibly within the pixel limit.
+const MIN_RASTER_DPI: u32 = 50;
+
+/// The text layer of the first `pages` pages, laid out as on the page (`pdftotext -layout`).
+/// Empty or near-empty for a scan without one; see [`is_meaningful`].
+#[tracing::instrument(name = "ocr.pdf.text_layer", skip(pdf), fields(bytes = pdf.len()))]
+pub async fn text_layer(pdf: &Bytes, pages: u32) -> Result<String, OcrError> {
+    let last = pages.to_string();
+    let args = ["-layout", "-enc", "UTF-8", "-f", "1", "-l", &last, "-", "-"];
+    let output = run("pdftotext", &args, pdf, TEXT_TIMEOUT).await?;
+    Ok(String::from_utf8_lossy(&output).replace('\u{c}', "\n"))
+}
+
+/// Whether a text layer holds enough to be worth reading rather than OCR'ing the page: a scan
+/// may carry a stray page number or a producer's stamp and nothing else.
+pub fn is_meaningful(text: &str) -> bool {
+    text.chars().filter(|c| c.is_alphanumeric()).count() >= 12
+}
+
+/// The first `pages` pages as 8-bit gray PNGs, at [`RASTER_DPI`] or less so that no page exceeds
+/// `max_pixels`.
+#[tracing::instrument(name = "ocr.pdf.rasterise", skip(pdf), fields(bytes = pdf.len(), dpi))]
+pub async fn rasterise(pdf: &Bytes, pages: u32, max_pixels: u64) -> Result<Vec<Bytes>, OcrError> {
+    let last = pages.to_string();
+    let info = run("pdfinfo", &["-f", "1", "-l", &last, "-"], pdf, INFO_TIMEOUT).await?;
+    let sizes = page_sizes(&String::from_utf8_lossy(&info));
+    if sizes.is_empty() {
+        return Err(OcrError::unreadable("the PDF has no pages"));
+    }
+    let dpi = sizes.iter().map(|&(w, h)| dpi_within(w, h, max_pixels)).min().unwrap_or(RASTER_DPI);
+    tracing::Span::current().record("dpi", dpi);
+    if dpi < MIN_RASTER_DPI {
+        return Err(OcrError::unreadable("a PDF page is too large to render within the pixel limit"));
+    }
+    let dir = tempfile::tempdir().map_err(|e| OcrError::engine(format!("no temporary directory for PDF pages: {e}")))?;
+    let prefix = dir.path().join("page");
+    let prefix = prefix.to_str().ok_or_else(|| OcrError::engine("the temporary directory's path is not UTF-8"))?;
+    let dpi_arg = dpi.to_string();
+    let args = ["-r", &dpi_arg, "-gray", "-png", "-f", "1", "-l", &last, "-", prefix];
+    run("pdftoppm", &args, pdf, RASTER_TIMEOUT).await?;
+
+    // pdftoppm names pages `page-1.png` or `page-01.png`…, padded to the page count's digits.
+    let mut files = Vec::new();
+    let mut entries =
+        tokio::fs::read_dir(dir.path()).await.map_err(|e| OcrError::engine(format!("reading PDF pages: {e}")))?;
+    while let Some(entry) = entries.next_entry().await.map_err(|e| OcrError::engine(format!("reading PDF pages: {e}")))? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let number = name.strip_prefix("page-").and_then(|n| n.strip_suffix(".png")).and_then(|n| n.parse::<u32>().ok());
+        if let Some(number) = number {
+            files.push((number, entry.path()));
+        }
+    }
+    files.sort();
+    let mut rendered = Vec::with_capacity(files.len());
+    for (_, path) in files {
+        let png = tokio::fs::read(&path).await.map_err(|e| OcrError::engine(format!("reading a PDF page: {e}")))?;
+        rendered.push(Bytes::from(png));
+    }
+    if rendered.is_empty() {
+        return Err(OcrError::unreadable("the PDF's pages could not be rendered"));
+    }
+    Ok(rendered)
+}
+
+/// Page sizes in points from pdfinfo's `Page    1 size:  612 x 792 pts (letter)` lines.
+fn page_sizes(info: &str) -> Vec<(f64, f64)> {
+    info.lines()
+        .filter(|line| line.starts_with("Page") && line.contains("size:"))
+        .filter_map(|line| {
+            let (_, size) = line.split_once("size:")?;
+            let mut words = size.split_whitespace();
+            let width = words.next()?.parse::<f64>().ok()?;
+            (words.next()? == "x").then_some(())?;
+            let height = words.next()?.parse::<f64>().ok()?;
+            (width > 0.0 && height > 0.0).then_some((width, height))
+        })
+        .collect()
+}
+
+/// The highest resolution, at most [`RASTER_DPI`], at which a page of `width`×`height` points
+/// stays within `max_pixels` and tesseract's longest side.
+fn dpi_within(width: f64, height: f64, max_pixels: u64) -> u32 {
+    let (inches_w, inches_h) = (width / 72.0, height / 72.0);
+    let by_area = (max_pixels as f64 / (inches_w * inches_h)).sqrt();
+    let by_side = f64::from(crate::preprocess::MAX_SIDE) / inches_w.max(inches_h);
+    by_area.min(by_side).min(f64::from(RASTER_DPI)).floor() as u32
+}
+
+/// Runs `program` with `input` on stdin and returns its stdout, up to [`MAX_TEXT_BYTES`]. A
+/// missing program is an engine error (install poppler-utils, retry); a failure or a timeout is
+/// the PDF's fault.
+async fn run(program: &str, args: &[&str], input: &Bytes, timeout: Duration) -> Result<Vec<u8>, OcrError> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotFound => OcrError::engine(format!("{program} is not installed (poppler-utils)")),
+            _ => OcrError::engine(format!("{program} could not start: {e}")),
+        })?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(OcrError::engine(format!("{program} started without its pipes")));
+    };
+    let finished = async {
+        let write = async move {
+            // A program that stops reading early (a broken file) closes the pipe: its exit
+            // status says what happened, not this write.
+            let _ = stdin.write_all(input).await;
+        };
+        let (_, out, err) = tokio::join!(write, read_capped(stdout, MAX_TEXT_BYTES), read_capped(stderr, 64 << 10));
+        (out, err, child.wait().await)
+    };
+    let (out, err, status) = tokio::time::timeout(timeout, finished)
+        .await
+        .map_err(|_| OcrError::unreadable(format!("{program} took longer than {}s on this PDF", timeout.as_secs())))?;
+    let status = status.map_err(|e| OcrError::engine(format!("waiting for {program}: {e}")))?;
+    if status.success() {
+        return Ok(out);
+    }
+    let err = String::from_utf8_lossy(&err);
+    Err(if err.contains("Incorrect password") {
+        OcrError::unreadable("the PDF is encrypted")
+    } else {
+        let said = err.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("no message");
+        OcrError::unreadable(format!("not a readable PDF ({program} {status}: {said})"))
+    })
+}
+
+/// Reads at most `cap` bytes, then drops the pipe so a program with more to say gets EPIPE
+/// rather than blocking forever.
+async fn read_capped(pipe: impl AsyncRead + Unpin, cap: u64) -> Vec<u8> {
+    let mut buffer = Vec::new();
+    let _ = pipe.take(cap).read_to_end(&mut buffer).await;
+    buffer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pdfinfo_page_sizes_are_read_with_and_without_page_numbers() {
+        let info = "Pages:           2\nPage    1 size:  612 x 792 pts (letter)\nPage    1 rot:   0\n\
+                    Page    2 size:  226.77 x 566.93 pts\nPage size:       595.276 x 841.89 pts (A4)\n";
+        assert_eq!(page_sizes(info), vec![(612.0, 792.0), (226.77, 566.93), (595.276, 841.89)]);
+        assert!(page_sizes("Pages: 0\nPage size: x\n").is_empty());
+    }
+
+    #[test]
+    fn pages_render_at_300_dpi_unless_that_passes_the_pixel_limit() {
+        assert_eq!(dpi_within(595.0, 842.0, 40_000_000), 300);
+        let dpi = dpi_within(14_400.0, 14_400.0, 40_000_000);
+        assert!(dpi < 40, "a 200-inch page gets {dpi} dpi");
+        let dpi = f64::from(dpi_within(2000.0, 3000.0, 40_000_000));
+        assert!((2000.0 / 72.0 * dpi) * (3000.0 / 72.0 * dpi) <= 40_000_000.0);
+    }
+
+    #[test]
+    fn a_stray_page_number_is_not_a_text_layer() {
+        assert!(!is_meaningful("  1  \n"));
+        assert!(!is_meaningful("Scanned by X"));
+        assert!(is_meaningful("TOTAL 23,45 EUR\n12/03/2024"));
+    }
+}

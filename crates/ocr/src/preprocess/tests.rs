@@ -1,0 +1,154 @@
+use super::*;
+
+/// A small deterministic generator: tests must not depend on a seed that changes.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        (self.next() % u64::from(n)) as u32
+    }
+}
+
+/// A page of "text": rows of dark word-like bars of random widths on light paper.
+fn text_like_page(width: u32, height: u32) -> GrayImage {
+    let mut rng = Xorshift(0x9E37_79B9_7F4A_7C15);
+    let mut page = GrayImage::from_pixel(width, height, Luma([235]));
+    let (line_height, glyph_height) = (36, 18);
+    let mut y = 40;
+    while y + glyph_height < height - 40 {
+        let mut x = 40 + rng.below(60);
+        while x < width - 80 {
+            let word = 20 + rng.below(90);
+            for yy in y..y + glyph_height {
+                for xx in x..(x + word).min(width - 40) {
+                    // Glyph strokes, not solid blocks: every third column is a gap.
+                    if (xx + yy / 7) % 3 != 0 {
+                        page.put_pixel(xx, yy, Luma([25]));
+                    }
+                }
+            }
+            x += word + 15 + rng.below(20);
+        }
+        y += line_height;
+    }
+    page
+}
+
+#[test]
+fn otsu_splits_a_bimodal_image_between_its_modes() {
+    let mut rng = Xorshift(7);
+    let image = GrayImage::from_fn(200, 100, |x, _| {
+        let noise = rng.below(21) as u8;
+        Luma([if x < 70 { 30 + noise } else { 190 + noise }])
+    });
+    let threshold = otsu_threshold(&image);
+    assert!((50..190).contains(&threshold), "threshold {threshold}");
+
+    let mut binary = image.clone();
+    binarise(&mut binary, threshold);
+    for (x, _, pixel) in binary.enumerate_pixels() {
+        assert_eq!(pixel.0[0], if x < 70 { 0 } else { 255 });
+    }
+}
+
+#[test]
+fn a_uniform_image_gets_a_threshold_without_panicking() {
+    let image = GrayImage::from_pixel(10, 10, Luma([128]));
+    let _ = otsu_threshold(&image);
+    assert_eq!(estimate_skew(&image), 0.0);
+}
+
+#[test]
+fn narrow_images_are_scaled_up_towards_1600_px_and_wide_ones_are_not() {
+    let plenty = 40_000_000;
+    assert_eq!(upscale_factor(1000, 3000, plenty), 1);
+    assert_eq!(upscale_factor(2480, 3508, plenty), 1);
+    assert_eq!(upscale_factor(999, 3000, plenty), 2);
+    assert_eq!(upscale_factor(800, 2000, plenty), 2);
+    assert_eq!(upscale_factor(600, 2000, plenty), 3);
+    assert_eq!(upscale_factor(400, 1200, plenty), 4);
+    assert_eq!(upscale_factor(100, 100, plenty), 4, "at most ×4");
+}
+
+#[test]
+fn upscaling_stays_within_the_pixel_limit() {
+    assert_eq!(upscale_factor(500, 500, 500 * 500 * 3), 1);
+    assert_eq!(upscale_factor(500, 500, 500 * 500 * 4), 2);
+    assert_eq!(upscale_factor(900, 20_000, u64::MAX), 1, "the tall side would pass tesseract's limit");
+}
+
+#[test]
+fn deskew_recovers_a_known_rotation_within_half_a_degree() {
+    let page = text_like_page(900, 1100);
+    for angle in [-4.5f32, -3.0, -1.0, 0.0, 0.7, 2.0, 3.5, 5.0] {
+        let rotated = rotate(&page, angle, 235);
+        let found = estimate_skew(&rotated);
+        assert!((found - angle).abs() <= 0.5, "rotated by {angle}°, estimated {found}°");
+    }
+}
+
+#[test]
+fn deskew_then_prepare_straightens_the_page() {
+    let page = text_like_page(1200, 900);
+    let skewed = rotate(&page, 2.5, 235);
+    let straight = rotate(&skewed, -estimate_skew(&skewed), 235);
+    assert!(estimate_skew(&straight).abs() <= 0.3);
+}
+
+#[test]
+fn rotating_by_zero_keeps_every_pixel() {
+    let page = text_like_page(300, 200);
+    assert_eq!(rotate(&page, 0.0, 255), page);
+}
+
+#[test]
+fn rotation_grows_the_canvas_and_fills_the_corners() {
+    let page = GrayImage::from_pixel(400, 200, Luma([0]));
+    let rotated = rotate(&page, 5.0, 255);
+    assert!(rotated.width() > 400 && rotated.height() > 200);
+    assert_eq!(rotated.get_pixel(0, 0).0[0], 255);
+    assert_eq!(rotated.get_pixel(rotated.width() / 2, rotated.height() / 2).0[0], 0);
+}
+
+#[test]
+fn transparent_pixels_are_put_on_white() {
+    let mut rgba = image::RgbaImage::from_pixel(4, 4, image::Rgba([0, 0, 0, 0]));
+    rgba.put_pixel(0, 0, image::Rgba([0, 0, 0, 255]));
+    let mut png = Vec::new();
+    DynamicImage::ImageRgba8(rgba).write_to(&mut Cursor::new(&mut png), ImageFormat::Png).unwrap();
+    let gray = decode(&png, ContentKind::Png, 1_000).unwrap();
+    assert_eq!(gray.get_pixel(0, 0).0[0], 0);
+    assert_eq!(gray.get_pixel(3, 3).0[0], 255);
+}
+
+#[test]
+fn a_header_declaring_too_many_pixels_is_refused_before_decoding() {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend(30_000u32.to_be_bytes());
+    png.extend(30_000u32.to_be_bytes());
+    png.extend([8, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let error = decode(&png, ContentKind::Png, 40_000_000).unwrap_err();
+    assert!(matches!(error, OcrError::Unreadable(ref reason) if reason.contains("30000×30000")), "{error:?}");
+}
+
+#[test]
+fn prepare_with_no_steps_changes_nothing() {
+    let page = text_like_page(300, 200);
+    let none = Preprocessing { upscale: false, deskew: false, binarise: false };
+    assert_eq!(prepare(page.clone(), none, u64::MAX), page);
+}
+
+#[test]
+fn prepare_scales_up_and_binarises_a_small_page() {
+    let page = text_like_page(500, 300);
+    let prepared = prepare(page, Preprocessing::default(), u64::MAX);
+    assert_eq!(prepared.dimensions(), (2000, 1200), "×4 to reach 1600 px");
+    assert!(prepared.iter().all(|&v| v == 0 || v == 255));
+}
