@@ -1,13 +1,20 @@
 # Builds the one `cashflow` binary; every role runs from this image.
 FROM rust:1.95-bookworm AS build
+# libtesseract and clang for the OCR binding (bindgen).
+RUN apt-get update && apt-get install -y --no-install-recommends libtesseract-dev libleptonica-dev clang libclang-dev \
+    pkg-config && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p cashflow
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+# The OCR role needs tesseract with English and Spanish data, and poppler for PDFs.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tesseract-ocr tesseract-ocr-eng \
+    tesseract-ocr-spa poppler-utils && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 cashflow
 COPY --from=build /src/target/release/cashflow /usr/local/bin/cashflow
+RUN mkdir -p /var/lib/cashflow/blobs && chown cashflow /var/lib/cashflow/blobs
+ENV CASHFLOW_BLOB_URL=file:///var/lib/cashflow/blobs
 USER cashflow
 EXPOSE 50051
 ENTRYPOINT ["cashflow"]

@@ -33,6 +33,7 @@ struct Owned {
     account_id: String,
     category_id: String,
     movement_id: String,
+    invoice_id: String,
     command_id: String,
     position: u64,
 }
@@ -73,13 +74,40 @@ async fn seed(server: &Server, user: Uuid, name: &str) -> Owned {
         .await
         .expect("record movement")
         .into_inner();
+    let invoice = server
+        .invoices(user)
+        .await
+        .upload_invoice(tokio_stream::iter(upload_parts(&receipt_header())))
+        .await
+        .expect("upload invoice")
+        .into_inner();
     Owned {
+        invoice_id: invoice.invoice_id,
         account_id: account.account_id,
         category_id: category.category_id,
         movement_id: movement.movement_id,
         command_id: account_command,
-        position: movement.position,
+        position: movement.position.max(invoice.position),
     }
+}
+
+/// A PNG header of 10×10 pixels: enough for an upload to be accepted (no OCR runs here).
+fn receipt_header() -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend(10u32.to_be_bytes());
+    png.extend(10u32.to_be_bytes());
+    png.extend([8, 0, 0, 0, 0, 0, 0, 0, 0]);
+    png
+}
+
+fn upload_parts(bytes: &[u8]) -> Vec<UploadInvoiceRequest> {
+    use upload_invoice_request::Part;
+    let header =
+        UploadInvoiceHeader { command_id: command_id(), filename: "r.png".into(), content_type: String::new(), account_id: None };
+    vec![
+        UploadInvoiceRequest { part: Some(Part::Header(header)) },
+        UploadInvoiceRequest { part: Some(Part::Chunk(bytes.to_vec())) },
+    ]
 }
 
 /// Everything of `user` in the event store and the read model, as text.
@@ -123,6 +151,7 @@ async fn no_rpc_reaches_another_users_data() {
     let mut ledger = server.ledger(bob).await;
     let mut query = server.query(bob).await;
     let mut audit = server.audit(bob).await;
+    let mut invoices = server.invoices(bob).await;
     let mut auth = cashflow_proto::v1::auth_service_client::AuthServiceClient::new(server.channel().await);
     let mut covered = BTreeSet::new();
     for rpc in contract_rpcs() {
@@ -206,6 +235,63 @@ async fn no_rpc_reaches_another_users_data() {
                         command_id: command_id(),
                         name: "under alice's".into(),
                         parent_id: Some(a.category_id.clone()),
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.LedgerService", "AddCategorizationRule") => {
+                let answer = ledger
+                    .add_categorization_rule(AddCategorizationRuleRequest {
+                        command_id: command_id(),
+                        category_id: a.category_id.clone(),
+                        description_pattern: Some("lunch".into()),
+                        ..Default::default()
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.LedgerService", "ApplyRules") => {
+                // Bob's rules (none) over Bob's movements: Alice's are out of reach.
+                let applied = ledger
+                    .apply_rules(ApplyRulesRequest { command_id: a.command_id.clone(), from: None, to: None })
+                    .await
+                    .expect("apply rules")
+                    .into_inner();
+                assert_eq!(applied.movements_categorised, 0, "{rpc}");
+            }
+            ("cashflow.v1.InvoiceService", "UploadInvoice") => {
+                // The same file from Bob is Bob's own invoice, not a view of Alice's.
+                let uploaded = invoices
+                    .upload_invoice(tokio_stream::iter(upload_parts(&receipt_header())))
+                    .await
+                    .expect("upload")
+                    .into_inner();
+                assert_ne!(uploaded.invoice_id, a.invoice_id, "{rpc}");
+            }
+            ("cashflow.v1.InvoiceService", "GetInvoice") => {
+                let answer =
+                    invoices.get_invoice(GetInvoiceRequest { invoice_id: a.invoice_id.clone(), min_position: wait }).await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.InvoiceService", "ListInvoices") => {
+                let listed = invoices
+                    .list_invoices(ListInvoicesRequest { min_position: wait, ..Default::default() })
+                    .await
+                    .expect("list")
+                    .into_inner();
+                assert!(listed.invoices.iter().all(|i| i.invoice_id != a.invoice_id), "{rpc} listed alice's invoice");
+            }
+            ("cashflow.v1.InvoiceService", "DownloadInvoice") => {
+                let answer = invoices.download_invoice(DownloadInvoiceRequest { invoice_id: a.invoice_id.clone() }).await;
+                assert_not_found(&rpc, answer.map(|_| "a stream"));
+            }
+            ("cashflow.v1.InvoiceService", "CorrectInvoice") => {
+                let answer = invoices
+                    .correct_invoice(CorrectInvoiceRequest {
+                        command_id: command_id(),
+                        invoice_id: a.invoice_id.clone(),
+                        total: Some("1.00".into()),
+                        ..Default::default()
                     })
                     .await;
                 assert_not_found(&rpc, answer);
@@ -311,7 +397,7 @@ async fn no_rpc_reaches_another_users_data() {
         }
         covered.insert(rpc);
     }
-    assert!(covered.len() >= 16, "the descriptor set lists too few RPCs: {covered:?}");
+    assert!(covered.len() >= 23, "the descriptor set lists too few RPCs: {covered:?}");
 
     // Let the projector apply whatever Bob's calls appended, then compare Alice's world.
     let caught_up = server.query(bob).await.get_balances(GetBalancesRequest { min_position: None }).await;

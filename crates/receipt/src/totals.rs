@@ -329,7 +329,7 @@ fn columns(line: &Line) -> Option<Vec<Column>> {
     for item in named {
         if let Some(previous) = merged.last_mut() {
             let pair = [previous.2, item.2];
-            let adjacent = line.text.get(previous.1..item.0).is_some_and(|gap| gap.len() <= 2 && gap.trim().is_empty());
+            let adjacent = line.text.get(previous.1..item.0).is_some_and(|gap| gap.len() <= 1 && gap.trim().is_empty());
             if adjacent && pair.contains(&Column::Rate) && pair.contains(&Column::Tax) {
                 *previous = (previous.0, item.1, Column::Rate);
                 continue;
@@ -443,19 +443,5 @@ mod tests {
     fn a_card_line_repeating_the_total_raises_its_confidence() {
         let m = money("TOTAL 4,80\nTARJETA 4,80");
         assert_eq!(m.total, Some((d(480, 2), Score(85))));
-    }
-}
-#[cfg(test)]
-mod debug_tests {
-    use super::*;
-    use crate::line;
-    #[test]
-    fn dbg_table() {
-        let text = "BASE IMP.  %IVA  CUOTA  TOTAL\n19,01  21,00  3,99  23,00";
-        let texts: Vec<&str> = text.lines().collect();
-        let lines: Vec<Line> = texts.iter().map(|t| Line::new(t, &line::scan(t), None)).collect();
-        for l in &lines { eprintln!("{:?}", l); }
-        eprintln!("{:?}", table_at(&lines, 0));
-        eprintln!("{:?}", read(&lines));
     }
 }

@@ -105,8 +105,8 @@ async fn a_page_size_of_zero_means_the_default_and_a_huge_one_is_capped() {
     db.drop().await;
 }
 
-#[tokio::test]
-async fn a_malformed_page_token_is_a_typed_error_naming_its_field() {
+#[test]
+fn a_malformed_page_token_is_a_typed_error_naming_its_field() {
     for bad in ["", "not hex", "00", &"ab".repeat(25)] {
         assert_eq!(InvoiceCursor::decode(bad), Err(InvalidPageToken));
     }
