@@ -30,7 +30,12 @@ fn receipt_png(text: &str) -> Vec<u8> {
 }
 
 /// The file in a header message and chunks of at most 100 KiB.
-fn upload_parts(filename: &str, content_type: &str, account_id: Option<String>, bytes: &[u8]) -> Vec<UploadInvoiceRequest> {
+fn upload_parts(
+    filename: &str,
+    content_type: &str,
+    account_id: Option<String>,
+    bytes: &[u8],
+) -> Vec<UploadInvoiceRequest> {
     use upload_invoice_request::Part;
     let header = UploadInvoiceHeader {
         command_id: command_id(),
@@ -39,7 +44,8 @@ fn upload_parts(filename: &str, content_type: &str, account_id: Option<String>, 
         account_id,
     };
     let mut parts = vec![UploadInvoiceRequest { part: Some(Part::Header(header)) }];
-    parts.extend(bytes.chunks(100 * 1024).map(|chunk| UploadInvoiceRequest { part: Some(Part::Chunk(chunk.to_vec())) }));
+    parts
+        .extend(bytes.chunks(100 * 1024).map(|chunk| UploadInvoiceRequest { part: Some(Part::Chunk(chunk.to_vec())) }));
     parts
 }
 
@@ -122,10 +128,9 @@ async fn a_photographed_receipt_becomes_a_categorised_movement_and_follows_its_c
     let mut invoices = server.invoices(alice).await;
     // No account named: alice's only account is the default.
     let uploaded = upload(&mut invoices, upload_parts("ticket.png", "image/png", None, &photo)).await.expect("upload");
-    let scanned = invoice_until(&mut invoices, &uploaded.invoice_id, Duration::from_secs(90), |i| {
-        !i.movement_id.is_empty()
-    })
-    .await;
+    let scanned =
+        invoice_until(&mut invoices, &uploaded.invoice_id, Duration::from_secs(90), |i| !i.movement_id.is_empty())
+            .await;
     assert_eq!(scanned.status(), InvoiceStatus::Scanned, "{scanned:?}");
     assert_eq!(scanned.total, "23.45", "{}", scanned.raw_text);
     assert_eq!(scanned.issued_on, "2026-11-23", "{}", scanned.raw_text);
@@ -159,8 +164,11 @@ async fn a_photographed_receipt_becomes_a_categorised_movement_and_follows_its_c
     assert_eq!(listed.iter().map(|m| m.movement_id.as_str()).collect::<Vec<_>>(), [scanned.movement_id.as_str()]);
 
     // The original comes back byte for byte; the same file again is the same invoice.
-    let mut download =
-        invoices.download_invoice(DownloadInvoiceRequest { invoice_id: uploaded.invoice_id.clone() }).await.expect("download").into_inner();
+    let mut download = invoices
+        .download_invoice(DownloadInvoiceRequest { invoice_id: uploaded.invoice_id.clone() })
+        .await
+        .expect("download")
+        .into_inner();
     let mut bytes = Vec::new();
     while let Some(chunk) = download.message().await.expect("a chunk") {
         assert!(chunk.chunk.len() <= 64 * 1024);
@@ -184,7 +192,10 @@ async fn a_photographed_receipt_becomes_a_categorised_movement_and_follows_its_c
         .expect("correct")
         .into_inner();
     let invoice = invoices
-        .get_invoice(GetInvoiceRequest { invoice_id: uploaded.invoice_id.clone(), min_position: Some(corrected.position) })
+        .get_invoice(GetInvoiceRequest {
+            invoice_id: uploaded.invoice_id.clone(),
+            min_position: Some(corrected.position),
+        })
         .await
         .expect("get")
         .into_inner()
@@ -238,7 +249,10 @@ async fn a_pdf_with_a_text_layer_is_read_without_ocr_and_a_corrupt_image_fails_c
     // The bad file did not block the good one behind it.
     let scanned =
         invoice_until(&mut invoices, &read.invoice_id, Duration::from_secs(60), |i| !i.movement_id.is_empty()).await;
-    assert_eq!((scanned.total.as_str(), scanned.tax.as_str(), scanned.issued_on.as_str()), ("36.00", "6.00", "2026-11-20"));
+    assert_eq!(
+        (scanned.total.as_str(), scanned.tax.as_str(), scanned.issued_on.as_str()),
+        ("36.00", "6.00", "2026-11-20")
+    );
     assert!(scanned.raw_text.contains("AMOUNT DUE"), "{}", scanned.raw_text);
 }
 

@@ -102,8 +102,12 @@ fn receipt_header() -> Vec<u8> {
 
 fn upload_parts(bytes: &[u8]) -> Vec<UploadInvoiceRequest> {
     use upload_invoice_request::Part;
-    let header =
-        UploadInvoiceHeader { command_id: command_id(), filename: "r.png".into(), content_type: String::new(), account_id: None };
+    let header = UploadInvoiceHeader {
+        command_id: command_id(),
+        filename: "r.png".into(),
+        content_type: String::new(),
+        account_id: None,
+    };
     vec![
         UploadInvoiceRequest { part: Some(Part::Header(header)) },
         UploadInvoiceRequest { part: Some(Part::Chunk(bytes.to_vec())) },
@@ -269,8 +273,9 @@ async fn no_rpc_reaches_another_users_data() {
                 assert_ne!(uploaded.invoice_id, a.invoice_id, "{rpc}");
             }
             ("cashflow.v1.InvoiceService", "GetInvoice") => {
-                let answer =
-                    invoices.get_invoice(GetInvoiceRequest { invoice_id: a.invoice_id.clone(), min_position: wait }).await;
+                let answer = invoices
+                    .get_invoice(GetInvoiceRequest { invoice_id: a.invoice_id.clone(), min_position: wait })
+                    .await;
                 assert_not_found(&rpc, answer);
             }
             ("cashflow.v1.InvoiceService", "ListInvoices") => {
@@ -282,7 +287,8 @@ async fn no_rpc_reaches_another_users_data() {
                 assert!(listed.invoices.iter().all(|i| i.invoice_id != a.invoice_id), "{rpc} listed alice's invoice");
             }
             ("cashflow.v1.InvoiceService", "DownloadInvoice") => {
-                let answer = invoices.download_invoice(DownloadInvoiceRequest { invoice_id: a.invoice_id.clone() }).await;
+                let answer =
+                    invoices.download_invoice(DownloadInvoiceRequest { invoice_id: a.invoice_id.clone() }).await;
                 assert_not_found(&rpc, answer.map(|_| "a stream"));
             }
             ("cashflow.v1.InvoiceService", "CorrectInvoice") => {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files =
-        ["ledger.proto", "query.proto", "audit.proto", "auth.proto", "invoice.proto"].map(|f| proto_root.join("cashflow/v1").join(f));
+    let files = ["ledger.proto", "query.proto", "audit.proto", "auth.proto", "invoice.proto"]
+        .map(|f| proto_root.join("cashflow/v1").join(f));
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
     let descriptors = protox::compile(&files, [&proto_root])?;

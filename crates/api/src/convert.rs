@@ -105,7 +105,17 @@ macro_rules! command {
     )*};
 }
 
-command!(OpenAccount, RecordMovement, AssignCategory, VoidMovement, CreateCategory, AddRule, ApplyRules, CorrectInvoice, UploadInvoice);
+command!(
+    OpenAccount,
+    RecordMovement,
+    AssignCategory,
+    VoidMovement,
+    CreateCategory,
+    AddRule,
+    ApplyRules,
+    CorrectInvoice,
+    UploadInvoice
+);
 
 fn command_id(raw: &str) -> Result<CommandId, ValidationError> {
     if raw.trim().is_empty() {

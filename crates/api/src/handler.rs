@@ -7,13 +7,13 @@
 use crate::context::CommandContext;
 use crate::convert;
 use crate::error::ApiError;
+use cashflow_blob::BlobStore;
 use cashflow_domain::account::{self, Account, AccountCommand, AccountKind};
 use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext};
 use cashflow_domain::movement::{self, AssignedBy, Movement, MovementCommand, MovementContext, MovementSource};
 use cashflow_domain::{
     AccountId, Aggregate, CategoryId, DomainError, DomainEvent, MovementId, RuleId, ValidationError, fold,
 };
-use cashflow_blob::BlobStore;
 use cashflow_eventstore::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
 use cashflow_projection_ledger::LedgerQueries;
 use std::sync::Arc;
@@ -232,8 +232,12 @@ impl CommandHandler {
                     .into());
                 }
                 let category = self.load::<Category>(&input.category_id.stream_id()).await?;
-                let command =
-                    MovementCommand::AssignCategory { owner: ctx.owner, category_id: input.category_id, assigned_by, rule_id };
+                let command = MovementCommand::AssignCategory {
+                    owner: ctx.owner,
+                    category_id: input.category_id,
+                    assigned_by,
+                    rule_id,
+                };
                 let context = MovementContext { account: None, category: Some(&category.state), today: today() };
                 let events = movement::decide(&movement.state, command, context)?;
                 changed.store(!events.is_empty(), std::sync::atomic::Ordering::Relaxed);
@@ -246,7 +250,9 @@ impl CommandHandler {
             // position then, where the event is some other command's.
             Ran::Replayed(outcome) => {
                 let events = self.store.read_all(outcome.position.saturating_sub(1), 1).await?;
-                events.first().is_some_and(|e| e.position == outcome.position && e.command_id == ctx.command_id.as_uuid())
+                events
+                    .first()
+                    .is_some_and(|e| e.position == outcome.position && e.command_id == ctx.command_id.as_uuid())
             }
         };
         Ok(Assigned { position: ran.outcome().position, changed })

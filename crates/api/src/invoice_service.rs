@@ -81,7 +81,10 @@ impl InvoiceApi {
                     file.extend_from_slice(&chunk);
                 }
                 Some(Part::Header(_)) => {
-                    return Err(invalid_argument(&ValidationError::new("header", "only the first message is a header")));
+                    return Err(invalid_argument(&ValidationError::new(
+                        "header",
+                        "only the first message is a header",
+                    )));
                 }
                 None => {}
             }
@@ -103,12 +106,13 @@ impl InvoiceService for InvoiceApi {
         let (metadata, _, parts) = request.into_parts();
         let (header, bytes) = self.receive(parts).await?;
         let input = UploadInvoice::try_from(header).map_err(status)?;
-        let file = InvoiceFile::check(input.declared, bytes, self.limits.max_pixels).map_err(|refused| match refused {
-            FileRefused::Invalid(error) => invalid_argument(&error),
-            FileRefused::TooManyPixels { width, height, max } => {
-                Status::resource_exhausted(format!("the image is {width}×{height} pixels; at most {max} are accepted"))
-            }
-        })?;
+        let file =
+            InvoiceFile::check(input.declared, bytes, self.limits.max_pixels).map_err(|refused| match refused {
+                FileRefused::Invalid(error) => invalid_argument(&error),
+                FileRefused::TooManyPixels { width, height, max } => Status::resource_exhausted(format!(
+                    "the image is {width}×{height} pixels; at most {max} are accepted"
+                )),
+            })?;
         let context = CommandContext::new(caller, &metadata, input.command_id);
         let created = self.handler.upload_invoice(&context, input, file).await.map_err(status)?;
         Ok(Response::new(pb::UploadInvoiceResponse { invoice_id: created.id.to_string(), position: created.position }))
@@ -138,11 +142,7 @@ impl InvoiceService for InvoiceApi {
         let page_size = convert::page_size(request.get_ref().page_size).map_err(status)?;
         let after = convert::invoice_page_token(&request.get_ref().page_token).map_err(status)?;
         let caller = self.gate.caller_after(&request, request.get_ref().min_position).await?;
-        let page = self
-            .queries
-            .list(caller.user_id.as_uuid(), page_size, after)
-            .await
-            .map_err(query_status)?;
+        let page = self.queries.list(caller.user_id.as_uuid(), page_size, after).await.map_err(query_status)?;
         Ok(Response::new(pb::ListInvoicesResponse {
             invoices: page.invoices.into_iter().map(invoice_to_proto).collect(),
             next_page_token: page.next.map(|cursor| cursor.encode()).unwrap_or_default(),

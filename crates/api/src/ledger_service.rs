@@ -94,7 +94,10 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::AddCategorizationRuleResponse>, Status> {
         let (context, input) = accept::<_, convert::AddRule>(request)?;
         let created = self.handler.add_rule(&context, input).await.map_err(status)?;
-        Ok(Response::new(pb::AddCategorizationRuleResponse { rule_id: created.id.to_string(), position: created.position }))
+        Ok(Response::new(pb::AddCategorizationRuleResponse {
+            rule_id: created.id.to_string(),
+            position: created.position,
+        }))
     }
 
     async fn apply_rules(

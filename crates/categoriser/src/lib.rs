@@ -50,8 +50,9 @@ impl Worker for Categoriser {
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkError> {
         let decoded = MovementEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
             .map_err(|error| WorkError::Permanent(error.to_string()))?;
-        let MovementEvent::MovementRecorded { movement_id, owner, amount, direction, description, counterparty, .. } =
-            decoded
+        let MovementEvent::MovementRecorded {
+            movement_id, owner, amount, direction, description, counterparty, ..
+        } = decoded
         else {
             return Ok(());
         };
@@ -59,11 +60,8 @@ impl Worker for Categoriser {
         if rules.is_empty() {
             return Ok(());
         }
-        let rules = rules
-            .into_iter()
-            .map(CompiledRule::new)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(WorkError::Permanent)?;
+        let rules =
+            rules.into_iter().map(CompiledRule::new).collect::<Result<Vec<_>, _>>().map_err(WorkError::Permanent)?;
         let facts = MovementFacts {
             description: description.as_str(),
             counterparty: counterparty.as_ref().map(|c| c.as_str()),

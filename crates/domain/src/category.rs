@@ -9,8 +9,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum CategoryEvent {
-    CategoryCreated { category_id: CategoryId, owner: UserId, name: Name, parent_id: Option<CategoryId> },
-    CategoryRenamed { name: Name },
+    CategoryCreated {
+        category_id: CategoryId,
+        owner: UserId,
+        name: Name,
+        parent_id: Option<CategoryId>,
+    },
+    CategoryRenamed {
+        name: Name,
+    },
     /// A rule that puts matching movements in this category.
     CategorizationRuleAdded(Rule),
 }
@@ -27,10 +34,21 @@ impl DomainEvent for CategoryEvent {
 
 #[derive(Debug, Clone)]
 pub enum CategoryCommand {
-    Create { category_id: CategoryId, owner: UserId, name: Name, parent_id: Option<CategoryId> },
-    Rename { owner: UserId, name: Name },
+    Create {
+        category_id: CategoryId,
+        owner: UserId,
+        name: Name,
+        parent_id: Option<CategoryId>,
+    },
+    Rename {
+        owner: UserId,
+        name: Name,
+    },
     /// `rule.category_id` must be this category.
-    AddRule { owner: UserId, rule: Rule },
+    AddRule {
+        owner: UserId,
+        rule: Rule,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,9 +195,11 @@ mod tests {
         )
         .unwrap();
         let rule = Rule { rule_id: crate::RuleId::new(), category_id, criteria, priority: 0 };
-        let events = decide(&category, CategoryCommand::AddRule { owner, rule: rule.clone() }, CategoryContext::default());
+        let events =
+            decide(&category, CategoryCommand::AddRule { owner, rule: rule.clone() }, CategoryContext::default());
         assert_eq!(events, Ok(vec![CategoryEvent::CategorizationRuleAdded(rule.clone())]));
-        let stranger = decide(&category, CategoryCommand::AddRule { owner: UserId::new(), rule }, CategoryContext::default());
+        let stranger =
+            decide(&category, CategoryCommand::AddRule { owner: UserId::new(), rule }, CategoryContext::default());
         assert_eq!(stranger, Err(DomainError::NotFound { what: "category" }));
     }
 

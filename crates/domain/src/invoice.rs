@@ -385,7 +385,9 @@ pub fn decide(state: &Invoice, command: InvoiceCommand) -> Result<Vec<InvoiceEve
         InvoiceCommand::Correct { owner, merchant, issued_on, total } => {
             state.owned_by(owner).ok_or(not_found)?;
             if merchant.is_none() && issued_on.is_none() && total.is_none() {
-                return Err(ValidationError::new("merchant", "give at least one of merchant, issued_on and total").into());
+                return Err(
+                    ValidationError::new("merchant", "give at least one of merchant, issued_on and total").into()
+                );
             }
             let merchant = changed(merchant, state.merchant().map(|m| m.value));
             let issued_on = changed(issued_on, state.issued_on().map(|d| d.value));

@@ -217,8 +217,9 @@ mod tests {
             Some(Direction::Expense),
         )
         .unwrap();
-        let rule = CompiledRule::new(Rule { rule_id: RuleId::new(), category_id: CategoryId::new(), criteria, priority: 0 })
-            .unwrap();
+        let rule =
+            CompiledRule::new(Rule { rule_id: RuleId::new(), category_id: CategoryId::new(), criteria, priority: 0 })
+                .unwrap();
         let mut movement = MovementFacts { counterparty: Some("Cabify SL"), ..facts("Taxi to airport") };
         assert!(rule.matches(&movement));
         movement.amount = Decimal::new(5001, 2);

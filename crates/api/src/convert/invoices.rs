@@ -4,8 +4,8 @@ use super::{command_id, date, money, present};
 use cashflow_domain::date::parse_date;
 use cashflow_domain::invoice::{ContentKind, FileName, InvoiceStatus, Read, Sha256Hex, image_dimensions};
 use cashflow_domain::{AccountId, Amount, CommandId, Counterparty, InvoiceId, ValidationError};
-use cashflow_proto::v1 as pb;
 use cashflow_projection_invoices::{InvoiceCursor, InvoiceView};
+use cashflow_proto::v1 as pb;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -44,7 +44,8 @@ impl InvoiceFile {
         if bytes.is_empty() {
             return Err(invalid("the file is empty".into()));
         }
-        let kind = ContentKind::sniff(&bytes).ok_or_else(|| invalid("is not a JPEG, PNG, WebP, TIFF or PDF file".into()))?;
+        let kind =
+            ContentKind::sniff(&bytes).ok_or_else(|| invalid("is not a JPEG, PNG, WebP, TIFF or PDF file".into()))?;
         if let Some(declared) = declared
             && declared != kind
         {
@@ -54,8 +55,8 @@ impl InvoiceFile {
             )));
         }
         if kind.is_image() {
-            let (width, height) =
-                image_dimensions(&bytes).ok_or_else(|| invalid(format!("the {} header is unreadable", kind.media_type())))?;
+            let (width, height) = image_dimensions(&bytes)
+                .ok_or_else(|| invalid(format!("the {} header is unreadable", kind.media_type())))?;
             if width == 0 || height == 0 {
                 return Err(invalid("the image has no pixels".into()));
             }
@@ -76,7 +77,10 @@ impl TryFrom<pb::UploadInvoiceHeader> for UploadInvoice {
         let declared = match present(Some(&header.content_type)) {
             None => None,
             Some(raw) => Some(ContentKind::from_media_type(raw).ok_or_else(|| {
-                ValidationError::new("content_type", "must be image/jpeg, image/png, image/webp, image/tiff or application/pdf")
+                ValidationError::new(
+                    "content_type",
+                    "must be image/jpeg, image/png, image/webp, image/tiff or application/pdf",
+                )
             })?),
         };
         Ok(Self {
@@ -107,7 +111,9 @@ impl TryFrom<pb::CorrectInvoiceRequest> for CorrectInvoice {
         let correction = Self {
             command_id: command_id(&request.command_id)?,
             invoice_id: invoice_id(&request.invoice_id)?,
-            merchant: present(request.merchant.as_deref()).map(|raw| Counterparty::parse("merchant", raw)).transpose()?,
+            merchant: present(request.merchant.as_deref())
+                .map(|raw| Counterparty::parse("merchant", raw))
+                .transpose()?,
             issued_on: present(request.issued_on.as_deref()).map(|raw| parse_date("issued_on", raw)).transpose()?,
             total: present(request.total.as_deref()).map(|raw| Amount::parse("total", raw)).transpose()?,
         };
@@ -120,60 +126,6 @@ impl TryFrom<pb::CorrectInvoiceRequest> for CorrectInvoice {
 
 pub fn invoice_id(raw: &str) -> Result<InvoiceId, ValidationError> {
     InvoiceId::parse("invoice_id", raw)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn png(width: u32, height: u32) -> bytes::Bytes {
-        let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
-        b.extend(width.to_be_bytes());
-        b.extend(height.to_be_bytes());
-        b.extend([8, 0, 0, 0, 0, 0, 0, 0, 0]);
-        b.into()
-    }
-
-    #[test]
-    fn an_empty_file_names_the_chunk() {
-        let refused = InvoiceFile::check(None, bytes::Bytes::new(), 1_000_000).unwrap_err();
-        assert!(matches!(refused, FileRefused::Invalid(e) if e.field == "chunk"));
-    }
-
-    #[test]
-    fn a_png_declared_as_pdf_is_refused_naming_the_content_type() {
-        let refused = InvoiceFile::check(Some(ContentKind::Pdf), png(10, 10), 1_000_000).unwrap_err();
-        assert!(matches!(refused, FileRefused::Invalid(e) if e.field == "content_type" && e.message.contains("image/png")));
-    }
-
-    #[test]
-    fn a_decompression_bomb_header_is_refused_before_decoding() {
-        let refused = InvoiceFile::check(None, png(30_000, 30_000), 40_000_000).unwrap_err();
-        assert_eq!(refused, FileRefused::TooManyPixels { width: 30_000, height: 30_000, max: 40_000_000 });
-    }
-
-    #[test]
-    fn text_pretending_to_be_an_image_is_refused() {
-        let refused = InvoiceFile::check(None, bytes::Bytes::from_static(b"hello"), 1_000_000).unwrap_err();
-        assert!(matches!(refused, FileRefused::Invalid(e) if e.field == "chunk"));
-    }
-
-    #[test]
-    fn a_good_file_gets_its_kind_and_digest() {
-        let file = InvoiceFile::check(Some(ContentKind::Png), png(100, 50), 1_000_000).unwrap();
-        assert_eq!(file.kind, ContentKind::Png);
-        assert_eq!(file.sha256.as_str().len(), 64);
-    }
-
-    #[test]
-    fn a_correction_needs_a_field() {
-        let request = pb::CorrectInvoiceRequest {
-            command_id: uuid::Uuid::now_v7().to_string(),
-            invoice_id: uuid::Uuid::now_v7().to_string(),
-            ..Default::default()
-        };
-        assert_eq!(CorrectInvoice::try_from(request).unwrap_err().field, "merchant");
-    }
 }
 
 pub fn invoice_page_token(raw: &str) -> Result<Option<InvoiceCursor>, ValidationError> {
@@ -226,5 +178,61 @@ pub fn invoice_to_proto(view: InvoiceView) -> pb::Invoice {
         }),
         version: view.version,
         currency,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> bytes::Bytes {
+        let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        b.extend(width.to_be_bytes());
+        b.extend(height.to_be_bytes());
+        b.extend([8, 0, 0, 0, 0, 0, 0, 0, 0]);
+        b.into()
+    }
+
+    #[test]
+    fn an_empty_file_names_the_chunk() {
+        let refused = InvoiceFile::check(None, bytes::Bytes::new(), 1_000_000).unwrap_err();
+        assert!(matches!(refused, FileRefused::Invalid(e) if e.field == "chunk"));
+    }
+
+    #[test]
+    fn a_png_declared_as_pdf_is_refused_naming_the_content_type() {
+        let refused = InvoiceFile::check(Some(ContentKind::Pdf), png(10, 10), 1_000_000).unwrap_err();
+        assert!(
+            matches!(refused, FileRefused::Invalid(e) if e.field == "content_type" && e.message.contains("image/png"))
+        );
+    }
+
+    #[test]
+    fn a_decompression_bomb_header_is_refused_before_decoding() {
+        let refused = InvoiceFile::check(None, png(30_000, 30_000), 40_000_000).unwrap_err();
+        assert_eq!(refused, FileRefused::TooManyPixels { width: 30_000, height: 30_000, max: 40_000_000 });
+    }
+
+    #[test]
+    fn text_pretending_to_be_an_image_is_refused() {
+        let refused = InvoiceFile::check(None, bytes::Bytes::from_static(b"hello"), 1_000_000).unwrap_err();
+        assert!(matches!(refused, FileRefused::Invalid(e) if e.field == "chunk"));
+    }
+
+    #[test]
+    fn a_good_file_gets_its_kind_and_digest() {
+        let file = InvoiceFile::check(Some(ContentKind::Png), png(100, 50), 1_000_000).unwrap();
+        assert_eq!(file.kind, ContentKind::Png);
+        assert_eq!(file.sha256.as_str().len(), 64);
+    }
+
+    #[test]
+    fn a_correction_needs_a_field() {
+        let request = pb::CorrectInvoiceRequest {
+            command_id: uuid::Uuid::now_v7().to_string(),
+            invoice_id: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        };
+        assert_eq!(CorrectInvoice::try_from(request).unwrap_err().field, "merchant");
     }
 }

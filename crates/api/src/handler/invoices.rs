@@ -103,9 +103,17 @@ impl CommandHandler {
         fields(owner = %ctx.owner, command_id = %ctx.command_id, invoice_id = %invoice_id,
             stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
             events_appended = tracing::field::Empty))]
-    pub async fn record_scan(&self, ctx: &CommandContext, invoice_id: InvoiceId, reading: Reading) -> Result<u64, ApiError> {
-        self.invoice_command(ctx, invoice_id, || InvoiceCommand::RecordScan { owner: ctx.owner, reading: reading.clone() })
-            .await
+    pub async fn record_scan(
+        &self,
+        ctx: &CommandContext,
+        invoice_id: InvoiceId,
+        reading: Reading,
+    ) -> Result<u64, ApiError> {
+        self.invoice_command(ctx, invoice_id, || InvoiceCommand::RecordScan {
+            owner: ctx.owner,
+            reading: reading.clone(),
+        })
+        .await
     }
 
     /// The OCR worker gave up on an invoice.
@@ -114,8 +122,11 @@ impl CommandHandler {
             stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
             events_appended = tracing::field::Empty))]
     pub async fn fail_scan(&self, ctx: &CommandContext, invoice_id: InvoiceId, reason: &str) -> Result<u64, ApiError> {
-        self.invoice_command(ctx, invoice_id, || InvoiceCommand::FailScan { owner: ctx.owner, reason: reason.to_owned() })
-            .await
+        self.invoice_command(ctx, invoice_id, || InvoiceCommand::FailScan {
+            owner: ctx.owner,
+            reason: reason.to_owned(),
+        })
+        .await
     }
 
     /// The person's reading of merchant, date or total; then the linked movement follows.
@@ -202,16 +213,23 @@ impl CommandHandler {
             direction: Direction::Expense,
             amount: draft.amount,
             occurred_on: draft.occurred_on,
-            description: Description::parse("description", &description.chars().take(Description::MAX_CHARS).collect::<String>())?,
+            description: Description::parse(
+                "description",
+                &description.chars().take(Description::MAX_CHARS).collect::<String>(),
+            )?,
             counterparty: draft.merchant.clone(),
             category_id: None,
         };
         let step = ctx.step(&format!("record {invoice_id} v{}", loaded.version));
-        let created = self.record_movement_from(&step, record, MovementSource::Invoice, Some(invoice_id.to_string())).await?;
+        let created =
+            self.record_movement_from(&step, record, MovementSource::Invoice, Some(invoice_id.to_string())).await?;
         tracing::Span::current().record("movement_id", tracing::field::display(created.id));
         let link_ctx = ctx.step(&format!("link {invoice_id} {}", created.id));
         let linked = self
-            .invoice_command(&link_ctx, invoice_id, || InvoiceCommand::Link { owner: ctx.owner, movement_id: created.id })
+            .invoice_command(&link_ctx, invoice_id, || InvoiceCommand::Link {
+                owner: ctx.owner,
+                movement_id: created.id,
+            })
             .await?;
         Ok(Some(last.unwrap_or(0).max(created.position).max(linked)))
     }

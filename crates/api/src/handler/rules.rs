@@ -103,12 +103,13 @@ impl CommandHandler {
                     category_id: rule.rule.category_id,
                     expected_version: None,
                 };
-                let assigned = match self.assign_category_as(&step, assign, AssignedBy::Rule, Some(rule.rule.rule_id)).await {
-                    Ok(assigned) => assigned,
-                    // Voided since the ledger was read: nothing to categorise.
-                    Err(ApiError::Domain(DomainError::FailedPrecondition(_))) => continue,
-                    Err(error) => return Err(error),
-                };
+                let assigned =
+                    match self.assign_category_as(&step, assign, AssignedBy::Rule, Some(rule.rule.rule_id)).await {
+                        Ok(assigned) => assigned,
+                        // Voided since the ledger was read: nothing to categorise.
+                        Err(ApiError::Domain(DomainError::FailedPrecondition(_))) => continue,
+                        Err(error) => return Err(error),
+                    };
                 if assigned.changed {
                     categorised += 1;
                     position = position.max(assigned.position);

@@ -36,7 +36,10 @@ impl World {
                 value: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
                 confidence: Confidence::new(Decimal::new(9, 1)),
             }),
-            total: Some(Read { value: Amount::parse("total", total).unwrap(), confidence: Confidence::new(confidence) }),
+            total: Some(Read {
+                value: Amount::parse("total", total).unwrap(),
+                confidence: Confidence::new(confidence),
+            }),
             tax: None,
             currency: Some(Read { value: Currency::parse("currency", "EUR").unwrap(), confidence: Confidence::ONE }),
             raw_text: "MERCADONA S.A.\nTOTAL 23,45".into(),
@@ -56,8 +59,16 @@ fn eur() -> Currency {
 fn an_invoice_is_uploaded_once() {
     let w = World::new();
     let state = w.given(&[w.uploaded()]);
-    let InvoiceEvent::InvoiceUploaded { invoice_id, owner, filename, content_kind, size_bytes, sha256, blob_key, account_id } =
-        w.uploaded()
+    let InvoiceEvent::InvoiceUploaded {
+        invoice_id,
+        owner,
+        filename,
+        content_kind,
+        size_bytes,
+        sha256,
+        blob_key,
+        account_id,
+    } = w.uploaded()
     else {
         unreachable!()
     };
@@ -92,7 +103,10 @@ fn another_users_invoice_is_not_found() {
     let stranger = UserId::new();
     let not_found = Err(DomainError::NotFound { what: "invoice" });
     let total = Some(Amount::parse("total", "1").unwrap());
-    assert_eq!(decide(&state, InvoiceCommand::Correct { owner: stranger, merchant: None, issued_on: None, total }), not_found);
+    assert_eq!(
+        decide(&state, InvoiceCommand::Correct { owner: stranger, merchant: None, issued_on: None, total }),
+        not_found
+    );
     let reading = World::reading("1", Decimal::ONE);
     assert_eq!(decide(&state, InvoiceCommand::RecordScan { owner: stranger, reading }), not_found);
     assert_eq!(decide(&state, InvoiceCommand::Link { owner: stranger, movement_id: MovementId::new() }), not_found);
