@@ -388,3 +388,103 @@ async fn the_owner_audits_a_stream_and_its_hash_chain_holds() {
     assert_eq!(status.code(), Code::NotFound);
     app.stop().await;
 }
+
+/// Records an expense of `amount` described as `description`; returns its id.
+async fn expense(
+    clients: &mut Clients,
+    account_id: &str,
+    amount: &str,
+    description: &str,
+    category: Option<String>,
+) -> String {
+    let recorded = clients
+        .ledger
+        .record_movement(pb::RecordMovementRequest {
+            command_id: Uuid::now_v7().to_string(),
+            account_id: account_id.into(),
+            direction: pb::Direction::Expense.into(),
+            amount: amount.into(),
+            occurred_on: today(),
+            description: description.into(),
+            counterparty: None,
+            category_id: category,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    recorded.movement_id
+}
+
+async fn category(clients: &mut Clients, name: &str) -> String {
+    let request =
+        pb::CreateCategoryRequest { command_id: Uuid::now_v7().to_string(), name: name.into(), parent_id: None };
+    clients.ledger.create_category(request).await.unwrap().into_inner().category_id
+}
+
+#[tokio::test]
+async fn apply_rules_categorises_past_movements_by_the_best_rule_but_never_over_a_persons_choice() {
+    let app = spawn_app().await;
+    let user = UserId::new();
+    let mut clients = connect_as(&app, user).await;
+    let (account, seeded, _) = seed(&mut clients).await;
+    let groceries = category(&mut clients, "Groceries").await;
+    let treats = category(&mut clients, "Treats").await;
+    let mine = category(&mut clients, "Mine").await;
+    let big_shop = expense(&mut clients, &account, "84.20", "MERCADONA compra semanal", None).await;
+    let small_shop = expense(&mut clients, &account, "3.10", "Mercadona snacks", None).await;
+    let chosen = expense(&mut clients, &account, "20.00", "MERCADONA", Some(mine.clone())).await;
+    let unrelated = expense(&mut clients, &account, "9.99", "Cinema", None).await;
+
+    let rule = |category_id: &str, pattern: &str, max: Option<&str>, priority| pb::AddCategorizationRuleRequest {
+        command_id: Uuid::now_v7().to_string(),
+        category_id: category_id.into(),
+        description_pattern: Some(pattern.into()),
+        max_amount: max.map(Into::into),
+        priority: Some(priority),
+        ..Default::default()
+    };
+    clients.ledger.add_categorization_rule(rule(&groceries, "mercadona", None, 0)).await.unwrap();
+    // Higher priority wins for small amounts only.
+    clients.ledger.add_categorization_rule(rule(&treats, "/^mercadona\\s+snack/", Some("5"), 10)).await.unwrap();
+    let bad = clients.ledger.add_categorization_rule(rule(&groceries, "/(unclosed/", None, 0)).await.unwrap_err();
+    assert_eq!((bad.code(), field(&bad).as_str()), (Code::InvalidArgument, "description_pattern"));
+    app.project().await;
+
+    let run = pb::ApplyRulesRequest { command_id: Uuid::now_v7().to_string(), from: None, to: None };
+    let applied = clients.ledger.apply_rules(run.clone()).await.unwrap().into_inner();
+    assert_eq!(applied.movements_categorised, 2, "{applied:?}");
+    // The same command again answers the same and changes nothing more.
+    let again = clients.ledger.apply_rules(run).await.unwrap().into_inner();
+    assert_eq!(again.movements_categorised, 2);
+    app.project().await;
+
+    let category_of = |id: String| {
+        let mut query = clients.query.clone();
+        async move {
+            let request = pb::GetMovementRequest { movement_id: id, min_position: None };
+            query.get_movement(request).await.unwrap().into_inner().movement.unwrap().category_id
+        }
+    };
+    assert_eq!(category_of(big_shop.clone()).await, groceries);
+    assert_eq!(category_of(small_shop).await, treats);
+    assert_eq!(category_of(chosen).await, mine, "a person's choice is never overwritten by a rule");
+    assert_eq!(category_of(unrelated).await, "");
+    assert_eq!(category_of(seeded).await, "");
+
+    // Each change is an event that names its rule, caused by the run: reviewable.
+    let stream = format!("movement-{big_shop}");
+    let events: Vec<pb::AuditEvent> = clients
+        .audit
+        .read_stream(pb::ReadStreamRequest { stream_id: stream })
+        .await
+        .unwrap()
+        .into_inner()
+        .try_collect()
+        .await
+        .unwrap();
+    let assigned = events.iter().find(|e| e.event_type == "CategoryAssigned").expect("a CategoryAssigned");
+    assert!(assigned.payload_json.contains("\"assigned_by\":\"rule\""), "{}", assigned.payload_json);
+    assert!(assigned.payload_json.contains("rule_id"), "{}", assigned.payload_json);
+    assert!(!assigned.causation_id.is_empty(), "the run caused it");
+    app.stop().await;
+}

@@ -17,5 +17,5 @@ CREATE TABLE ledger_categorization_rules (
 -- In the order rules are tried: highest priority first, then the oldest (ids are UUIDv7).
 CREATE INDEX ledger_categorization_rules_by_owner ON ledger_categorization_rules (owner, priority DESC, rule_id);
 
--- Applying rules to past movements walks one owner's movements in id order, a page at a time.
-CREATE INDEX ledger_movements_by_owner_id ON ledger_movements (owner, id);
+-- Applying rules to past movements walks one owner's movements newest first on the page index
+-- (ledger_movements_page), so rebuilds pay for no index of their own.

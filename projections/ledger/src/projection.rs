@@ -197,20 +197,24 @@ async fn apply_category(
         .bind(version),
         // Only on the owner's own category, as a rename: a rule under another owner's name is
         // dropped, never shown to either of them.
-        CategoryEvent::CategorizationRuleAdded(rule) => sqlx::query(
-            "INSERT INTO ledger_categorization_rules (rule_id, owner, category_id, priority, rule, added_position,
-                                                      version)
-             SELECT $1, $2, $3, $4, $5, $6, $7
-             WHERE EXISTS (SELECT 1 FROM ledger_categories WHERE id = $3 AND owner = $2)
-             ON CONFLICT (rule_id) DO NOTHING",
-        )
-        .bind(rule.rule_id.as_uuid())
-        .bind(event.owner)
-        .bind(id)
-        .bind(rule.priority)
-        .bind(check_rule(event, id, rule).and_then(|()| rule_json(rule).map_err(|reason| decode_error(event, reason)))?)
-        .bind(position(event)?)
-        .bind(version),
+        CategoryEvent::CategorizationRuleAdded(rule) => {
+            check_rule(event, id, rule)?;
+            let json = rule_json(rule).map_err(|reason| decode_error(event, reason))?;
+            sqlx::query(
+                "INSERT INTO ledger_categorization_rules (rule_id, owner, category_id, priority, rule, added_position,
+                                                          version)
+                 SELECT $1, $2, $3, $4, $5, $6, $7
+                 WHERE EXISTS (SELECT 1 FROM ledger_categories WHERE id = $3 AND owner = $2)
+                 ON CONFLICT (rule_id) DO NOTHING",
+            )
+            .bind(rule.rule_id.as_uuid())
+            .bind(event.owner)
+            .bind(id)
+            .bind(rule.priority)
+            .bind(json)
+            .bind(position(event)?)
+            .bind(version)
+        }
     };
     query.execute(&mut *tx).await?;
     Ok(())

@@ -115,6 +115,7 @@ pub struct CategoryView {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleCandidate {
     pub movement_id: Uuid,
+    pub occurred_on: NaiveDate,
     pub description: String,
     pub counterparty: Option<String>,
     pub amount: Decimal,
@@ -126,6 +127,11 @@ pub struct RuleCandidate {
 
 impl RuleCandidate {
     /// What a rule looks at, for [`CompiledRule::matches`](cashflow_domain::rule::CompiledRule::matches).
+    /// Where the next page of candidates starts: pass it as `after`.
+    pub fn position(&self) -> (NaiveDate, Uuid) {
+        (self.occurred_on, self.movement_id)
+    }
+
     pub fn facts(&self) -> MovementFacts<'_> {
         MovementFacts {
             description: &self.description,
@@ -319,8 +325,9 @@ impl LedgerQueries {
     }
 
     /// Up to `limit` of `owner`'s movements that are not voided, dated from `from` to `to`
-    /// inclusive (`None` is unbounded), in id order after `after`: pass the last id of a page
-    /// to get the next, until a page comes back shorter than `limit`. For applying rules to
+    /// inclusive (`None` is unbounded), newest first (by `occurred_on`, then id) after `after`:
+    /// pass the last candidate's [`RuleCandidate::position`] to get the next page, until one
+    /// comes back shorter than `limit`. One range scan of the page index, however deep. For applying rules to
     /// past movements in batches. `limit` 0 means [`DEFAULT_PAGE_SIZE`]; above
     /// [`MAX_PAGE_SIZE`] it is capped.
     #[tracing::instrument(name = "ledger.rule_candidates", skip(self), err)]
@@ -329,7 +336,7 @@ impl LedgerQueries {
         owner: Uuid,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
-        after: Option<Uuid>,
+        after: Option<(NaiveDate, Uuid)>,
         limit: u32,
     ) -> Result<Vec<RuleCandidate>, QueryError> {
         let limit = match limit {
@@ -337,17 +344,18 @@ impl LedgerQueries {
             n => n.min(MAX_PAGE_SIZE),
         };
         let rows = sqlx::query(
-            "SELECT id, description, counterparty, amount, direction, category_id
+            "SELECT id, occurred_on, description, counterparty, amount, direction, category_id
              FROM ledger_movements
              WHERE owner = $1 AND NOT voided
                AND ($2::date IS NULL OR occurred_on >= $2) AND ($3::date IS NULL OR occurred_on <= $3)
-               AND ($4::uuid IS NULL OR id > $4)
-             ORDER BY id LIMIT $5",
+               AND ($4::date IS NULL OR (occurred_on, id) < ($4, $5))
+             ORDER BY occurred_on DESC, id DESC LIMIT $6",
         )
         .bind(owner)
         .bind(from)
         .bind(to)
-        .bind(after)
+        .bind(after.map(|(date, _)| date))
+        .bind(after.map(|(_, id)| id))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -355,6 +363,7 @@ impl LedgerQueries {
             .map(|row| {
                 Ok(RuleCandidate {
                     movement_id: row.try_get("id")?,
+                    occurred_on: row.try_get("occurred_on")?,
                     description: row.try_get("description")?,
                     counterparty: row.try_get("counterparty")?,
                     amount: row.try_get("amount")?,

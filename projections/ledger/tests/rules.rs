@@ -164,7 +164,7 @@ async fn a_rule_for_another_category_than_its_stream_is_a_decode_error_on_both_p
     db.drop().await;
 }
 
-/// Every candidate, `limit` at a time, checking that pages follow each other in id order.
+/// Every candidate, `limit` at a time, checking that pages follow each other newest first.
 async fn walk(
     queries: &LedgerQueries,
     owner: UserId,
@@ -178,10 +178,10 @@ async fn walk(
         let page = queries.rule_candidates(owner.as_uuid(), from, to, after, limit).await.unwrap();
         assert!(page.len() <= limit as usize);
         if let (Some(last), Some(first)) = (all.last(), page.first()) {
-            assert!(last.movement_id < first.movement_id, "pages overlap or go back");
+            assert!(last.position() > first.position(), "pages overlap or go back");
         }
         let done = page.len() < limit as usize;
-        after = page.last().map(|c| c.movement_id);
+        after = page.last().map(RuleCandidate::position);
         all.extend(page);
         if done {
             return all;
@@ -190,22 +190,23 @@ async fn walk(
 }
 
 #[tokio::test]
-async fn candidates_are_the_movements_not_voided_within_the_dates_in_id_order() {
+async fn candidates_are_the_movements_not_voided_within_the_dates_newest_first() {
     let db = TestDb::new().await;
     let queries = LedgerQueries::new(db.pool.clone());
     let (world, alice, bob) = rich_history();
     db.apply(&world.events).await;
 
     let expected = |owner: UserId, from: Option<NaiveDate>, to: Option<NaiveDate>| {
-        let mut ids: Vec<Uuid> = world
+        let mut ids: Vec<(NaiveDate, Uuid)> = world
             .movements
             .iter()
             .filter(|m| m.owner == owner && !m.voided)
             .filter(|m| from.is_none_or(|from| m.occurred_on >= from) && to.is_none_or(|to| m.occurred_on <= to))
-            .map(|m| m.id)
+            .map(|m| (m.occurred_on, m.id))
             .collect();
         ids.sort();
-        ids
+        ids.reverse();
+        ids.into_iter().map(|(_, id)| id).collect::<Vec<Uuid>>()
     };
     let bounds = [
         (None, None),

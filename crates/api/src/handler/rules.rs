@@ -7,7 +7,7 @@ use crate::convert;
 use crate::error::ApiError;
 use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext, CategoryEvent};
 use cashflow_domain::movement::AssignedBy;
-use cashflow_domain::rule::{CompiledRule, MovementFacts, Rule, best_match};
+use cashflow_domain::rule::{CompiledRule, Rule, best_match};
 use cashflow_domain::{DomainError, DomainEvent, MovementId, RuleId};
 use cashflow_eventstore::ExpectedVersion;
 
@@ -83,15 +83,9 @@ impl CommandHandler {
         loop {
             let candidates = ledger.rule_candidates(owner, input.from, input.to, after, RUN_BATCH).await?;
             let Some(last) = candidates.last() else { break };
-            after = Some(last.movement_id);
+            after = Some(last.position());
             for candidate in &candidates {
-                let facts = MovementFacts {
-                    description: &candidate.description,
-                    counterparty: candidate.counterparty.as_deref(),
-                    amount: candidate.amount,
-                    direction: candidate.direction,
-                };
-                let Some(rule) = best_match(&rules, &facts) else { continue };
+                let Some(rule) = best_match(&rules, &candidate.facts()) else { continue };
                 if candidate.category_id == Some(rule.rule.category_id.as_uuid()) {
                     continue;
                 }
