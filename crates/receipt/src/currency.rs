@@ -22,13 +22,14 @@ use crate::score::Score;
 
 static MARKER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:US|CA|C|AU|A|NZ|MX)\$|[€$£¥]|\b(?:EUR|EUROS?|USD|GBP|CHF|CAD|AUD|NZD|MXN|JPY|SEK|NOK|DKK|PLN|CZK)\b",
+        r"(?i)(?-u:\b)(?:US|CA|C|AU|A|NZ|MX)\$|[€$£¥]|(?-u:\b)(?:EUR|EUROS?|USD|GBP|CHF|CAD|AUD|NZD|MXN|JPY|SEK|NOK|DKK|PLN|CZK)(?-u:\b)",
     )
     .expect("valid regex")
 });
 
 static SPANISH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:I\.\s?V\.\s?A|IVA|IMPORTE|TOTAL\s+A\s+PAGAR|BASE\s+IMPONIBLE|CUOTA)\b").expect("valid regex")
+    Regex::new(r"(?i)(?-u:\b)(?:I\.\s?V\.\s?A|IVA|IMPORTE|TOTAL\s+A\s+PAGAR|BASE\s+IMPONIBLE|CUOTA)(?-u:\b)")
+        .expect("valid regex")
 });
 
 fn iso(marker: &str) -> Option<&'static str> {

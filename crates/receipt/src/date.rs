@@ -5,6 +5,7 @@
 //! only because 23 cannot be a month. Two-digit years are 20xx. Impossible dates (31/02) are
 //! refused, and so are years outside 1900..=2099.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -16,39 +17,45 @@ use crate::score::Score;
 /// `23/11/2026`, `23-11-26`, `23.11.2026` (separators checked equal after the match: the
 /// regex crate has no back-references).
 static NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{1,2})\x20?([/.\-])\x20?(\d{1,2})\x20?([/.\-])\x20?(\d{4}|\d{2})\b").expect("valid regex")
+    Regex::new(r"(?-u:\b)(\d{1,2})\x20?([/.\-])\x20?(\d{1,2})\x20?([/.\-])\x20?(\d{4}|\d{2})(?-u:\b)")
+        .expect("valid regex")
 });
 
 /// `2026-11-23`, `2026/11/23`.
 static ISO: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{4})([/.\-])(\d{1,2})([/.\-])(\d{1,2})\b").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?-u:\b)(\d{4})([/.\-])(\d{1,2})([/.\-])(\d{1,2})(?-u:\b)").expect("valid regex"));
 
 /// `23 nov 2026`, `23-Nov-2026`, `23 de noviembre de 2026`, `23rd November 2026`.
 static DAY_MONTH_YEAR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(\d{1,2})(?:st|nd|rd|th|º|ª)?[\s./\-]{0,3}(?:de\s+)?(\p{L}{3,10})\.?[\s./,\-]{0,3}(?:del?\s+)?(\d{4}|\d{2})\b",
+        r"(?i)(?-u:\b)(\d{1,2})(?:st|nd|rd|th|º|ª)?[\s./\-]{0,3}(?:de\s+)?(\p{L}{3,10})\.?[\s./,\-]{0,3}(?:del?\s+)?(\d{4}|\d{2})(?-u:\b)",
     )
     .expect("valid regex")
 });
 
 /// `Nov 23, 2026`, `November 23 2026`.
 static MONTH_DAY_YEAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\p{L}{3,10})\.?\s{0,3}(\d{1,2})(?:st|nd|rd|th)?,?\s{0,3}(\d{4})\b").expect("valid regex")
+    Regex::new(r"(?i)(?-u:\b)(\p{L}{3,10})\.?\s{0,3}(\d{1,2})(?:st|nd|rd|th)?,?\s{0,3}(\d{4})(?-u:\b)")
+        .expect("valid regex")
 });
 
 /// A label saying the date on its line (or the next) is the issue date.
 static ISSUE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:fecha|date|dated|issued|emitid[ao]|emisi[oó]n|f\.\s?(?:emisi[oó]n|factura))\b")
+    Regex::new(r"(?i)(?-u:\b)(?:fecha|date|dated|issued|emitid[ao]|emisi[oó]n|f\.\s?(?:emisi[oó]n|factura))(?-u:\b)")
         .expect("valid regex")
 });
 
-/// A label saying the date is something other than the issue date (due, stay, expiry, …).
+/// A label saying the date is something other than the issue date (due, delivery, expiry, …).
 static OTHER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:vencimiento|vto|due|caducidad|caduca|valid|v[aá]lid[oa]|hasta|until|entrega|delivery|check[\s\-]?(?:in|out)|llegada|salida|arrival|departure|expiry|expires|nacimiento|birth|desde|from|periodo|period)\b",
+        r"(?i)(?-u:\b)(?:vencimiento|vto|due|caducidad|caduca|valid|v[aá]lid[oa]|hasta|until|entrega|delivery|check[\s\-]?in|llegada|arrival|expiry|expires|nacimiento|birth|desde|from|periodo|period)(?-u:\b)",
     )
     .expect("valid regex")
 });
+
+/// The end of a stay: not labelled as the issue date, but usually the day the bill is issued.
+static END_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)(?:check[\s\-]?out|salida|departure)(?-u:\b)").expect("valid regex"));
 
 /// A time after a date token given to [`parse_date`]: `23/11/2026 14:32`.
 static TRAILING_TIME: LazyLock<Regex> = LazyLock::new(|| {
@@ -100,11 +107,14 @@ pub fn parse_date(token: &str) -> Option<NaiveDate> {
 
 /// Every date in a line, in order. Text-month forms win over numeric ones where they overlap.
 pub(crate) fn find_dates(line: &str) -> Vec<Found> {
-    let mut found: Vec<Found> = Vec::new();
-    let push = |candidate: Found, found: &mut Vec<Found>| {
-        let overlaps = found.iter().any(|f| f.span.start < candidate.span.end && candidate.span.start < f.span.end);
+    // Kept by start; the kept spans never overlap, so the one starting last before a candidate's
+    // end is the only one that can overlap it.
+    let mut found: BTreeMap<usize, Found> = BTreeMap::new();
+    let push = |candidate: Found, found: &mut BTreeMap<usize, Found>| {
+        let overlaps =
+            found.range(..candidate.span.end).next_back().is_some_and(|(_, f)| f.span.end > candidate.span.start);
         if !overlaps {
-            found.push(candidate);
+            found.insert(candidate.span.start, candidate);
         }
     };
     for caps in DAY_MONTH_YEAR.captures_iter(line) {
@@ -117,7 +127,10 @@ pub(crate) fn find_dates(line: &str) -> Vec<Found> {
     for caps in MONTH_DAY_YEAR.captures_iter(line) {
         let (Some(month), Some(year)) = (month_number(&caps[1]), full_year(&caps[3])) else { continue };
         if let Some(date) = ymd(year, month, caps[2].parse().ok()) {
-            push(Found { span: caps.get(0).expect("whole match").range(), date, reading: Reading::Certain }, &mut found);
+            push(
+                Found { span: caps.get(0).expect("whole match").range(), date, reading: Reading::Certain },
+                &mut found,
+            );
         }
     }
     for caps in ISO.captures_iter(line) {
@@ -126,7 +139,10 @@ pub(crate) fn find_dates(line: &str) -> Vec<Found> {
         }
         let (Some(year), Some(month)) = (full_year(&caps[1]), caps[3].parse().ok()) else { continue };
         if let Some(date) = ymd(year, month, caps[5].parse().ok()) {
-            push(Found { span: caps.get(0).expect("whole match").range(), date, reading: Reading::Certain }, &mut found);
+            push(
+                Found { span: caps.get(0).expect("whole match").range(), date, reading: Reading::Certain },
+                &mut found,
+            );
         }
     }
     for caps in NUMERIC.captures_iter(line) {
@@ -149,14 +165,14 @@ pub(crate) fn find_dates(line: &str) -> Vec<Found> {
             push(Found { span: caps.get(0).expect("whole match").range(), date, reading }, &mut found);
         }
     }
-    found.sort_by_key(|f| f.span.start);
-    found
+    found.into_values().collect()
 }
 
 /// Byte ranges in `line` that look like dates, valid or not, so that their digits are not read
 /// as amounts.
 pub(crate) fn date_like_spans(line: &str) -> Vec<Range<usize>> {
-    let mut spans: Vec<Range<usize>> = [&*NUMERIC, &*ISO].iter().flat_map(|re| re.find_iter(line).map(|m| m.range())).collect();
+    let mut spans: Vec<Range<usize>> =
+        [&*NUMERIC, &*ISO].iter().flat_map(|re| re.find_iter(line).map(|m| m.range())).collect();
     spans.extend(find_dates(line).into_iter().map(|f| f.span));
     spans
 }
@@ -209,7 +225,10 @@ pub(crate) fn month_number(word: &str) -> Option<u32> {
 }
 
 /// The issue date of a receipt, from its lines: a date on (or just under) a `Fecha`/`Date` line
-/// first, then the first plausible date (2000..=2099) not labelled as something else.
+/// (0.95, 0.90 below it) first, then the first plausible date (2000..=2099) not labelled as
+/// something else (0.75, 0.65 when the text has other dates), then a check-out date (0.55),
+/// then a due or delivery date (0.40). A two-digit year or a day-month that could be swapped
+/// costs 0.05.
 /// `month_first_likely` (a US receipt) lowers the confidence of an ambiguous `05/11/2026`.
 pub(crate) fn issue_date(lines: &[&str], month_first_likely: bool) -> Option<(NaiveDate, Score)> {
     let per_line: Vec<Vec<Found>> = lines
@@ -218,17 +237,26 @@ pub(crate) fn issue_date(lines: &[&str], month_first_likely: bool) -> Option<(Na
         .collect();
     let mut labelled = None;
     let mut unlabelled = None;
+    let mut end_of_stay = None;
     let mut other = None;
     for (i, line) in lines.iter().enumerate() {
-        let is_other = OTHER_LABEL.is_match(line);
+        let is_end = END_LABEL.is_match(line);
+        let is_other = OTHER_LABEL.is_match(line) || is_end;
         let is_issue = ISSUE_LABEL.is_match(line) && !is_other;
         let here = per_line[i].first();
-        if is_issue && labelled.is_none() {
-            let below = per_line.get(i + 1).and_then(|next| next.first()).filter(|_| !OTHER_LABEL.is_match(lines[i + 1]));
-            labelled = here.map(|f| (f, Score(95))).or_else(|| below.map(|f| (f, Score(90))));
+        if is_issue {
+            // A date on the label's line beats one below it (`Date  Description` over a table).
+            let below =
+                per_line.get(i + 1).and_then(|next| next.first()).filter(|_| !OTHER_LABEL.is_match(lines[i + 1]));
+            let candidate = here.map(|f| (f, Score(95))).or_else(|| below.map(|f| (f, Score(90))));
+            if candidate.is_some_and(|(_, s)| labelled.is_none_or(|(_, best)| s > best)) {
+                labelled = candidate;
+            }
         }
         if let Some(f) = here {
-            if is_other {
+            if is_end {
+                end_of_stay = end_of_stay.or(Some((f, Score(55))));
+            } else if is_other {
                 other = other.or(Some((f, Score(40))));
             } else {
                 unlabelled = unlabelled.or(Some((f, Score(75))));
@@ -241,7 +269,10 @@ pub(crate) fn issue_date(lines: &[&str], month_first_likely: bool) -> Option<(Na
         dates.dedup();
         dates.len()
     };
-    let (found, mut score) = labelled.or_else(|| unlabelled.map(|(f, s)| (f, if distinct > 1 { Score(65) } else { s }))).or(other)?;
+    let (found, mut score) = labelled
+        .or_else(|| unlabelled.map(|(f, s)| (f, if distinct > 1 { Score(65) } else { s })))
+        .or(end_of_stay)
+        .or(other)?;
     score = match found.reading {
         Reading::Certain => score,
         Reading::ShortYear => score - 5,
@@ -326,7 +357,17 @@ mod tests {
 
     #[test]
     fn impossible_dates_and_times_are_refused() {
-        for token in ["31/02/2026", "30/02/2026", "00/01/2026", "14:32", "23/11", "2026", "14:32 23/11", "1.234,56", "23 xyz 2026"] {
+        for token in [
+            "31/02/2026",
+            "30/02/2026",
+            "00/01/2026",
+            "14:32",
+            "23/11",
+            "2026",
+            "14:32 23/11",
+            "1.234,56",
+            "23 xyz 2026",
+        ] {
             assert_eq!(parse_date(token), None, "{token}");
         }
         assert_eq!(parse_date("29/02/2028"), date(2028, 2, 29));
@@ -351,6 +392,12 @@ mod tests {
     }
 
     #[test]
+    fn a_date_column_header_loses_to_a_labelled_date() {
+        let lines = ["Date  Description  Charges", "20-Nov-2026 Room 189.00", "Invoice Date: 23-Nov-2026"];
+        assert_eq!(issue_date(&lines, false), Some((NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), Score(95))));
+    }
+
+    #[test]
     fn a_due_date_is_not_the_issue_date() {
         let lines = ["Fecha de vencimiento: 23/12/2026", "Emitida el 23/11/2026"];
         assert_eq!(issue_date(&lines, false).map(|(d, _)| d), NaiveDate::from_ymd_opt(2026, 11, 23));
@@ -360,6 +407,12 @@ mod tests {
     fn without_a_label_the_first_plausible_date_wins() {
         let lines = ["Nacido 01/01/1980", "23/11/2026 14:32", "Válido hasta 23/12/2026"];
         assert_eq!(issue_date(&lines, false).map(|(d, _)| d), NaiveDate::from_ymd_opt(2026, 11, 23));
+    }
+
+    #[test]
+    fn a_check_out_date_is_a_weak_issue_date() {
+        let lines = ["Llegada 20/11/2026", "Check-out: 23 Nov 2026"];
+        assert_eq!(issue_date(&lines, false), Some((NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), Score(55))));
     }
 
     #[test]

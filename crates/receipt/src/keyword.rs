@@ -52,7 +52,7 @@ pub(crate) struct Keyword {
     pub kind: Kind,
 }
 
-const TAX_WORD: &str = r"(?:IVA|I\.\s?V\.\s?A|IGIC|VAT|TAX|TAXES|IMPUESTOS?|GST)";
+const TAX_WORD: &str = r"(?:IVA|I\.\s?V\.\s?A|IGIC|VAT|TAX|TAXES|IMPUESTOS?|GST|HST|PST|QST)";
 
 /// Phrases in priority order. `TOTAL` is written plainly and compiled as `T[O0]TAL`, and
 /// `{TAX}` stands for [`TAX_WORD`].
@@ -89,7 +89,7 @@ const PHRASES: &[(&str, Kind)] = &[
     (r"CUOTA(?:\s+(?:IVA|I\.\s?V\.\s?A|IGIC))?|SALES\s+TAX|{TAX}", Kind::Tax),
     (r"IMPORTE", Kind::Total(Score(75))),
     (
-        r"CAMBIO|CHANGE|ENTREGADO|ENTREGA|EFECTIVO|CASH|TENDERED|TENDER|TEND|PAGADO|PAGO|PAID|PAYMENT|TARJETA|CARD|VISA|MASTER\s?CARD|MAESTRO|AMEX|DEBIT|D[EÉ]BITO|CR[EÉ]DITO|CREDIT|CONTACTLESS|A\s+DEVOLVER|DEVOLUCI[OÓ]N|DEVUELTO|BIZUM",
+        r"CAMBIO|CHANGE|ENTREGADO|ENTREGA|EFECTIVO|CASH|TENDERED|TENDER|TEND|PAGADO|PAGO|PAID|PAYMENTS?|TARJETA|CARD|VISA|MASTER\s?CARD|MAESTRO|AMEX|DEBIT|D[EÉ]BITO|CR[EÉ]DITO|CREDIT|CONTACTLESS|A\s+DEVOLVER|DEVOLUCI[OÓ]N|DEVUELTO|BIZUM",
         Kind::Tender,
     ),
     (r"DESCUENTOS?|DTO|DISCOUNTS?|PROMOCI[OÓ]N|PROMO|OFERTA|COUPON|CUP[OÓ]N", Kind::Discount),
@@ -98,24 +98,42 @@ const PHRASES: &[(&str, Kind)] = &[
     (r"TIPO|RATE|PORCENTAJE|PORC", Kind::Rate),
 ];
 
+/// `(?-u:\b)`: an ASCII word boundary keeps the fast DFA engine on non-ASCII text (`€`, `ñ`).
+const BOUNDARY: &str = r"(?-u:\b)";
+
+fn compiled(phrase: &str) -> String {
+    phrase.replace("{TAX}", TAX_WORD).replace("TOTAL", "T[O0]TAL")
+}
+
+/// All phrases in one regex, to find where keywords are.
 static KEYWORDS: LazyLock<Regex> = LazyLock::new(|| {
-    let alternatives: Vec<String> = PHRASES
-        .iter()
-        .map(|(phrase, _)| format!("({})", phrase.replace("{TAX}", TAX_WORD).replace("TOTAL", "T[O0]TAL")))
-        .collect();
+    let alternatives: Vec<String> = PHRASES.iter().map(|(phrase, _)| compiled(phrase)).collect();
     // A digit may follow straight away (`TOTAL12,50`): it is matched, then left out of the span.
-    Regex::new(&format!(r"(?i)\b(?:{})(?:\b|[0-9])", alternatives.join("|"))).expect("valid regex")
+    let pattern = format!(r"(?i){BOUNDARY}(?:{})(?:{BOUNDARY}|[0-9])", alternatives.join("|"));
+    Regex::new(&pattern).expect("valid regex")
+});
+
+/// Each phrase anchored, to tell which one matched: the first that matches at a position is
+/// the one the combined regex chose there.
+static ANCHORED: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    PHRASES
+        .iter()
+        .map(|(phrase, _)| {
+            let pattern = format!(r"(?i)^(?:{})(?:{BOUNDARY}|[0-9])", compiled(phrase));
+            Regex::new(&pattern).expect("valid regex")
+        })
+        .collect()
 });
 
 /// Every keyword in a line, in order.
 pub(crate) fn find(line: &str) -> Vec<Keyword> {
     KEYWORDS
-        .captures_iter(line)
-        .filter_map(|caps| {
-            let (index, _) = caps.iter().skip(1).enumerate().find(|(_, group)| group.is_some())?;
-            let whole = caps.get(0)?;
-            let end = whole.end() - usize::from(whole.as_str().ends_with(|c: char| c.is_ascii_digit()));
-            Some(Keyword { span: whole.start()..end, kind: PHRASES[index].1 })
+        .find_iter(line)
+        .filter_map(|found| {
+            let rest = &line[found.start()..];
+            let index = ANCHORED.iter().position(|phrase| phrase.find(rest).is_some_and(|m| m.end() == found.len()))?;
+            let end = found.end() - usize::from(found.as_str().ends_with(|c: char| c.is_ascii_digit()));
+            Some(Keyword { span: found.start()..end, kind: PHRASES[index].1 })
         })
         .collect()
 }
@@ -130,7 +148,8 @@ mod tests {
 
     #[test]
     fn grand_total_wordings_rank_above_a_bare_total() {
-        for line in ["TOTAL A PAGAR", "Amount due", "GRAND TOTAL", "Balance Due", "TOTAL (IVA INCL.)", "Importe total"] {
+        for line in ["TOTAL A PAGAR", "Amount due", "GRAND TOTAL", "Balance Due", "TOTAL (IVA INCL.)", "Importe total"]
+        {
             assert_eq!(kinds(line), [Kind::Total(Score(90))], "{line}");
         }
         assert_eq!(kinds("Total:"), [Kind::Total(Score(80))]);
@@ -140,14 +159,15 @@ mod tests {
 
     #[test]
     fn subtotals_are_not_totals() {
-        for line in ["SUBTOTAL", "Sub-Total", "SUB TOTAL", "BASE IMPONIBLE", "TOTAL SIN IVA", "Net", "Total excl. VAT"] {
+        for line in ["SUBTOTAL", "Sub-Total", "SUB TOTAL", "BASE IMPONIBLE", "TOTAL SIN IVA", "Net", "Total excl. VAT"]
+        {
             assert_eq!(kinds(line), [Kind::Subtotal], "{line}");
         }
     }
 
     #[test]
     fn tax_wordings_are_found_but_not_tax_identifiers() {
-        for line in ["IVA", "I.V.A.", "VAT", "Tax", "CUOTA IVA", "Sales Tax", "IGIC"] {
+        for line in ["IVA", "I.V.A.", "VAT", "Tax", "CUOTA IVA", "Sales Tax", "IGIC", "GST 5%", "PST"] {
             assert_eq!(kinds(line), [Kind::Tax], "{line}");
         }
         assert_eq!(kinds("TOTAL IVA"), [Kind::TaxTotal]);
@@ -158,7 +178,18 @@ mod tests {
 
     #[test]
     fn money_handed_over_is_tender() {
-        for line in ["CAMBIO", "Change", "ENTREGADO", "EFECTIVO", "Cash", "Tendered", "PAGADO", "TARJETA", "Card", "TOTAL TARJETA"] {
+        for line in [
+            "CAMBIO",
+            "Change",
+            "ENTREGADO",
+            "EFECTIVO",
+            "Cash",
+            "Tendered",
+            "PAGADO",
+            "TARJETA",
+            "Card",
+            "TOTAL TARJETA",
+        ] {
             assert_eq!(kinds(line), [Kind::Tender], "{line}");
         }
     }

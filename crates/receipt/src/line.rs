@@ -24,7 +24,7 @@ static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static TIME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b\d{1,2}[:h]\d{2}(?::\d{2})?\b").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?-u:\b)\d{1,2}[:h]\d{2}(?::\d{2})?(?-u:\b)").expect("valid regex"));
 
 /// A number found in a line.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,14 +90,30 @@ impl Raw {
 
 /// Finds the number tokens of a line, with dates and times blanked out.
 pub(crate) fn scan(text: &str) -> Vec<Raw> {
-    let mut masked = text.to_owned();
     let mut spans = date::date_like_spans(text);
     spans.extend(TIME.find_iter(text).map(|m| m.range()));
-    for span in spans {
-        masked.replace_range(span.clone(), &" ".repeat(span.len()));
-    }
+    let masked = blank_out(text, spans);
     let masked = masked.as_str();
     NUMBER.find_iter(masked).filter_map(|m| raw(masked, m.range())).collect()
+}
+
+/// `text` with every byte in `spans` replaced by a space (spans fall on character boundaries),
+/// in one pass however many spans there are.
+fn blank_out(text: &str, mut spans: Vec<Range<usize>>) -> String {
+    spans.sort_by_key(|span| span.start);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for span in spans {
+        let start = span.start.max(copied);
+        if span.end <= start {
+            continue;
+        }
+        out.push_str(&text[copied..start]);
+        out.extend(std::iter::repeat_n(' ', span.end - start));
+        copied = span.end;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Checks what is around a number token; `None` when it is part of a word or an identifier.
@@ -122,7 +138,7 @@ fn raw(text: &str, span: Range<usize>) -> Option<Raw> {
             }
             true
         }
-        _ => after.starts_with('-') && !after[1..].starts_with(|c: char| c.is_ascii_digit()),
+        _ => after.starts_with('-') && !after[1..].starts_with(char::is_alphanumeric),
     };
     if matches!(prev, Some('/' | '#' | 'º' | '°' | 'ª' | '+')) {
         return None;
@@ -162,7 +178,8 @@ fn currency_before(before: &str) -> Option<&'static str> {
     if let Some(symbol) = before.chars().next_back().and_then(|c| code_of(&c.to_string())) {
         return Some(symbol);
     }
-    let word: String = before.chars().rev().take_while(|c| c.is_alphabetic()).collect::<Vec<_>>().into_iter().rev().collect();
+    let word: String =
+        before.chars().rev().take_while(|c| c.is_alphabetic()).collect::<Vec<_>>().into_iter().rev().collect();
     code_of(&word)
 }
 
@@ -236,21 +253,25 @@ impl<'a> Line<'a> {
 
 /// Letters outside currency codes.
 fn count_letters(text: &str) -> usize {
-    text.split(|c: char| !c.is_alphabetic()).filter(|word| code_of(word).is_none()).map(|word| word.chars().count()).sum()
+    text.split(|c: char| !c.is_alphabetic())
+        .filter(|word| code_of(word).is_none())
+        .map(|word| word.chars().count())
+        .sum()
 }
 
 /// Marks the integer right before or after a count keyword (`3 ARTICULOS`, `ITEMS: 3`).
 fn mark_counts(text: &str, keywords: &[Keyword], numbers: &mut [Number]) {
     for keyword in keywords.iter().filter(|k| k.kind == Kind::Count) {
-        let before = numbers.iter_mut().rev().find(|n| n.span.end <= keyword.span.start);
-        if let Some(n) = before
+        // Numbers are in order and do not overlap: the neighbours are found by bisection.
+        let before = numbers.partition_point(|n| n.span.end <= keyword.span.start).checked_sub(1);
+        if let Some(n) = before.map(|i| &mut numbers[i])
             && text[n.span.end..keyword.span.start].chars().all(|c| c.is_whitespace() || c == '(')
         {
             n.count = true;
             continue;
         }
-        let after = numbers.iter_mut().find(|n| n.span.start >= keyword.span.end);
-        if let Some(n) = after
+        let after = numbers.partition_point(|n| n.span.start < keyword.span.end);
+        if let Some(n) = numbers.get_mut(after)
             && text[keyword.span.end..n.span.start].chars().all(|c| c.is_whitespace() || matches!(c, ':' | '.'))
         {
             n.count = true;
@@ -353,6 +374,14 @@ mod tests {
         assert_eq!(values("TOTAL 12.5O"), [Decimal::new(1250, 2)]);
         assert_eq!(values("TOTAL 1 234,56 €"), [Decimal::new(123456, 2)]);
         assert_eq!(values("DTO -1,20"), [Decimal::new(-120, 2)]);
+    }
+
+    #[test]
+    fn blanking_out_keeps_offsets_and_characters_outside_the_spans() {
+        assert_eq!(
+            blank_out("a 23/11/2026 € 14:32 b", vec![17..22, 2..12, 4..6]),
+            format!("a{}€{}b", " ".repeat(12), " ".repeat(7))
+        );
     }
 
     #[test]

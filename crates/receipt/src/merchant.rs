@@ -36,46 +36,48 @@ static SELLER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-static WELCOME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:bienvenid[oa]s?\s+al?|welcome\s+to)\s+(.+)$").expect("valid regex")
-});
+static WELCOME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(?:bienvenid[oa]s?\s+al?|welcome\s+to)\s+(.+)$").expect("valid regex"));
 
 static HEADING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:factura|invoice|ticket|receipt|recibo|albar[aá]n|presupuesto|copia|duplicado|original|simplificada|bienvenid[oa]s?|welcome|gracias|thank|thanks|cliente|customer|bill\s+to|ship\s+to|facturar\s+a|p[aá]gina|page|pedido|order|cajero|cashier|camarero|server|mesa|table|terminal|caja|atendido)\b",
+        r"(?i)(?-u:\b)(?:factura|invoice|ticket|receipt|recibo|albar[aá]n|presupuesto|copia|duplicado|original|simplificada|bienvenid[oa]s?|welcome|gracias|thank|thanks|cliente|customer|bill\s+to|ship\s+to|facturar\s+a|p[aá]gina|page|pedido|order|cajero|cashier|camarero|server|mesa|table|terminal|caja|atendido)(?-u:\b)",
     )
     .expect("valid regex")
 });
 
 static WEB: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)www\.|https?:|@|\.(?:com|es|net|org|eu|co\.uk|uk)\b").expect("valid regex")
+    Regex::new(r"(?i)www\.|https?:|@|\.(?:com|es|net|org|eu|co\.uk|uk)(?-u:\b)").expect("valid regex")
 });
 
 static IDENTIFIER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:c\.?\s?i\.?\s?f|n\.?\s?i\.?\s?f|vat|tax\s+id|dni|nie|ein|abn|company\s+(?:no|number)|reg(?:istered|istro)?\s+(?:no|mercantil))\b",
+        r"(?i)(?-u:\b)(?:c\.?\s?i\.?\s?f|n\.?\s?i\.?\s?f|vat|tax\s+id|dni|nie|ein|abn|company\s+(?:no|number)|reg(?:istered|istro)?\s+(?:no|mercantil))(?-u:\b)",
     )
     .expect("valid regex")
 });
 
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:tel|telf|tlf|tlfno|tel[eé]fono|phone|fax|m[oó]vil|mobile)\b|\+\d").expect("valid regex")
+    Regex::new(r"(?i)(?-u:\b)(?:tel|telf|tlf|tlfno|tel[eé]fono|phone|fax|m[oó]vil|mobile)(?-u:\b)|\+\d")
+        .expect("valid regex")
 });
 
 static ADDRESS_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?:^|\s)c/|\b(?:calle|avda|avenida|av|plaza|pza|paseo|pº|ctra|carretera|camino|ronda|v[ií]a|pol[ií]gono|street|st|road|rd|avenue|ave|lane|blvd|boulevard|way|drive|square|suite|unit|floor|planta|local|n[º°])\b",
+        r"(?i)(?:^|\s)c/|(?-u:\b)(?:calle|avda|avenida|av|plaza|pza|paseo|pº|ctra|carretera|camino|ronda|v[ií]a|pol[ií]gono|street|st|road|rd|avenue|ave|lane|blvd|boulevard|way|drive|square|suite|unit|floor|planta|local|n[º°])(?-u:\b)",
     )
     .expect("valid regex")
 });
 
 static UK_POSTCODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?-u:\b)[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}(?-u:\b)").expect("valid regex"));
 
 /// A tax id at the end of the name line: `MERCADONA, S.A. A-46103834`, `… CIF: B12345678`.
 static TRAILING_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[\s,;\-]*(?:(?:c\.?\s?i\.?\s?f|n\.?\s?i\.?\s?f)\.?\s*[:.]?\s*)?\b[A-Z]?-?\d{7,8}-?[A-Z0-9]?$")
-        .expect("valid regex")
+    Regex::new(
+        r"(?i)[\s,;\-]*(?:(?:c\.?\s?i\.?\s?f|n\.?\s?i\.?\s?f)\.?\s*[:.]?\s*)?(?-u:\b)[A-Z]?-?\d{7,8}-?[A-Z0-9]?$",
+    )
+    .expect("valid regex")
 });
 
 static LEGAL_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
@@ -85,8 +87,18 @@ static LEGAL_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+static SELLER_LABEL_ALONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:vendido\s+por|sold\s+by|emisor|proveedor|seller|vendor)\s*:?$").expect("valid regex")
+});
+
 pub(crate) fn read(lines: &[Line]) -> Option<(String, Score)> {
-    let labelled = lines.iter().find_map(|line| SELLER_LABEL.captures(line.text).map(|caps| clean(&caps[1])));
+    let labelled = lines.iter().enumerate().find_map(|(i, line)| {
+        if let Some(caps) = SELLER_LABEL.captures(line.text) {
+            return Some(clean(&caps[1]));
+        }
+        let next = lines.get(i + 1).filter(|_| SELLER_LABEL_ALONE.is_match(line.text))?;
+        Some(clean(next.text))
+    });
     if let Some(name) = labelled.filter(|name| letters(name) >= 2) {
         let score = if LEGAL_SUFFIX.is_match(&name) { Score(90) } else { Score(85) };
         return Some((name, score));
@@ -152,7 +164,12 @@ fn clean(text: &str) -> String {
     let text = text
         .trim_start_matches(|c: char| !c.is_alphanumeric())
         .trim_end_matches(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | ')' | '!')));
-    let text = text.strip_suffix(" .").unwrap_or(text);
+    // A trailing dot is OCR noise after a word, part of the name after an abbreviation (S.L., Inc.).
+    let last_word = text.rsplit(|c: char| !c.is_alphanumeric()).find(|w| !w.is_empty()).unwrap_or("");
+    let text = match text.strip_suffix('.') {
+        Some(stripped) if last_word.chars().count() >= 4 || stripped.ends_with(' ') => stripped.trim_end(),
+        _ => text,
+    };
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
     collapsed.chars().take(MAX_CHARS).collect::<String>().trim_end().to_owned()
 }
@@ -195,12 +212,18 @@ mod tests {
     fn ocr_junk_at_the_ends_is_trimmed() {
         assert_eq!(merchant("*** ~CAFE CENTRAL~ ***\nTOTAL 3,50"), named("CAFE CENTRAL", 75));
         assert_eq!(merchant("|  PANADERIA   LA   ESPIGA |"), named("PANADERIA LA ESPIGA", 75));
+        assert_eq!(merchant("RESTAURANTE CASA PEPE."), named("RESTAURANTE CASA PEPE", 75));
+        assert_eq!(merchant("Widgets Inc."), named("Widgets Inc.", 90));
     }
 
     #[test]
     fn a_seller_label_names_the_merchant() {
-        assert_eq!(merchant("Factura\nCliente: Juan Perez\nVendido por: Amazon EU S.à r.l."), named("Amazon EU S.à r.l.", 90));
+        assert_eq!(
+            merchant("Factura\nCliente: Juan Perez\nVendido por: Amazon EU S.à r.l."),
+            named("Amazon EU S.à r.l.", 90)
+        );
         assert_eq!(merchant("INVOICE\nSold by: Widgets Direct"), named("Widgets Direct", 85));
+        assert_eq!(merchant("FACTURA\nEmisor:\nSoluciones Web S.L.\nCIF B98765432"), named("Soluciones Web S.L.", 90));
     }
 
     #[test]

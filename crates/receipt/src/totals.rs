@@ -11,17 +11,20 @@
 //! | several `IVA` lines, summed | | 0.75 |
 //! | `IVA INCLUIDO 2,10` | | 0.60 |
 //! | subtotal + tax, no total line | 0.50 | |
+//! | a card/cash line paying the items' sum, no total line | 0.55 | |
 //! | total − subtotal, no tax line | | 0.55 |
 //! | the largest amount, no keyword at all | 0.30 | |
 //!
 //! Adjustments: +0.05 for a currency written on the amount; −0.05 when the amount is on the
 //! line below the keyword; −0.10 for an integer without currency; +0.10 when subtotal + tax =
-//! total (raises both); +0.10 when the item lines above sum to it; +0.05 when a card or cash
-//! line repeats it; −0.10 when another total close in confidence disagrees. Never
+//! total (raises both); +0.10 when the item lines above sum to it; +0.05 when a card line
+//! repeats it or cash given minus change is it; −0.10 when another total close in confidence disagrees. Never
 //! `CAMBIO`/`EFECTIVO`/`TARJETA`/`CHANGE`/`CASH`/`CARD` lines: they are money handed over.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
+use regex::Regex;
 use rust_decimal::Decimal;
 
 use crate::keyword::Kind;
@@ -44,6 +47,25 @@ struct Candidate {
     line: usize,
 }
 
+/// More tender lines than this are not paired up to find given − change.
+const MAX_TENDER_PAIRS: usize = 16;
+
+/// Sums of item lines, and the guess for a receipt with no total keyword.
+struct Sums {
+    /// Items above the first summary line.
+    items: Option<Decimal>,
+    /// Items anywhere, for a receipt with no summary line.
+    all_items: Option<Decimal>,
+    /// The largest amount, and the items above it.
+    guess: Option<(Candidate, Option<Decimal>)>,
+}
+
+/// The subtotals, looked up once per total candidate.
+struct Bases {
+    each: HashSet<Decimal>,
+    sum: Decimal,
+}
+
 /// Everything the keyword lines say, before any choice is made.
 #[derive(Default)]
 struct Evidence {
@@ -52,7 +74,9 @@ struct Evidence {
     taxes: Vec<Decimal>,
     tax_totals: Vec<Decimal>,
     tax_included: Vec<Decimal>,
-    tenders: Vec<Decimal>,
+    tenders: HashSet<Decimal>,
+    /// The first few tender amounts in order, for the given − change = total check.
+    first_tenders: Vec<Decimal>,
     /// Tips, savings, discounts after the items: a total − subtotal gap may be any of them.
     others: bool,
 }
@@ -89,12 +113,15 @@ pub(crate) fn read(lines: &[Line]) -> Money {
         }
     }
     let table_tax = tables.iter().filter_map(|t| t.tax).reduce(|a, b| a + b);
-    let items = items_sum(lines, &headers);
-    let guess = largest(lines).map(|guess| {
-        let above = sum_above(lines, guess.line);
-        (guess, above)
-    });
-    evidence.decide(table_tax, items, guess)
+    let sums = Sums {
+        items: items_sum(lines, &headers),
+        all_items: sum_above(lines, lines.len()),
+        guess: largest(lines).map(|guess| {
+            let above = sum_above(lines, guess.line);
+            (guess, above)
+        }),
+    };
+    evidence.decide(table_tax, sums)
 }
 
 impl Evidence {
@@ -117,51 +144,78 @@ impl Evidence {
             Kind::Tax if number.is_money() => self.taxes.push(value),
             Kind::TaxTotal if number.is_money() => self.tax_totals.push(value),
             Kind::TaxIncluded if number.is_money() => self.tax_included.push(value),
-            Kind::Tender => self.tenders.push(value),
+            Kind::Tender => {
+                self.tenders.insert(value);
+                if self.first_tenders.len() < MAX_TENDER_PAIRS {
+                    self.first_tenders.push(value);
+                }
+            }
             Kind::Other | Kind::Discount => self.others = true,
             _ => {}
         }
     }
 
-    fn tax(&self, table_tax: Option<Decimal>) -> Option<(Decimal, Score)> {
+    /// The readings of the tax, most likely first. Several equal tax lines are either one tax
+    /// printed twice or one tax per night of a hotel folio: both readings are kept, and the
+    /// one that adds up with the total wins.
+    fn tax_options(&self, table_tax: Option<Decimal>) -> Vec<(Decimal, Score)> {
         if let Some(&total) = self.tax_totals.first() {
-            return Some((total, Score(85)));
+            return vec![(total, Score(85))];
         }
         if let Some(table) = table_tax {
-            return Some((table, Score(85)));
+            return vec![(table, Score(85))];
         }
-        if let Some(&first) = self.taxes.first() {
-            return Some(if self.taxes.iter().all(|t| *t == first) {
-                (first, Score(80))
-            } else {
-                (self.taxes.iter().sum(), Score(75))
-            });
+        match self.taxes.as_slice() {
+            [] => self.tax_included.first().map(|&t| vec![(t, Score(60))]).unwrap_or_default(),
+            [one] => vec![(*one, Score(80))],
+            [first, rest @ ..] => {
+                let mut options = vec![(self.taxes.iter().sum(), Score(75))];
+                if rest.iter().all(|t| t == first) {
+                    options.push((*first, Score(70)));
+                }
+                options
+            }
         }
-        self.tax_included.first().map(|&t| (t, Score(60)))
+    }
+
+    /// Whether money handed over settles `total`: a card line repeating it, or cash given
+    /// minus change.
+    fn settles(&self, total: Decimal) -> bool {
+        self.tenders.contains(&total)
+            || self.first_tenders.iter().any(|&given| given > total && self.tenders.contains(&(given - total)))
     }
 
     /// Whether some subtotal (or all of them, for several tax rates) plus the tax is `total`.
-    fn adds_up(&self, total: Decimal, tax: Option<Decimal>) -> bool {
-        let Some(tax) = tax else { return false };
-        let bases = &self.subtotals;
-        bases.iter().any(|b| b + tax == total) || (bases.len() > 1 && bases.iter().sum::<Decimal>() + tax == total)
+    fn adds_up(&self, bases: &Bases, total: Decimal, tax: Decimal) -> bool {
+        let base = total - tax;
+        bases.each.contains(&base) || (self.subtotals.len() > 1 && bases.sum == base)
     }
 
-    fn decide(mut self, table_tax: Option<Decimal>, items: Option<Decimal>, guess: Option<(Candidate, Option<Decimal>)>) -> Money {
-        let tax = self.tax(table_tax).filter(|(t, _)| *t >= Decimal::ZERO);
-        let tax_value = tax.map(|(t, _)| t);
+    fn adds_up_with_any(&self, bases: &Bases, total: Decimal, taxes: &[(Decimal, Score)]) -> bool {
+        taxes.iter().any(|&(tax, _)| self.adds_up(bases, total, tax))
+    }
+
+    fn decide(mut self, table_tax: Option<Decimal>, sums: Sums) -> Money {
+        let Sums { items, all_items, guess } = sums;
+        let taxes: Vec<(Decimal, Score)> =
+            self.tax_options(table_tax).into_iter().filter(|(t, _)| *t >= Decimal::ZERO).collect();
+        let bases = Bases { each: self.subtotals.iter().copied().collect(), sum: self.subtotals.iter().sum() };
         let mut derived_total = false;
         let (total, total_line) = if self.totals.is_empty() {
-            match (self.subtotals.as_slice(), tax_value) {
-                ([base], Some(t)) => {
+            match (self.subtotals.as_slice(), taxes.first()) {
+                ([base], Some(&(t, _))) => {
                     derived_total = true;
                     let score = if items == Some(base + t) { Score(60) } else { Score(50) };
                     (Some((base + t, score)), None)
                 }
                 _ => match guess {
+                    // Nothing says "total", but the card or cash line pays for the items.
+                    _ if all_items.is_some_and(|sum| sum > Decimal::ZERO && self.settles(sum)) => {
+                        (all_items.map(|sum| (sum, Score(55))), None)
+                    }
                     Some((guess, above)) => {
                         let mut score = guess.score;
-                        if self.adds_up(guess.value, tax_value) {
+                        if self.adds_up_with_any(&bases, guess.value, &taxes) {
                             score = score + 10;
                         }
                         if above == Some(guess.value) {
@@ -176,13 +230,13 @@ impl Evidence {
             let mut totals = std::mem::take(&mut self.totals);
             for candidate in &mut totals {
                 let value = candidate.value;
-                if self.adds_up(value, tax_value) {
+                if self.adds_up_with_any(&bases, value, &taxes) {
                     candidate.score = candidate.score + 10;
                 }
                 if items == Some(value) {
                     candidate.score = candidate.score + 10;
                 }
-                if self.tenders.contains(&value) {
+                if self.settles(value) {
                     candidate.score = candidate.score + 5;
                 }
             }
@@ -197,9 +251,10 @@ impl Evidence {
             let score = if disputed { best.score - 10 } else { best.score };
             (Some((best.value, score)), Some(best.line))
         };
-        let tax = match (tax, total) {
+        let adding_up = total.and_then(|(total, _)| taxes.iter().find(|&&(t, _)| self.adds_up(&bases, total, t)));
+        let tax = match (adding_up.or(taxes.first()).copied(), total) {
             (Some((t, _)), Some((total, _))) if t >= total => None,
-            (Some((t, score)), Some((total, _))) if !derived_total && self.adds_up(total, Some(t)) => Some((t, score + 10)),
+            (Some((t, score)), Some(_)) if !derived_total && adding_up.is_some() => Some((t, score + 10)),
             (None, Some((total, _))) if !self.others => match self.subtotals.as_slice() {
                 [base] if *base > Decimal::ZERO && *base < total => Some((total - base, Score(55))),
                 _ => None,
@@ -230,9 +285,11 @@ fn largest(lines: &[Line]) -> Option<Candidate> {
 /// The sum of the item lines above the first total, subtotal or tax line, when there are at
 /// least two: the last amount of each line without keywords, and discounts as negatives.
 fn items_sum(lines: &[Line], headers: &HashSet<usize>) -> Option<Decimal> {
+    // A column header (`DESCRIPCION  IMPORTE`) has no numbers and does not end the items.
     let summary = |i: usize, line: &Line| {
-        headers.contains(&i)
-            || line.has(|k| matches!(k, Kind::Total(_) | Kind::Subtotal | Kind::Tax | Kind::TaxTotal | Kind::TaxIncluded))
+        let summing = |k| matches!(k, Kind::Total(_) | Kind::Subtotal | Kind::Tax | Kind::TaxTotal | Kind::TaxIncluded);
+        let valued = !line.numbers.is_empty() || lines.get(i + 1).is_some_and(Line::is_bare_amount);
+        headers.contains(&i) || (line.has(summing) && valued)
     };
     let end = lines.iter().enumerate().position(|(i, line)| summary(i, line))?;
     sum_above(lines, end)
@@ -243,6 +300,9 @@ fn sum_above(lines: &[Line], end: usize) -> Option<Decimal> {
     let mut sum = Decimal::ZERO;
     let mut count = 0;
     for line in &lines[..end] {
+        if UNIT_PRICE.is_match(line.text) {
+            continue; // `0.850 kg @ £0.80/kg` details the line above
+        }
         if !line.has_claims() {
             if let Some(number) = line.last_money() {
                 sum += number.value;
@@ -256,6 +316,9 @@ fn sum_above(lines: &[Line], end: usize) -> Option<Decimal> {
     }
     (count >= 2).then_some(sum)
 }
+
+static UNIT_PRICE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)@|/\s?(?:kg|k|l|lt|ud|u|unit|lb)(?-u:\b)").expect("valid regex"));
 
 /// A tax table: a header of column names (`BASE  %IVA  CUOTA  TOTAL`) over rows of numbers.
 #[derive(Clone, Debug, PartialEq)]
@@ -377,7 +440,7 @@ mod tests {
     #[test]
     fn money_handed_over_and_change_are_never_the_total() {
         let m = money("PAN 1,20\nLECHE 0,95\nTOTAL 2,15\nEFECTIVO 5,00\nCAMBIO 2,85");
-        assert_eq!(m.total, Some((d(215, 2), Score(90))));
+        assert_eq!(m.total, Some((d(215, 2), Score(95))));
     }
 
     #[test]
@@ -412,6 +475,14 @@ mod tests {
     }
 
     #[test]
+    fn equal_tax_lines_are_one_tax_printed_twice_when_that_adds_up() {
+        let m = money("SUBTOTAL 10,00\nIVA 21% 2,10\nTOTAL 12,10\nIVA 2,10");
+        assert_eq!(m.tax, Some((d(210, 2), Score(80))));
+        let m = money("Room 100.00\nTax 10.00\nRoom 100.00\nTax 10.00\nTotal 220.00");
+        assert_eq!(m.tax, Some((d(2000, 2), Score(75))));
+    }
+
+    #[test]
     fn a_tax_larger_than_the_total_is_dropped() {
         let m = money("TOTAL 2,10\nIVA 12,10");
         assert_eq!(m.tax, None);
@@ -443,5 +514,13 @@ mod tests {
     fn a_card_line_repeating_the_total_raises_its_confidence() {
         let m = money("TOTAL 4,80\nTARJETA 4,80");
         assert_eq!(m.total, Some((d(480, 2), Score(85))));
+        let m = money("ENTREGADO 50,00\nCAMBIO 5,00\nTOTAL 45,00");
+        assert_eq!(m.total, Some((d(4500, 2), Score(85))));
+    }
+
+    #[test]
+    fn without_a_total_line_a_card_payment_of_the_items_is_the_total() {
+        let m = money("1 CAFE 1,20\n1 TOSTADA 2,00\nTARJETA 3,20");
+        assert_eq!(m.total, Some((d(320, 2), Score(55))));
     }
 }
