@@ -1,5 +1,5 @@
-//! The command handler: idempotency check, load, pure `decide`, append with an expected
-//! version; on a version conflict, load and decide again.
+//! The command handler: load, pure `decide`, append with an expected version and the
+//! command's idempotency key; on a version conflict, load and decide again.
 //!
 //! A retried command (same owner and `command_id`) gets the stored outcome of its first
 //! append and appends nothing, even when deciding again today would refuse it (voiding twice).
@@ -305,8 +305,13 @@ impl CommandHandler {
         Ok(Created { id: CategoryId::from_uuid(id), position: ran.outcome().position })
     }
 
-    /// Runs one attempt of a command after checking its idempotency key, and runs it again
-    /// (from the check) when it lost a version race and `retry_on_conflict` allows.
+    /// Runs one attempt of a command, and runs it again when it lost a version race and
+    /// `retry_on_conflict` allows.
+    ///
+    /// The happy path costs no lookup of the idempotency key: the store claims it in the
+    /// append itself and answers a retried command with its first outcome. Only when an attempt
+    /// fails is the key looked up, since deciding again may refuse what the first run of the
+    /// same command did (voiding twice, a version that moved because of that very command).
     async fn run<F, Fut>(&self, ctx: &CommandContext, retry_on_conflict: bool, mut attempt: F) -> Result<Ran, ApiError>
     where
         F: FnMut() -> Fut,
@@ -315,19 +320,21 @@ impl CommandHandler {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            let error = match attempt().await {
+                Ok(outcome) if outcome.replayed => return Ok(Ran::Replayed(outcome)),
+                Ok(outcome) => return Ok(Ran::Appended(outcome)),
+                Err(error) => error,
+            };
             if let Some(outcome) = self.store.find_command(ctx.owner.as_uuid(), ctx.command_id.as_uuid()).await? {
                 return Ok(Ran::Replayed(outcome));
             }
-            match attempt().await {
-                // Two identical commands raced past the check: the store kept the first.
-                Ok(outcome) if outcome.replayed => return Ok(Ran::Replayed(outcome)),
-                Ok(outcome) => return Ok(Ran::Appended(outcome)),
-                Err(ApiError::Store(StoreError::Conflict { stream_id, .. }))
+            match error {
+                ApiError::Store(StoreError::Conflict { stream_id, .. })
                     if retry_on_conflict && attempts < MAX_ATTEMPTS =>
                 {
                     tracing::debug!(%stream_id, attempts, "version conflict; deciding again");
                 }
-                Err(error) => return Err(error),
+                error => return Err(error),
             }
         }
     }
