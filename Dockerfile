@@ -15,6 +15,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/cashflow /usr/local/bin/cashflow
 RUN mkdir -p /var/lib/cashflow/blobs && chown cashflow /var/lib/cashflow/blobs
 ENV CASHFLOW_BLOB_URL=file:///var/lib/cashflow/blobs
+# libtesseract's OpenMP threads would compete with the OCR pool's own (ADR 0007).
+ENV OMP_THREAD_LIMIT=1
 USER cashflow
 EXPOSE 50051
 ENTRYPOINT ["cashflow"]

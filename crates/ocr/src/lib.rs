@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`engine`]: the [`OcrEngine`] port; [`engine::tesseract`] its libtesseract adapter.
 //! - [`preprocess`]: bounded decoding (a decompression bomb is refused from its header), grayscale,
-//!   deskew, upscaling of small text, Otsu binarisation.
+//!   deskew, text scaled to a legible size, Otsu binarisation.
 //! - [`pdf`]: text layers through `pdftotext`, rasterisation through `pdftoppm` (poppler-utils).
 //! - `pool`: [`Ocr`], [`OcrConfig`], [`ReadText`]; `error`: [`OcrError`].
 //! - [`worker`]: the OCR worker (role `ocr`): InvoiceUploaded → InvoiceScanned → the movement.

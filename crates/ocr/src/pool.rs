@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use cashflow_domain::invoice::ContentKind;
+use image::GrayImage;
 use rust_decimal::Decimal;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::Span;
@@ -76,6 +77,12 @@ pub struct Ocr {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Ocr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ocr").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     jobs: mpsc::Sender<Job>,
     /// Bounds the poppler programs run at once, as the threads bound recognition.
@@ -84,8 +91,7 @@ struct Inner {
 }
 
 struct Job {
-    bytes: Bytes,
-    kind: ContentKind,
+    input: Input,
     span: Span,
     reply: oneshot::Sender<Result<Recognised, OcrError>>,
 }
@@ -93,7 +99,14 @@ struct Job {
 impl Ocr {
     /// A pool of tesseract engines. Each thread starts its engine at once; one that fails to
     /// start answers [`OcrError::Engine`] and tries again on its next job.
+    ///
+    /// Start the process with `OMP_THREAD_LIMIT=1`: Debian's libtesseract is built with OpenMP,
+    /// whose extra threads spin against the pool's and made each receipt ~6× slower on two cores.
+    /// OpenMP reads the variable when the library loads, so the process cannot set it itself.
     pub fn new(config: OcrConfig) -> Result<Self, OcrError> {
+        if std::env::var_os("OMP_THREAD_LIMIT").is_none() {
+            tracing::warn!("OMP_THREAD_LIMIT is not set: tesseract's OpenMP threads will slow OCR several times over");
+        }
         let languages = config.languages.clone();
         Self::with_engine(config, move || TesseractEngine::new(&languages))
     }
@@ -125,8 +138,12 @@ impl Ocr {
     }
 
     /// Reads the text of one invoice: an image through OCR; a PDF through its text layer, or,
-    /// when it has none worth reading, its first pages rendered and OCR'd. Waits for a free
-    /// place in the pool's queue. Dropping the future abandons a job not yet started.
+    /// when it has none worth reading, its first pages rendered and OCR'd. Text with no letter or
+    /// digit in it is [`OcrError::Unreadable`].
+    ///
+    /// Waits for a free place in the pool's queue. Dropping the future abandons a job not yet
+    /// started; one already recognising finishes on its thread unseen. The poppler programs run
+    /// under timeouts, recognition under none: a caller that needs one wraps this call.
     #[tracing::instrument(
         name = "ocr.read",
         skip(self, bytes),
@@ -137,7 +154,7 @@ impl Ocr {
         let read = match kind {
             ContentKind::Pdf => self.read_pdf(bytes).await?,
             _ => {
-                let page = self.recognise(bytes, kind).await?.await?;
+                let page = self.recognise(Input::Encoded { bytes, kind }).await?.await?;
                 ReadText { text: page.text, source: TextSource::ImageOcr, mean_confidence: page.mean_confidence }
             }
         };
@@ -163,7 +180,7 @@ impl Ocr {
         // Queue every page before waiting on any, so free threads read them side by side.
         let mut pending = Vec::with_capacity(rendered.len());
         for page in rendered {
-            pending.push(self.recognise(page, ContentKind::Png).await?);
+            pending.push(self.recognise(Input::Gray(page)).await?);
         }
         let mut pages = Vec::with_capacity(pending.len());
         for page in pending {
@@ -176,11 +193,10 @@ impl Ocr {
     /// Queues one image; the returned future resolves when a pool thread has read it.
     async fn recognise(
         &self,
-        bytes: Bytes,
-        kind: ContentKind,
+        input: Input,
     ) -> Result<impl Future<Output = Result<Recognised, OcrError>> + use<>, OcrError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job { bytes, kind, span: Span::current(), reply };
+        let job = Job { input, span: Span::current(), reply };
         self.inner.jobs.send(job).await.map_err(|_| shut_down())?;
         Ok(async move { answer.await.unwrap_or_else(|_| Err(shut_down())) })
     }
@@ -224,36 +240,46 @@ struct Settings {
     preprocessing: Preprocessing,
 }
 
+/// What a job reads: an uploaded image, or a PDF page poppler rendered.
+enum Input {
+    Encoded { bytes: Bytes, kind: ContentKind },
+    Gray(GrayImage),
+}
+
 /// One pool thread: takes jobs until every sender is gone.
 fn work<E: OcrEngine>(queue: &Mutex<mpsc::Receiver<Job>>, start: &dyn Fn() -> Result<E, OcrError>, settings: Settings) {
     let mut engine = start().ok();
     loop {
         // The lock is held only while waiting, so idle threads queue behind one another.
         let job = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).blocking_recv();
-        let Some(job) = job else { return };
-        if job.reply.is_closed() {
+        let Some(Job { input, span, reply }) = job else { return };
+        if reply.is_closed() {
             continue;
         }
-        let _entered = job.span.enter();
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| read_image(&mut engine, start, &job, settings)));
+        let _entered = span.enter();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| read_image(&mut engine, start, input, settings)));
         let outcome = outcome.unwrap_or_else(|_| {
             // The same bytes would crash it again: a permanent failure, and a fresh engine.
             engine = None;
             tracing::error!("OCR panicked on an input");
             Err(OcrError::unreadable("reading this image crashed the OCR engine"))
         });
-        let _ = job.reply.send(outcome);
+        let _ = reply.send(outcome);
     }
 }
 
 fn read_image<E: OcrEngine>(
     engine: &mut Option<E>,
     start: &dyn Fn() -> Result<E, OcrError>,
-    job: &Job,
+    input: Input,
     settings: Settings,
 ) -> Result<Recognised, OcrError> {
-    let image = tracing::info_span!("ocr.decode")
-        .in_scope(|| preprocess::decode(&job.bytes, job.kind, settings.max_pixels))?;
+    let image = match input {
+        Input::Encoded { bytes, kind } => {
+            tracing::info_span!("ocr.decode").in_scope(|| preprocess::decode(&bytes, kind, settings.max_pixels))?
+        }
+        Input::Gray(image) => image,
+    };
     let image = tracing::info_span!("ocr.preprocess", width = image.width(), height = image.height())
         .in_scope(|| preprocess::prepare(image, settings.preprocessing, settings.max_pixels));
     let engine = match engine {

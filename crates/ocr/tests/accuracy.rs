@@ -2,17 +2,11 @@
 //! noise and small rotations, stored as every image kind and as PDFs, read by real tesseract and
 //! poppler, understood by `cashflow_receipt::parse`. Prints a table (`--nocapture`).
 //!
-//! `OCR_STEPS` (a comma list of `upscale`, `deskew`, `binarise`, or `none`) and `OCR_PSM` (3, 4, 6
-//! or 11) override the defaults, to measure what each step is worth.
+//! `OCR_STEPS` (a comma list of `scale`, `deskew`, `binarise`, or `none`) and `OCR_PSM` (3, 4, 6
+//! or 11) override the defaults, to measure what each step is worth; `OCR_THREADS` sets the pool
+//! size (receipts are read that many at a time).
 
 mod support;
-
-// TEMPORARY until cashflow-receipt lands.
-mod cashflow_receipt {
-    pub struct Field<T> { pub value: T }
-    pub struct Receipt { pub total: Option<Field<rust_decimal::Decimal>>, pub issued_on: Option<Field<chrono::NaiveDate>> }
-    pub fn parse(_: &str) -> Receipt { Receipt { total: None, issued_on: None } }
-}
 
 use std::time::Instant;
 
@@ -285,6 +279,33 @@ fn cases() -> Vec<Case> {
             form: Image(Jpeg(75)),
         },
         Case {
+            name: "es ticket small text",
+            text: "^FRUTERIA LOLI\n^Mercado Central, puesto 14\n02/12/2024 09:50\nNaranjas 2 kg|3,20\nPlatanos|1,85\n\
+                   Lechuga|0,90\nTOTAL|5,95\nEfectivo|10,00\nCambio|4,05",
+            total: ("5,95", "5.95"),
+            date: ("02/12/2024", (2024, 12, 2)),
+            look: look(LiberationSans, 13.0, 300),
+            form: Image(Png),
+        },
+        Case {
+            name: "en receipt small text",
+            text: "^QUICK MART\n^Route 9, Albany NY\n10/19/2024 06:12\nCoffee lg|2.49\nDonut|1.29\nWater|1.79\n\
+                   Subtotal|5.57\nTax|0.45\nTotal|6.02",
+            total: ("6.02", "6.02"),
+            date: ("10/19/2024", (2024, 10, 19)),
+            look: rough(look(DejaVuSans, 15.0, 320), 0.0, 6, false),
+            form: Image(Jpeg(85)),
+        },
+        Case {
+            name: "es photo large text",
+            text: "^ZAPATERIA PASOS\n^C/ Larios 5, Malaga\n25/07/2024 18:20\nZapatillas running|64,95\nCalcetines|6,00\n\
+                   TOTAL|70,95\nTarjeta|70,95",
+            total: ("70,95", "70.95"),
+            date: ("25/07/2024", (2024, 7, 25)),
+            look: rough(look(FreeSans, 64.0, 1600), -1.0, 10, true),
+            form: Image(Jpeg(85)),
+        },
+        Case {
             name: "pdf es factura (text layer)",
             text: "ASESORIA FISCAL MARTIN S.L.\nCIF B11223344 - Granada\nFACTURA 2024/118\nFecha: 11/03/2024\n\
                    Asesoria trimestral|300,00\nIVA 21%|63,00\nRetencion IRPF 15%|-45,00\nTOTAL A PAGAR|318,00 €",
@@ -337,17 +358,30 @@ fn bytes_of(case: &Case) -> (Bytes, ContentKind) {
     }
 }
 
+fn numbers_found(printed: &str, read: &str) -> (usize, usize) {
+    let words: Vec<&str> = printed
+        .split(|c: char| c.is_whitespace() || c == '|')
+        .map(|w| w.trim_start_matches('^'))
+        .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+        .collect();
+    (words.iter().filter(|w| read.contains(*w)).count(), words.len())
+}
+
 fn configured() -> (OcrConfig, Segmentation) {
     let mut config = OcrConfig::default();
     if let Ok(steps) = std::env::var("OCR_STEPS") {
         let on = |step: &str| steps.split(',').any(|s| s.trim() == step);
-        config.preprocessing = Preprocessing { upscale: on("upscale"), deskew: on("deskew"), binarise: on("binarise") };
+        config.preprocessing = Preprocessing { scale: on("scale"), deskew: on("deskew"), binarise: on("binarise") };
+    }
+    if let Some(threads) = std::env::var("OCR_THREADS").ok().and_then(|t| t.parse().ok()) {
+        config.threads = threads;
     }
     let segmentation = match std::env::var("OCR_PSM").as_deref() {
         Ok("3") => Segmentation::Auto,
         Ok("6") => Segmentation::SingleBlock,
         Ok("11") => Segmentation::Sparse,
-        _ => Segmentation::SingleColumn,
+        Ok("4") => Segmentation::SingleColumn,
+        _ => Segmentation::SingleBlock,
     };
     (config, segmentation)
 }
@@ -359,6 +393,8 @@ struct Outcome {
     /// Whether the printed total and date appear verbatim in the text: OCR's share of a miss.
     total_in_text: bool,
     date_in_text: bool,
+    /// Of the printed words holding a digit, how many the text has verbatim.
+    numbers: (usize, usize),
     ms: u128,
     text: String,
 }
@@ -390,6 +426,7 @@ async fn generated_receipts_are_read_with_their_totals_and_dates() {
                     kind: kind.media_type(),
                     total: receipt.total.map(|f| f.value),
                     date: receipt.issued_on.map(|f| f.value),
+                    numbers: numbers_found(case.text, &text),
                     total_in_text: text.contains(case.total.0),
                     date_in_text: text.contains(case.date.0),
                     ms,
@@ -406,7 +443,7 @@ async fn generated_receipts_are_read_with_their_totals_and_dates() {
         "\n{:<30} {:<16} {:<16} {:>4} {:>4} {:>10} {:>10} {:<3} {:>10} {:>10} {:<3} {:>6}",
         "case", "kind", "font", "px", "rot", "total", "read", "", "date", "read", "", "ms"
     );
-    let (mut totals, mut dates, mut ocr_totals, mut ocr_dates) = (0, 0, 0, 0);
+    let (mut totals, mut dates, mut ocr_totals, mut ocr_dates, mut numbers) = (0, 0, 0, 0, (0, 0));
     for (case, outcome) in cases.iter().zip(&outcomes) {
         let total: Decimal = case.total.1.parse().unwrap();
         let (y, m, d) = case.date.1;
@@ -416,6 +453,8 @@ async fn generated_receipts_are_read_with_their_totals_and_dates() {
         dates += usize::from(date_ok);
         ocr_totals += usize::from(outcome.total_in_text);
         ocr_dates += usize::from(outcome.date_in_text);
+        numbers.0 += outcome.numbers.0;
+        numbers.1 += outcome.numbers.1;
         let font = if matches!(case.form, Form::TextPdf) { "Helvetica" } else { case.look.face.name() };
         let show = |v: Option<String>| v.unwrap_or_else(|| "—".to_owned());
         println!(
@@ -434,7 +473,8 @@ async fn generated_receipts_are_read_with_their_totals_and_dates() {
             outcome.ms
         );
         if !(total_ok && date_ok) {
-            let in_text = format!("total in text {}, date in text {}", mark(outcome.total_in_text), mark(outcome.date_in_text));
+            let in_text =
+                format!("total in text {}, date in text {}", mark(outcome.total_in_text), mark(outcome.date_in_text));
             println!("    {in_text}; read:\n      {}", outcome.text.replace('\n', "\n      "));
         }
     }
@@ -443,12 +483,31 @@ async fn generated_receipts_are_read_with_their_totals_and_dates() {
     let ms: Vec<u128> = outcomes.iter().map(|o| o.ms).collect();
     println!(
         "\ntotals {totals}/{n} ({:.0}%), dates {dates}/{n} ({:.0}%); printed total in OCR text {ocr_totals}/{n}, \
-         printed date {ocr_dates}/{n}; ms per receipt mean {}, max {}",
+         printed date {ocr_dates}/{n}, printed numbers {}/{}; ms per receipt mean {}, max {}",
         percent(totals),
         percent(dates),
+        numbers.0,
+        numbers.1,
         ms.iter().sum::<u128>() / n as u128,
         ms.iter().max().unwrap()
     );
     assert!(percent(totals) >= 90.0, "total accuracy {:.0}% < 90%", percent(totals));
     assert!(percent(dates) >= 85.0, "date accuracy {:.0}% < 85%", percent(dates));
+}
+
+/// Writes every case's input to `$OCR_DUMP_DIR` (default: a `cashflow-ocr-cases` folder in the
+/// temporary directory), to look at: `cargo test -p cashflow-ocr --test accuracy -- --ignored`.
+#[test]
+#[ignore]
+fn write_the_cases_to_look_at() {
+    let dir = std::env::var_os("OCR_DUMP_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("cashflow-ocr-cases"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, case) in cases().iter().enumerate() {
+        let (bytes, kind) = bytes_of(case);
+        let extension = kind.media_type().rsplit('/').next().unwrap();
+        std::fs::write(dir.join(format!("{i:02}.{extension}")), &bytes).unwrap();
+    }
+    println!("{} cases in {}", cases().len(), dir.display());
 }

@@ -12,10 +12,11 @@ use crate::engine::{OcrEngine, Recognised};
 pub enum Segmentation {
     /// Fully automatic (PSM 3).
     Auto,
-    /// One column of text of varying sizes (PSM 4): the shape of a receipt.
-    #[default]
+    /// One column of text of varying sizes (PSM 4).
     SingleColumn,
-    /// One uniform block of text (PSM 6).
+    /// One uniform block of text (PSM 6): keeps a receipt's label and amount on one line, where
+    /// PSM 4 and 3 split wide rows into columns (measured in the accuracy suite).
+    #[default]
     SingleBlock,
     /// As much text as can be found, in no order (PSM 11).
     Sparse,
@@ -32,8 +33,9 @@ impl Segmentation {
     }
 }
 
-/// The resolution tesseract is told the page has. Preprocessing scales text to roughly what a
-/// 300 dpi scan shows; left unset, tesseract guesses 70 dpi and warns on every page.
+/// The resolution tesseract is told the page has: preprocessing scales text to about what a
+/// 300 dpi scan shows. 70, 150 and 300 read the accuracy suite alike; left unset, tesseract warns
+/// on every page.
 const ASSUMED_DPI: i32 = 300;
 
 /// One libtesseract instance with its language models loaded, reused across images.
@@ -47,7 +49,7 @@ pub struct TesseractEngine {
 }
 
 impl TesseractEngine {
-    /// Starts tesseract with `languages` (such as `"eng+spa"`) and receipt-shaped segmentation.
+    /// Starts tesseract with `languages` (such as `"eng+spa"`) and the default segmentation.
     pub fn new(languages: &str) -> Result<Self, OcrError> {
         Self::with_segmentation(languages, Segmentation::default())
     }
@@ -62,7 +64,8 @@ fn start(languages: &str, segmentation: Segmentation) -> Result<Tesseract, OcrEr
     let failed = |e: &dyn std::fmt::Display| OcrError::engine(format!("tesseract ({languages}) failed to start: {e}"));
     let mut api = Tesseract::new(None, Some(languages)).map_err(|e| failed(&e))?;
     api.set_page_seg_mode(segmentation.mode());
-    // Pages arrive one by one from a preprocessed buffer: no need for tesseract's inverted-line retry.
+    // Light-on-dark lines are rare on receipts: skipping tesseract's inverted retry of every
+    // doubtful line saved a third of the time and nothing in the accuracy suite.
     api.set_variable("tessedit_do_invert", "0").map_err(|e| failed(&e))
 }
 

@@ -62,26 +62,48 @@ fn otsu_splits_a_bimodal_image_between_its_modes() {
 fn a_uniform_image_gets_a_threshold_without_panicking() {
     let image = GrayImage::from_pixel(10, 10, Luma([128]));
     let _ = otsu_threshold(&image);
-    assert_eq!(estimate_skew(&image), 0.0);
+    assert_eq!(analyse(&image, true).skew, 0.0);
 }
 
 #[test]
-fn narrow_images_are_scaled_up_towards_1600_px_and_wide_ones_are_not() {
+fn small_text_is_scaled_up_and_large_text_down_towards_32_px_lines() {
     let plenty = 40_000_000;
-    assert_eq!(upscale_factor(1000, 3000, plenty), 1);
-    assert_eq!(upscale_factor(2480, 3508, plenty), 1);
-    assert_eq!(upscale_factor(999, 3000, plenty), 2);
-    assert_eq!(upscale_factor(800, 2000, plenty), 2);
-    assert_eq!(upscale_factor(600, 2000, plenty), 3);
-    assert_eq!(upscale_factor(400, 1200, plenty), 4);
-    assert_eq!(upscale_factor(100, 100, plenty), 4, "at most ×4");
+    assert_eq!(scale_factor(Some(30), 600, 2000, plenty), 1.0);
+    assert_eq!(scale_factor(Some(20), 600, 2000, plenty), 1.0);
+    assert_eq!(scale_factor(Some(48), 600, 2000, plenty), 1.0);
+    assert_eq!(scale_factor(Some(16), 600, 2000, plenty), 2.0);
+    assert_eq!(scale_factor(Some(10), 600, 2000, plenty), 3.2);
+    assert_eq!(scale_factor(Some(5), 300, 300, plenty), 4.0, "at most ×4");
+    assert_eq!(scale_factor(Some(64), 2000, 3000, plenty), 0.5);
+    assert_eq!(scale_factor(None, 300, 300, plenty), 1.0, "no lines, no guess");
 }
 
 #[test]
 fn upscaling_stays_within_the_pixel_limit() {
-    assert_eq!(upscale_factor(500, 500, 500 * 500 * 3), 1);
-    assert_eq!(upscale_factor(500, 500, 500 * 500 * 4), 2);
-    assert_eq!(upscale_factor(900, 20_000, u64::MAX), 1, "the tall side would pass tesseract's limit");
+    assert_eq!(scale_factor(Some(8), 500, 500, 500 * 500 * 4), 2.0);
+    assert_eq!(scale_factor(Some(8), 500, 500, 500 * 500), 1.0);
+    let tall = scale_factor(Some(8), 900, 20_000, u64::MAX);
+    assert!(20_000.0 * tall <= MAX_SIDE as f32, "tesseract's longest side");
+}
+
+#[test]
+fn line_height_is_the_median_run_of_inked_rows() {
+    assert_eq!(analyse(&text_like_page(600, 400), true).line_height, Some(18));
+    let skewed = rotate(&text_like_page(900, 700), 3.0, 235);
+    let measured = analyse(&skewed, true).line_height.unwrap();
+    assert!((17..=20).contains(&measured), "a skewed page's lines measured once straightened: {measured}");
+    assert_eq!(
+        analyse(&GrayImage::from_pixel(100, 100, Luma([255])), true),
+        PageLayout { skew: 0.0, line_height: None }
+    );
+}
+
+#[test]
+fn a_large_page_is_measured_on_a_shrunk_copy() {
+    let page = text_like_page(2400, 1800);
+    let big = image::imageops::resize(&page, 4800, 3600, FilterType::Nearest);
+    let measured = analyse(&big, true).line_height.unwrap();
+    assert!((30..=42).contains(&measured), "36 px lines measured as {measured}");
 }
 
 #[test]
@@ -89,17 +111,17 @@ fn deskew_recovers_a_known_rotation_within_half_a_degree() {
     let page = text_like_page(900, 1100);
     for angle in [-4.5f32, -3.0, -1.0, 0.0, 0.7, 2.0, 3.5, 5.0] {
         let rotated = rotate(&page, angle, 235);
-        let found = estimate_skew(&rotated);
+        let found = analyse(&rotated, true).skew;
         assert!((found - angle).abs() <= 0.5, "rotated by {angle}°, estimated {found}°");
     }
 }
 
 #[test]
-fn deskew_then_prepare_straightens_the_page() {
+fn rotating_back_by_the_measured_skew_straightens_the_page() {
     let page = text_like_page(1200, 900);
     let skewed = rotate(&page, 2.5, 235);
-    let straight = rotate(&skewed, -estimate_skew(&skewed), 235);
-    assert!(estimate_skew(&straight).abs() <= 0.3);
+    let straight = rotate(&skewed, -analyse(&skewed, true).skew, 235);
+    assert!(analyse(&straight, true).skew.abs() <= 0.3);
 }
 
 #[test]
@@ -141,14 +163,21 @@ fn a_header_declaring_too_many_pixels_is_refused_before_decoding() {
 #[test]
 fn prepare_with_no_steps_changes_nothing() {
     let page = text_like_page(300, 200);
-    let none = Preprocessing { upscale: false, deskew: false, binarise: false };
+    let none = Preprocessing { scale: false, deskew: false, binarise: false };
     assert_eq!(prepare(page.clone(), none, u64::MAX), page);
 }
 
 #[test]
-fn prepare_scales_up_and_binarises_a_small_page() {
+fn prepare_scales_up_small_text_and_binarises() {
     let page = text_like_page(500, 300);
     let prepared = prepare(page, Preprocessing::default(), u64::MAX);
-    assert_eq!(prepared.dimensions(), (2000, 1200), "×4 to reach 1600 px");
+    assert_eq!(prepared.dimensions(), (889, 533), "18 px lines scaled to 32");
     assert!(prepared.iter().all(|&v| v == 0 || v == 255));
+}
+
+#[test]
+fn prepare_straightens_a_skewed_page() {
+    let skewed = rotate(&text_like_page(900, 700), -2.0, 235);
+    let prepared = prepare(skewed, Preprocessing { scale: false, ..Preprocessing::default() }, u64::MAX);
+    assert!(analyse(&prepared, true).skew.abs() <= 0.3);
 }

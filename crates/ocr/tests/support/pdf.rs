@@ -108,8 +108,7 @@ pub fn with_jpeg(jpeg: &[u8], width: u32, height: u32, dpi: u32) -> Vec<u8> {
 pub fn encrypted() -> Vec<u8> {
     let hex32 = "7a".repeat(32);
     let id = "0123456789abcdef0123456789abcdef";
-    let trailer = format!(
-        "/Encrypt << /Filter /Standard /V 1 /R 2 /O <{hex32}> /U <{hex32}> /P -4 >> /ID [<{id}> <{id}>] "
-    );
+    let trailer =
+        format!("/Encrypt << /Filter /Standard /V 1 /R 2 /O <{hex32}> /U <{hex32}> /P -4 >> /ID [<{id}> <{id}>] ");
     assemble(&text_objects("TOTAL|12,34 EUR\nFecha 01/02/2024"), &trailer)
 }
