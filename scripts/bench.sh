@@ -30,6 +30,9 @@ echo "== read model at scale: rebuild vs raw COPY, query latencies" | tee "$out/
 CASHFLOW_BENCH_USERS="$users" CASHFLOW_BENCH_MOVEMENTS_PER_USER="$per_user" \
   cargo bench --locked -p cashflow-projection-ledger --bench scale | tee -a "$out/scale.txt"
 
+echo "== OCR: seconds per receipt, receipts per minute with 1 and 2 engines" | tee "$out/ocr.txt"
+OMP_THREAD_LIMIT=1 cargo bench --locked -p cashflow-ocr --bench throughput | tee -a "$out/ocr.txt"
+
 echo "== micro-benchmarks (criterion)" | tee "$out/micro.txt"
 cargo bench --locked -p cashflow-domain --bench domain -- --noplot 2>&1 | grep -vE "^(Benchmarking|Found|Gnuplot|  [0-9])|Compiling|Finished|Running" | tee -a "$out/micro.txt"
 cargo bench --locked -p cashflow-eventstore --bench hash -- --noplot 2>&1 | grep -vE "^(Benchmarking|Found|Gnuplot|  [0-9])|Compiling|Finished|Running" | tee -a "$out/micro.txt"
