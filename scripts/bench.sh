@@ -3,6 +3,7 @@
 # NATS, and keeps the raw output in target/bench-results/<UTC time>/. Run it on a quiet machine.
 #   scripts/bench.sh                      everything (≈15 min on 2 cores)
 #   BENCH_USERS=100 scripts/bench.sh      a smaller read-model scale
+#   BENCH_PARTS="ocr e2e" scripts/bench.sh  only some parts (append scale ocr micro e2e)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -10,6 +11,8 @@ mkdir -p "$out"
 users="${BENCH_USERS:-1000}"
 per_user="${BENCH_MOVEMENTS_PER_USER:-1000}"
 load_seconds="${BENCH_LOAD_SECONDS:-30}"
+parts=" ${BENCH_PARTS:-append scale ocr micro e2e} "
+want() { [[ "$parts" == *" $1 "* ]]; }
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -23,20 +26,29 @@ load_seconds="${BENCH_LOAD_SECONDS:-30}"
 
 cargo build --release --locked -p cashflow -p cashflow-loadgen
 
+if want append; then
 echo "== event store append vs raw INSERT" | tee "$out/append.txt"
 CASHFLOW_BENCH_SECONDS="${BENCH_STEP_SECONDS:-5}" cargo bench --locked -p cashflow-eventstore --bench append | tee -a "$out/append.txt"
+fi
 
+if want scale; then
 echo "== read model at scale: rebuild vs raw COPY, query latencies" | tee "$out/scale.txt"
 CASHFLOW_BENCH_USERS="$users" CASHFLOW_BENCH_MOVEMENTS_PER_USER="$per_user" \
   cargo bench --locked -p cashflow-projection-ledger --bench scale | tee -a "$out/scale.txt"
+fi
 
+if want ocr; then
 echo "== OCR: seconds per receipt, receipts per minute with 1 and 2 engines" | tee "$out/ocr.txt"
 OMP_THREAD_LIMIT=1 cargo bench --locked -p cashflow-ocr --bench throughput | tee -a "$out/ocr.txt"
+fi
 
+if want micro; then
 echo "== micro-benchmarks (criterion)" | tee "$out/micro.txt"
 cargo bench --locked -p cashflow-domain --bench domain -- --noplot 2>&1 | grep -vE "^(Benchmarking|Found|Gnuplot|  [0-9])|Compiling|Finished|Running" | tee -a "$out/micro.txt"
 cargo bench --locked -p cashflow-eventstore --bench hash -- --noplot 2>&1 | grep -vE "^(Benchmarking|Found|Gnuplot|  [0-9])|Compiling|Finished|Running" | tee -a "$out/micro.txt"
+fi
 
+if want e2e; then
 echo "== end to end through gRPC (release server, all roles in one process)"
 stamp="$(date +%s)"
 export CASHFLOW_DATABASE_URL="postgres://postgres@127.0.0.1:5432/cashflow_bench_e2e_$stamp"
@@ -58,4 +70,5 @@ target/release/cashflow-loadgen --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 
 
 kill -TERM "$server"; wait "$server" || true
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS cashflow_bench_e2e_$stamp WITH (FORCE)" postgres
+fi
 echo "results in $out"
