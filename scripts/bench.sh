@@ -13,6 +13,7 @@ per_user="${BENCH_MOVEMENTS_PER_USER:-1000}"
 load_seconds="${BENCH_LOAD_SECONDS:-30}"
 parts=" ${BENCH_PARTS:-append scale ocr micro e2e} "
 want() { [[ "$parts" == *" $1 "* ]]; }
+bin="${CARGO_TARGET_DIR:-target}/release"
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -55,17 +56,17 @@ export CASHFLOW_DATABASE_URL="postgres://postgres@127.0.0.1:5432/cashflow_bench_
 export CASHFLOW_NATS_PREFIX="bench$stamp"
 export CASHFLOW_GRPC_ADDR="127.0.0.1:50551"
 export CASHFLOW_JWT_SECRET="$(openssl rand -hex 32)"
-RUST_LOG=warn target/release/cashflow serve > "$out/server.log" 2>&1 &
+RUST_LOG=warn "$bin/cashflow" serve > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 120); do grep -q "ready" "$out/server.log" && break; sleep 0.5; done
 grep -q "ready" "$out/server.log" || { echo "the server did not start"; cat "$out/server.log"; exit 1; }
 
-target/release/cashflow-loadgen --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
+"$bin/cashflow-loadgen" --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
   --duration "$load_seconds" --json "$out/load-full-speed.json" | tee "$out/load-full-speed.txt"
 # Half the measured maximum, open loop: freshness (projection lag) under a sustainable load.
 half=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(round(sum(x['per_second'] for x in r['rpcs'] if not x['rpc'].startswith('freshness'))/2))" "$out/load-full-speed.json")
-target/release/cashflow-loadgen --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
+"$bin/cashflow-loadgen" --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
   --rate "$half" --duration "$load_seconds" --json "$out/load-half-rate.json" | tee "$out/load-half-rate.txt"
 
 kill -TERM "$server"; wait "$server" || true
