@@ -58,10 +58,10 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// version: such an append has no expectation to fail, so losing is not the caller's conflict.
 const ANY_VERSION_ATTEMPTS: u32 = 16;
 
-/// The most appends one batch (one commit) takes. Over TCP a batch of 32 single-event
-/// appends writes in about 2 ms here, one of 64 in about 45 ms: sqlx 0.9 does not set
-/// `TCP_NODELAY`, so a Bind message that spans segments waits out the server's delayed ACK
-/// (over a Unix socket 64 is fine). The rest waits for the next batch.
+/// The most appends one batch (one commit) takes. Over TCP with TLS a batch of 32 single-event
+/// appends wrote in about 2 ms here, one of 64 in about 45 ms (over a Unix socket 64 is fine);
+/// without TLS, 128 measured no better than 32 end to end (BENCHMARKS.md). The rest waits for
+/// the next batch.
 const MAX_BATCH: usize = 32;
 
 /// How many batch writers run (requests go to one by stream). Their commits are serialised
