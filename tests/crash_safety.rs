@@ -17,11 +17,16 @@ use uuid::Uuid;
 const WRITERS: usize = 8;
 const KILLS: usize = 4;
 
+/// One user's eight writers run as fast as the server goes: the per-user rate limit is not
+/// what this test is about, so it is set far above what they can send.
+const UNLIMITED: &[(&str, &str)] =
+    &[("CASHFLOW_RATE_LIMIT_COMMANDS_BURST", "1000000"), ("CASHFLOW_RATE_LIMIT_COMMANDS_PER_MINUTE", "1000000")];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_commands_survive_sigkill_exactly_once() {
     let namespace = Namespace::new();
     let user = Uuid::now_v7();
-    let server = Server::start(&namespace, "api,relay,projectors");
+    let server = Server::start_with(&namespace, "api,relay,projectors", UNLIMITED);
     let account = server
         .ledger(user)
         .await
@@ -113,7 +118,7 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
     for _ in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         server.kill();
-        server = Server::start(&namespace, "api,relay,projectors");
+        server = Server::start_with(&namespace, "api,relay,projectors", UNLIMITED);
         *current.write().await = server.addr.clone();
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
