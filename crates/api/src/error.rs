@@ -48,6 +48,13 @@ impl ApiError {
     }
 }
 
+/// A worker retries what may succeed later and gives up on the rest.
+impl From<ApiError> for cashflow_bus::WorkError {
+    fn from(error: ApiError) -> Self {
+        if error.is_transient() { Self::Retry(error.to_string()) } else { Self::Permanent(error.to_string()) }
+    }
+}
+
 /// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` violation naming the request field.
 pub fn invalid_argument(error: &ValidationError) -> Status {
     Status::with_error_details(

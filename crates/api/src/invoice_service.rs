@@ -10,7 +10,7 @@ use crate::ledger_service::accept;
 use crate::query_service::ReadGate;
 use cashflow_blob::BlobKey;
 use cashflow_domain::ValidationError;
-use cashflow_projection_invoices::{InvoiceQueries, InvoiceView, QueryError as InvoiceQueryError};
+use cashflow_projection_invoices::{InvoiceQueries, QueryError as InvoiceQueryError};
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::invoice_service_server::InvoiceService;
 use futures::{Stream, StreamExt};
@@ -131,7 +131,7 @@ impl InvoiceService for InvoiceApi {
             .await
             .map_err(query_status)?
             .ok_or_else(|| Status::not_found("invoice not found"))?;
-        Ok(Response::new(pb::GetInvoiceResponse { invoice: Some(invoice_to_proto(view)) }))
+        Ok(Response::new(pb::GetInvoiceResponse { invoice: Some(convert::invoice_to_proto(view)) }))
     }
 
     #[tracing::instrument(name = "query.list_invoices", skip_all, err(level = "info"))]
@@ -144,7 +144,7 @@ impl InvoiceService for InvoiceApi {
         let caller = self.gate.caller_after(&request, request.get_ref().min_position).await?;
         let page = self.queries.list(caller.user_id.as_uuid(), page_size, after).await.map_err(query_status)?;
         Ok(Response::new(pb::ListInvoicesResponse {
-            invoices: page.invoices.into_iter().map(invoice_to_proto).collect(),
+            invoices: page.invoices.into_iter().map(convert::invoice_to_proto).collect(),
             next_page_token: page.next.map(|cursor| cursor.encode()).unwrap_or_default(),
         }))
     }
@@ -183,10 +183,6 @@ impl InvoiceService for InvoiceApi {
         let position = self.handler.correct_invoice(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::CorrectInvoiceResponse { position }))
     }
-}
-
-fn invoice_to_proto(view: InvoiceView) -> pb::Invoice {
-    convert::invoice_to_proto(view)
 }
 
 fn query_status(error: InvoiceQueryError) -> Status {

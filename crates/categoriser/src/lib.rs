@@ -14,7 +14,7 @@ use cashflow_api::context::CommandContext;
 use cashflow_api::{ApiError, CommandHandler, convert};
 use cashflow_bus::{WorkError, Worker};
 use cashflow_domain::movement::{AssignedBy, MovementEvent};
-use cashflow_domain::rule::{CompiledRule, MovementFacts, best_match};
+use cashflow_domain::rule::{MovementFacts, best_match};
 use cashflow_domain::{DomainError, DomainEvent, MovementId};
 use cashflow_eventstore::RecordedEvent;
 use cashflow_projection_ledger::LedgerQueries;
@@ -31,10 +31,6 @@ impl Categoriser {
     pub fn new(handler: CommandHandler, ledger: LedgerQueries) -> Self {
         Self { handler, ledger }
     }
-}
-
-fn work_error(error: ApiError) -> WorkError {
-    if error.is_transient() { WorkError::Retry(error.to_string()) } else { WorkError::Permanent(error.to_string()) }
 }
 
 #[async_trait::async_trait]
@@ -56,12 +52,14 @@ impl Worker for Categoriser {
         else {
             return Ok(());
         };
-        let rules = self.ledger.rules(owner.as_uuid()).await.map_err(|error| work_error(error.into()))?;
+        let rules = self
+            .ledger
+            .compiled_rules(owner.as_uuid())
+            .await
+            .map_err(|error| WorkError::from(ApiError::from(error)))?;
         if rules.is_empty() {
             return Ok(());
         }
-        let rules =
-            rules.into_iter().map(CompiledRule::new).collect::<Result<Vec<_>, _>>().map_err(WorkError::Permanent)?;
         let facts = MovementFacts {
             description: description.as_str(),
             counterparty: counterparty.as_ref().map(|c| c.as_str()),
@@ -85,7 +83,7 @@ impl Worker for Categoriser {
             }
             // Voided meanwhile: nothing to categorise.
             Err(ApiError::Domain(DomainError::FailedPrecondition(_))) => Ok(()),
-            Err(error) => Err(work_error(error)),
+            Err(error) => Err(error.into()),
         }
     }
 

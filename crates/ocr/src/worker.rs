@@ -7,8 +7,8 @@
 //! store or engine hiccup is retried, and after the last retry the invoice is marked failed.
 
 use crate::{Ocr, OcrError};
+use cashflow_api::CommandHandler;
 use cashflow_api::context::CommandContext;
-use cashflow_api::{ApiError, CommandHandler};
 use cashflow_blob::{BlobError, BlobKey, BlobStore};
 use cashflow_bus::{WorkError, Worker};
 use cashflow_domain::invoice::{Confidence, InvoiceEvent, InvoiceStatus, Read, Reading};
@@ -30,10 +30,6 @@ impl OcrWorker {
     pub fn new(handler: CommandHandler, blobs: Arc<dyn BlobStore>, ocr: Ocr) -> Self {
         Self { handler, blobs, ocr }
     }
-}
-
-fn api_error(error: ApiError) -> WorkError {
-    if error.is_transient() { WorkError::Retry(error.to_string()) } else { WorkError::Permanent(error.to_string()) }
 }
 
 /// The upload an event announces: whose, which invoice, where its file is.
@@ -68,7 +64,7 @@ impl Worker for OcrWorker {
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkError> {
         let job = job(event)?;
         tracing::Span::current().record("invoice_id", tracing::field::display(job.invoice_id));
-        let invoice = self.handler.invoice(job.owner, job.invoice_id).await.map_err(api_error)?;
+        let invoice = self.handler.invoice(job.owner, job.invoice_id).await.map_err(WorkError::from)?;
         // A redelivered job whose scan was already appended goes straight to the movement.
         if invoice.status == InvoiceStatus::Uploaded {
             let key = BlobKey::parse(&job.blob_key).map_err(|e| WorkError::Permanent(e.to_string()))?;
@@ -82,10 +78,10 @@ impl Worker for OcrWorker {
             })?;
             let reading = reading(&cashflow_receipt::parse(&text.text)).with_raw_text(&text.text);
             let scan = CommandContext::caused_by(event, "record scan");
-            self.handler.record_scan(&scan, job.invoice_id, reading).await.map_err(api_error)?;
+            self.handler.record_scan(&scan, job.invoice_id, reading).await.map_err(WorkError::from)?;
         }
         let follow = CommandContext::caused_by(event, "record movement");
-        self.handler.follow_invoice(&follow, job.invoice_id).await.map_err(api_error)?;
+        self.handler.follow_invoice(&follow, job.invoice_id).await.map_err(WorkError::from)?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ pub use cursor::PageCursor;
 
 use crate::columns::{category_from_key, direction_text, first_of_month, parse_direction};
 use cashflow_domain::movement::Direction;
-use cashflow_domain::rule::{MovementFacts, Rule};
+use cashflow_domain::rule::{CompiledRule, MovementFacts, Rule};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
@@ -324,11 +324,16 @@ impl LedgerQueries {
             .collect()
     }
 
+    /// [`rules`](Self::rules), compiled for matching many movements.
+    pub async fn compiled_rules(&self, owner: Uuid) -> Result<Vec<CompiledRule>, QueryError> {
+        self.rules(owner).await?.into_iter().map(|rule| CompiledRule::new(rule).map_err(QueryError::Corrupt)).collect()
+    }
+
     /// Up to `limit` of `owner`'s movements that are not voided, dated from `from` to `to`
     /// inclusive (`None` is unbounded), newest first (by `occurred_on`, then id) after `after`:
     /// pass the last candidate's [`RuleCandidate::position`] to get the next page, until one
-    /// comes back shorter than `limit`. One range scan of the page index, however deep. For applying rules to
-    /// past movements in batches. `limit` 0 means [`DEFAULT_PAGE_SIZE`]; above
+    /// comes back shorter than `limit`. One range scan of the page index, however deep. For
+    /// applying rules to past movements in batches. `limit` 0 means [`DEFAULT_PAGE_SIZE`]; above
     /// [`MAX_PAGE_SIZE`] it is capped.
     #[tracing::instrument(name = "ledger.rule_candidates", skip(self), err)]
     pub async fn rule_candidates(

@@ -7,7 +7,7 @@ use crate::convert;
 use crate::error::ApiError;
 use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext, CategoryEvent};
 use cashflow_domain::movement::AssignedBy;
-use cashflow_domain::rule::{CompiledRule, Rule, best_match};
+use cashflow_domain::rule::{Rule, best_match};
 use cashflow_domain::{DomainError, DomainEvent, MovementId, RuleId};
 use cashflow_eventstore::ExpectedVersion;
 
@@ -68,13 +68,7 @@ impl CommandHandler {
     pub async fn apply_rules(&self, ctx: &CommandContext, input: convert::ApplyRules) -> Result<(u32, u64), ApiError> {
         let owner = ctx.owner.as_uuid();
         let ledger = self.ledger()?;
-        let rules = ledger
-            .rules(owner)
-            .await?
-            .into_iter()
-            .map(CompiledRule::new)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(ApiError::internal)?;
+        let rules = ledger.compiled_rules(owner).await?;
         let (mut categorised, mut position) = (0u32, 0u64);
         if rules.is_empty() {
             return Ok((0, self.store.head().await?));
