@@ -25,8 +25,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Histogram buckets, in seconds: from a fast append (~1 ms) to a query waiting its limit.
-const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Group commit sizes, in appends: powers of two up to past the writer's largest batch.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+/// Histogram buckets, in seconds: from a group commit (under 1 ms) to a query waiting its limit.
+const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 /// Longest a scrape waits for the database or NATS before answering with what it has.
 const COLLECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -50,6 +52,8 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
         .context("histogram buckets")?
+        .set_buckets_for_metric(Matcher::Full(cashflow_eventstore::metrics::BATCH_REQUESTS.into()), BATCH_BUCKETS)
+        .context("batch size buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
     describe();
@@ -70,7 +74,10 @@ fn describe() {
         cashflow_bus::projector::REDELIVERIES,
         "Messages delivered more than once, by projection"
     );
-    metrics::describe_gauge!(RELAY_LAG, "Event store head minus the last position the relay published");
+    metrics::describe_gauge!(
+        RELAY_LAG,
+        "Event store head minus the relay's checkpoint (saved at least every second while it publishes)"
+    );
     metrics::describe_gauge!(PROJECTION_LAG, "Event store head minus the projection's checkpoint");
     metrics::describe_gauge!(
         PROJECTION_LAG_SECONDS,

@@ -10,14 +10,25 @@ pub const APPEND_DURATION: &str = "cashflow_eventstore_append_duration_seconds";
 pub const APPEND_CONFLICTS: &str = "cashflow_eventstore_append_conflicts_total";
 /// Events stored, by event type (replayed commands store none).
 pub const EVENTS_APPENDED: &str = "cashflow_events_appended_total";
+/// Appends per group commit (one batch of the PostgreSQL store's writer).
+pub const BATCH_REQUESTS: &str = "cashflow_eventstore_batch_requests";
+/// Seconds per group commit: its read, its write and its commit.
+pub const BATCH_DURATION: &str = "cashflow_eventstore_batch_duration_seconds";
 
 /// Describes the metrics, so an exporter shows their help text before the first append.
 pub fn describe() {
     metrics::describe_histogram!(APPEND_DURATION, metrics::Unit::Seconds, "Event store append latency, by outcome");
     metrics::describe_counter!(APPEND_CONFLICTS, "Appends refused by the expected-version check");
     metrics::describe_counter!(EVENTS_APPENDED, "Events stored, by event type");
+    metrics::describe_histogram!(BATCH_REQUESTS, "Appends sharing one group commit");
+    metrics::describe_histogram!(BATCH_DURATION, metrics::Unit::Seconds, "Group commit latency: read, write, commit");
     // Present at 0 from the start, so a rate over it is defined before the first conflict.
     metrics::counter!(APPEND_CONFLICTS).absolute(0);
+}
+
+pub(crate) fn record_batch(requests: usize, took: Duration) {
+    metrics::histogram!(BATCH_REQUESTS).record(requests as f64);
+    metrics::histogram!(BATCH_DURATION).record(took.as_secs_f64());
 }
 
 pub(crate) fn record_append(request: &AppendRequest, result: &Result<AppendOutcome, StoreError>, took: Duration) {

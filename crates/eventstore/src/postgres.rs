@@ -13,10 +13,10 @@
 //! racing for one stream version are told apart by the unique `(stream_id, version)` index.
 //!
 //! `PgEventStore::append` commits concurrent appends together (group commit): each call is
-//! queued to a writer task (one of [`WRITERS`], chosen by stream) that takes everything waiting (up
-//! to [`MAX_BATCH`], one request per stream and per idempotency key) and writes it in two
-//! statements over arrays, each on its own (no transaction spans them, so no lock is held
-//! between them):
+//! queued to a writer (one of [`WRITERS`], chosen by stream, each on a thread of its own with a
+//! session of its own) that takes everything waiting (up to [`MAX_BATCH`], one request per
+//! stream and per idempotency key) and writes it in two statements over arrays, each on its
+//! own (no transaction spans them, so no lock is held between them):
 //!
 //! 1. read every key's stored outcome and every stream's tail; then, in Rust, each request
 //!    is answered on its own (a replay, a conflict) or checked and sealed;
@@ -36,7 +36,7 @@ use crate::hash::{self, GENESIS};
 use crate::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, RecordedEvent, StoreError};
 use async_trait::async_trait;
 use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row, SqlSafeStr};
 use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
@@ -72,6 +72,10 @@ const WRITERS: usize = 1;
 
 /// How many times a writer yields to let the last batch's callers join the next batch.
 const LINGER_TURNS: usize = 16;
+
+/// A writer's session idle for longer than this is pinged before its next batch, so that one
+/// the server dropped meanwhile is replaced instead of failing the batch.
+const WRITER_IDLE_PING: Duration = Duration::from_secs(10);
 
 const MIGRATIONS: [(i64, &str, &str); 1] = [(1, "event store", include_str!("../migrations/0001_event_store.sql"))];
 
@@ -406,7 +410,7 @@ impl PgEventStore {
             (0..WRITERS)
                 .map(|_| {
                     let (queue, jobs) = mpsc::unbounded_channel();
-                    tokio::spawn(write_batches(self.pool.clone(), jobs));
+                    start_writer(self.pool.connect_options(), jobs);
                     queue
                 })
                 .collect()
@@ -580,9 +584,55 @@ impl EventStore for PgEventStore {
     }
 }
 
+/// Starts a batch writer on a thread of its own, with a runtime and a connection of its own.
+///
+/// On the process's runtime the writer's replies waited in the run queue behind every request
+/// handler: under load a batch of 32 took 10–25 ms, of which PostgreSQL spent under 3 ms
+/// (BENCHMARKS.md). Its own thread answers the socket at once. If the thread cannot start, the
+/// queue's receiver is dropped and every append goes `Alone`.
+fn start_writer(options: Arc<PgConnectOptions>, jobs: mpsc::UnboundedReceiver<Job>) {
+    let started = std::thread::Builder::new().name("cashflow-append".into()).spawn(move || {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(write_batches(options, jobs)),
+            Err(error) => tracing::error!(%error, "cannot start the append writer's runtime; appending one by one"),
+        }
+    });
+    if let Err(error) = started {
+        tracing::error!(%error, "cannot start the append writer's thread; appending one by one");
+    }
+}
+
+/// The writer's own session, opened on first use and again after it failed.
+struct WriterConnection {
+    options: Arc<PgConnectOptions>,
+    open: Option<(PgConnection, Instant)>,
+}
+
+impl WriterConnection {
+    /// The session, pinged first when it sat idle long enough to have been dropped by the server.
+    async fn get(&mut self) -> Result<&mut PgConnection, BatchError> {
+        if let Some((conn, last_used)) = &mut self.open
+            && last_used.elapsed() > WRITER_IDLE_PING
+            && conn.ping().await.is_err()
+        {
+            self.open = None;
+        }
+        if self.open.is_none() {
+            let conn = PgConnection::connect_with(&self.options)
+                .await
+                .map_err(|error| BatchError::Unavailable(format!("connecting the append writer: {error}")))?;
+            self.open = Some((conn, Instant::now()));
+        }
+        let (conn, last_used) = self.open.as_mut().expect("opened above");
+        *last_used = Instant::now();
+        Ok(conn)
+    }
+}
+
 /// A batch writer: takes everything queued (see [`take_batch`]) and writes it as one. Ends
 /// when every sender of its queue is gone and nothing is left in it.
-async fn write_batches(pool: PgPool, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn write_batches(options: Arc<PgConnectOptions>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let mut connection = WriterConnection { options, open: None };
     let mut waiting = VecDeque::new();
     let mut last_size = 1;
     loop {
@@ -608,7 +658,9 @@ async fn write_batches(pool: PgPool, mut jobs: mpsc::UnboundedReceiver<Job>) {
         }
         let batch = take_batch(&mut waiting);
         last_size = batch.len();
-        write_batch(&pool, batch).await;
+        let started = Instant::now();
+        write_batch(&mut connection, batch).await;
+        crate::metrics::record_batch(last_size, started.elapsed());
     }
 }
 
@@ -639,12 +691,18 @@ fn take_batch(waiting: &mut VecDeque<Job>) -> Vec<Job> {
     skip_all,
     fields(otel.kind = "client", db.system = "postgresql", db.operation = "INSERT", requests = jobs.len())
 )]
-async fn write_batch(pool: &PgPool, jobs: Vec<Job>) {
+async fn write_batch(connection: &mut WriterConnection, jobs: Vec<Job>) {
     let requests: Vec<&AppendRequest> = jobs.iter().map(|job| &*job.request).collect();
-    let replies: Vec<Reply> = match commit_batch(pool, &requests).await {
+    let result = match connection.get().await {
+        Ok(conn) => commit_batch(conn, &requests).await,
+        Err(error) => Err(error),
+    };
+    let replies: Vec<Reply> = match result {
         Ok(results) => results.into_iter().map(Reply::Done).collect(),
         Err(BatchError::Unavailable(error)) => {
             tracing::error!(%error, "append batch failed");
+            // The session may be gone: the next batch opens a new one.
+            connection.open = None;
             requests.iter().map(|_| Reply::Done(Err(StoreError::Unavailable(error.clone())))).collect()
         }
         Err(BatchError::Refused(error)) => {
@@ -669,7 +727,7 @@ enum Plan {
 
 /// Writes one batch: a read, then one statement that commits every winner together.
 async fn commit_batch(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     requests: &[&AppendRequest],
 ) -> Result<Vec<Result<AppendOutcome, StoreError>>, BatchError> {
     let recorded_at = hash::now_micros();
@@ -677,7 +735,7 @@ async fn commit_batch(
         .bind(requests.iter().map(|request| request.metadata.owner).collect::<Vec<_>>())
         .bind(requests.iter().map(|request| request.metadata.command_id).collect::<Vec<_>>())
         .bind(requests.iter().map(|request| request.stream_id.as_str()).collect::<Vec<_>>())
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await
         .map_err(BatchError::from_statement)?;
     let in_order = read.len() == requests.len()
@@ -721,7 +779,7 @@ async fn commit_batch(
             .bind(command_ids)
             .bind(stream_ids)
             .bind(versions)
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await
             .and_then(|row| row.try_get::<i64, _>("position"))
             .map_err(BatchError::from_statement)?
@@ -748,7 +806,7 @@ async fn commit_batch(
             .bind(stream_ids)
             .bind(versions)
             .bind(winners.iter().map(|&(_, _, last_ord)| last_ord).collect::<Vec<_>>())
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await
             .and_then(|row| row.try_get::<i64, _>("position"))
             .map_err(BatchError::from_statement)?
@@ -967,6 +1025,22 @@ fn map_sqlx(error: sqlx::Error) -> StoreError {
     }
 }
 
+/// The connection settings of `url`. A URL naming a loopback host and no `sslmode` connects
+/// without TLS: sqlx's default (`prefer`) negotiates TLS with any server that has it, and on
+/// loopback that protects nothing yet cut end-to-end commands from 1,376/s to 570/s here
+/// (BENCHMARKS.md, ADR 0008). Any other host, or an explicit `sslmode`, is left as the URL says.
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    let loopback = match options.get_host() {
+        "localhost" => true,
+        host => host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+    };
+    if loopback && !url.to_ascii_lowercase().contains("sslmode=") {
+        return Ok(options.ssl_mode(PgSslMode::Disable));
+    }
+    Ok(options)
+}
+
 /// Creates the database named in `url` unless it exists, connecting to the `postgres`
 /// maintenance database on the same server. Tolerates another process creating it meanwhile.
 #[tracing::instrument(name = "eventstore.create_database", skip(url), err)]
@@ -1006,8 +1080,8 @@ pub async fn drop_database(url: &str) -> Result<(), StoreError> {
 }
 
 async fn maintenance_connection(url: &str) -> Result<(PgConnection, String), StoreError> {
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|error| StoreError::Unavailable(format!("invalid database url: {error}")))?;
+    let options =
+        connect_options(url).map_err(|error| StoreError::Unavailable(format!("invalid database url: {error}")))?;
     let name = options
         .get_database()
         .ok_or_else(|| StoreError::Unavailable("the database url names no database".into()))?
