@@ -39,6 +39,9 @@ pub struct RelayConfig {
     pub retry_delay: Duration,
     /// How often the lock's connection is checked to be alive.
     pub lock_check_every: Duration,
+    /// Longest a published position waits to be saved as the checkpoint while events keep
+    /// coming; it is saved at once when the relay catches up or stops.
+    pub checkpoint_every: Duration,
 }
 
 impl Default for RelayConfig {
@@ -48,6 +51,9 @@ impl Default for RelayConfig {
             idle_wait: Duration::from_secs(5),
             retry_delay: Duration::from_secs(1),
             lock_check_every: Duration::from_secs(5),
+            // Saved after every window, the checkpoint was one commit per group commit of the
+            // store under load; the stream, not the checkpoint, is the truth (see `reconcile`).
+            checkpoint_every: Duration::from_secs(1),
         }
     }
 }
@@ -161,8 +167,10 @@ impl Relay {
         shutdown: &mut Shutdown<F>,
     ) -> Result<(), BusError> {
         let mut cursor: Option<Cursor> = None;
+        let mut checkpoint = Checkpoint { unsaved: None, saved_at: Instant::now() };
         loop {
             if shutdown.requested() {
+                self.flush_checkpoint(&mut checkpoint).await;
                 return Ok(());
             }
             lock.keep_alive(self.config.lock_check_every).await?;
@@ -186,6 +194,7 @@ impl Relay {
                 }
             };
             if events.is_empty() {
+                self.flush_checkpoint(&mut checkpoint).await;
                 tokio::select! {
                     () = shutdown.wait() => return Ok(()),
                     waited = self.store.wait_for_events(current.after, self.config.idle_wait) => {
@@ -201,8 +210,9 @@ impl Relay {
             if let Some(last) = acked.checked_sub(1).and_then(|index| events.get(index)) {
                 cursor = Some(Cursor { after: last.position, expect: Expect::LastMsgId(last.event_id) });
                 // The checkpoint only shortens the next reconcile; the stream itself is the truth.
-                if let Err(err) = self.save_checkpoint(last.position).await {
-                    tracing::warn!(error = %err, position = last.position, "cannot save the relay checkpoint");
+                checkpoint.unsaved = Some(last.position);
+                if checkpoint.saved_at.elapsed() >= self.config.checkpoint_every {
+                    self.flush_checkpoint(&mut checkpoint).await;
                 }
             }
             if let Some(err) = failure {
@@ -336,6 +346,16 @@ impl Relay {
         }
     }
 
+    /// Saves the last published position, if it is not saved yet. A failure is logged and
+    /// the position stays unsaved for the next try.
+    async fn flush_checkpoint(&self, checkpoint: &mut Checkpoint) {
+        let Some(position) = checkpoint.unsaved else { return };
+        match self.save_checkpoint(position).await {
+            Ok(()) => *checkpoint = Checkpoint { unsaved: None, saved_at: Instant::now() },
+            Err(err) => tracing::warn!(error = %err, position, "cannot save the relay checkpoint"),
+        }
+    }
+
     #[tracing::instrument(name = "relay.save_checkpoint", skip(self), err)]
     async fn save_checkpoint(&self, position: u64) -> Result<(), BusError> {
         sqlx::query(
@@ -348,6 +368,13 @@ impl Relay {
         .await?;
         Ok(())
     }
+}
+
+/// The relay's progress as saved in `relay_checkpoint`.
+struct Checkpoint {
+    /// Published and acknowledged, not saved yet.
+    unsaved: Option<u64>,
+    saved_at: Instant,
 }
 
 /// Events the relay published and JetStream acknowledged.
