@@ -3,8 +3,7 @@
 use crate::config::Config;
 use anyhow::Context;
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
-use std::str::FromStr;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::time::Duration;
 
 /// A session that sits idle inside a transaction holds locks every writer and reader may wait
@@ -33,33 +32,29 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every connection it hands out, a round trip before each statement: with
+        // it, a group commit spent 10–25 ms in four round trips under load (BENCHMARKS.md). A
+        // connection that died idle fails its next statement instead, which every caller
+        // already handles as UNAVAILABLE (safe to retry with the same command id).
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .context("connecting to PostgreSQL")
 }
 
-/// The connection settings of `url`. A URL naming a loopback host and no `sslmode` connects
-/// without TLS: sqlx's default (`prefer`) negotiates TLS with any server that has it, and on
-/// loopback that protects nothing yet cut end-to-end commands from 1,376/s to 570/s here
-/// (BENCHMARKS.md). Any other host, or an explicit `sslmode`, is left as the URL says.
+/// [`cashflow_eventstore::postgres::connect_options`] (no TLS to a loopback host unless the URL
+/// asks, ADR 0008), named `cashflow`, with the idle-in-transaction timeout.
 fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
-    let options = PgConnectOptions::from_str(url)
+    Ok(cashflow_eventstore::postgres::connect_options(url)
         .context("CASHFLOW_DATABASE_URL is not a PostgreSQL URL")?
         .application_name("cashflow")
-        .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT)]);
-    let loopback = match options.get_host() {
-        "localhost" => true,
-        host => host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()),
-    };
-    if loopback && !url.to_ascii_lowercase().contains("sslmode=") {
-        return Ok(options.ssl_mode(PgSslMode::Disable));
-    }
-    Ok(options)
+        .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT)]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::postgres::PgSslMode;
 
     #[test]
     fn loopback_without_an_sslmode_skips_tls_and_anything_else_is_kept() {
