@@ -55,6 +55,7 @@ stamp="$(date +%s)"
 export CASHFLOW_DATABASE_URL="postgres://postgres@127.0.0.1:5432/cashflow_bench_e2e_$stamp"
 export CASHFLOW_NATS_PREFIX="bench$stamp"
 export CASHFLOW_GRPC_ADDR="127.0.0.1:50551"
+export CASHFLOW_METRICS_ADDR="127.0.0.1:50552"
 export CASHFLOW_JWT_SECRET="$(openssl rand -hex 32)"
 RUST_LOG=warn "$bin/cashflow" serve > "$out/server.log" 2>&1 &
 server=$!
@@ -62,12 +63,36 @@ trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 120); do grep -q "ready" "$out/server.log" && break; sleep 0.5; done
 grep -q "ready" "$out/server.log" || { echo "the server did not start"; cat "$out/server.log"; exit 1; }
 
+# The machine's CPU over each load run, from /proc/stat: a VM's "steal" is time the host gave
+# to someone else, and it varies from run to run (BENCHMARKS.md).
+cpu_ticks() { awk '/^cpu / {print $2, $3, $4, $5, $6, $7, $8, $9}' /proc/stat; }
+# CPU ticks (user + system) per program, summed over its processes.
+program_ticks() {
+  for stat in /proc/[0-9]*/stat; do cat "$stat" 2>/dev/null; echo; done |
+    awk -F') ' 'NF > 1 { name = substr($1, index($1, "(") + 1); gsub(/ /, "_", name); split($2, f, " "); t[name] += f[12] + f[13] } END { for (k in t) print k, t[k] }' | sort
+}
+program_report() {
+  join <(echo "$1") <(echo "$2") | awk -v hz="$(getconf CLK_TCK)" -v s="$3" \
+    '$3 - $2 > 0.01 * hz * s { printf "  %-18s %5.1f%% of a core\n", $1, 100 * ($3 - $2) / hz / s }' | sort -k2 -rn
+}
+cpu_report() {
+  python3 -c "import sys; a=[int(x) for x in sys.argv[1].split()]; b=[int(x) for x in sys.argv[2].split()]
+d=[y-x for x,y in zip(a,b)]; t=sum(d) or 1
+print('machine cpu during the run: ' + ', '.join('%s %.0f%%' % (n, 100*v/t) for n,v in zip(['user','nice','system','idle','iowait','irq','softirq','steal'], d)))" "$1" "$2"
+}
+
+before=$(cpu_ticks); programs=$(program_ticks); started=$(date +%s)
 "$bin/cashflow-loadgen" --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
   --duration "$load_seconds" --json "$out/load-full-speed.json" | tee "$out/load-full-speed.txt"
+{ cpu_report "$before" "$(cpu_ticks)"; echo "cpu per program (set-up included):"
+  program_report "$programs" "$(program_ticks)" $(($(date +%s) - started)); } | tee -a "$out/load-full-speed.txt"
 # Half the measured maximum, open loop: freshness (projection lag) under a sustainable load.
 half=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(round(sum(x['per_second'] for x in r['rpcs'] if not x['rpc'].startswith('freshness'))/2))" "$out/load-full-speed.json")
+before=$(cpu_ticks)
 "$bin/cashflow-loadgen" --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
   --rate "$half" --duration "$load_seconds" --json "$out/load-half-rate.json" | tee "$out/load-half-rate.txt"
+cpu_report "$before" "$(cpu_ticks)" | tee -a "$out/load-half-rate.txt"
+curl -s "http://$CASHFLOW_METRICS_ADDR/metrics" > "$out/server-metrics.txt" || true
 
 kill -TERM "$server"; wait "$server" || true
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS cashflow_bench_e2e_$stamp WITH (FORCE)" postgres

@@ -93,6 +93,9 @@ pub struct Client {
     rng: Rng,
     freshness_every: u64,
     recorded: u64,
+    /// Freshness probes in flight: each waits for its movement beside the client's loop, so a
+    /// probe's wait (the projection lag) does not hold back the client's next command.
+    probes: tokio::task::JoinSet<Result<Duration, tonic::Code>>,
 }
 
 impl Client {
@@ -104,6 +107,7 @@ impl Client {
             rng: Rng::new(seed),
             freshness_every: freshness_every.max(1),
             recorded: 0,
+            probes: tokio::task::JoinSet::new(),
         }
     }
 
@@ -125,6 +129,13 @@ impl Client {
             tokio::time::sleep_until(intended).await;
             sent += 1;
             self.step(intended.into_std(), &mut recorder).await;
+        }
+        while let Some(probe) = self.probes.join_next().await {
+            match probe {
+                Ok(Ok(latency)) => recorder.ok(FRESHNESS, latency),
+                Ok(Err(code)) => recorder.error(FRESHNESS, code),
+                Err(_) => recorder.error(FRESHNESS, tonic::Code::Internal),
+            }
         }
         recorder
     }
@@ -183,8 +194,13 @@ impl Client {
                 movement_id: response.movement_id,
                 min_position: Some(response.position),
             });
-            let result = self.query.get_movement(request).await;
-            record(recorder, FRESHNESS, acknowledged, result.map(|_| ()));
+            let mut query = self.query.clone();
+            self.probes.spawn(async move {
+                match query.get_movement(request).await {
+                    Ok(_) => Ok(acknowledged.elapsed()),
+                    Err(status) => Err(status.code()),
+                }
+            });
         }
     }
 
