@@ -3,7 +3,7 @@
 use crate::config::Config;
 use anyhow::Context;
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use std::time::Duration;
 
 /// A session that sits idle inside a transaction holds locks every writer and reader may wait
@@ -29,14 +29,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<PgPool> {
 /// The pool every role of this process shares.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let options = connect_options(&config.database_url)?;
-    PgPoolOptions::new()
+    cashflow_eventstore::postgres::pool_options()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        // sqlx pings every connection it hands out, a round trip before each statement: with
-        // it, a group commit spent 10–25 ms in four round trips under load (BENCHMARKS.md). A
-        // connection that died idle fails its next statement instead, which every caller
-        // already handles as UNAVAILABLE (safe to retry with the same command id).
-        .test_before_acquire(false)
         .connect_with(options)
         .await
         .context("connecting to PostgreSQL")
@@ -49,21 +44,4 @@ fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
         .context("CASHFLOW_DATABASE_URL is not a PostgreSQL URL")?
         .application_name("cashflow")
         .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT)]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sqlx::postgres::PgSslMode;
-
-    #[test]
-    fn loopback_without_an_sslmode_skips_tls_and_anything_else_is_kept() {
-        let mode = |url| connect_options(url).unwrap().get_ssl_mode();
-        assert!(matches!(mode("postgres://postgres@127.0.0.1:5432/cashflow"), PgSslMode::Disable));
-        assert!(matches!(mode("postgres://postgres@localhost/cashflow"), PgSslMode::Disable));
-        assert!(matches!(mode("postgres://postgres@[::1]:5432/cashflow"), PgSslMode::Disable));
-        assert!(matches!(mode("postgres://postgres@127.0.0.1/cashflow?sslmode=require"), PgSslMode::Require));
-        assert!(matches!(mode("postgres://postgres@db.internal:5432/cashflow"), PgSslMode::Prefer));
-        assert!(matches!(mode("postgres://postgres@10.0.0.7/cashflow"), PgSslMode::Prefer));
-    }
 }

@@ -7,11 +7,10 @@
 //! JSON line for BENCHMARKS.md.
 
 use cashflow_eventstore::contract::{new_request, new_stream_id};
-use cashflow_eventstore::postgres::{connect_options, create_database_if_missing, drop_database};
+use cashflow_eventstore::postgres::{connect_options, create_database_if_missing, drop_database, pool_options};
 use cashflow_eventstore::{EventStore, ExpectedVersion, PgEventStore};
 use serde_json::json;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,12 +28,7 @@ async fn main() {
     create_database_if_missing(&url).await.expect("create the bench database");
     // As the binary connects: no TLS on loopback (ADR 0008), no ping before each statement.
     let options = connect_options(&url).expect("a PostgreSQL URL");
-    let pool = PgPoolOptions::new()
-        .max_connections(70)
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await
-        .expect("connect");
+    let pool = pool_options().max_connections(70).connect_with(options).await.expect("connect");
     PgEventStore::migrate(&pool).await.expect("migrate");
     sqlx::query("CREATE TABLE bench_raw (LIKE events INCLUDING ALL)").execute(&pool).await.expect("raw table");
     sqlx::query("CREATE SEQUENCE bench_raw_position").execute(&pool).await.expect("raw sequence");

@@ -617,14 +617,13 @@ impl WriterConnection {
         {
             self.open = None;
         }
-        if self.open.is_none() {
-            let conn = PgConnection::connect_with(&self.options)
+        let conn = match self.open.take() {
+            Some((conn, _)) => conn,
+            None => PgConnection::connect_with(&self.options)
                 .await
-                .map_err(|error| BatchError::Unavailable(format!("connecting the append writer: {error}")))?;
-            self.open = Some((conn, Instant::now()));
-        }
-        let (conn, last_used) = self.open.as_mut().expect("opened above");
-        *last_used = Instant::now();
+                .map_err(|error| BatchError::Unavailable(format!("connecting the append writer: {error}")))?,
+        };
+        let (conn, _) = self.open.insert((conn, Instant::now()));
         Ok(conn)
     }
 }
@@ -1041,6 +1040,14 @@ pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     Ok(options)
 }
 
+/// Pool settings for every pool of this project: no ping before each statement. sqlx's
+/// `test_before_acquire` costs a round trip per statement; a connection that died idle fails
+/// its next statement instead, which callers handle as `Unavailable` (safe to retry with the
+/// same command id).
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().test_before_acquire(false)
+}
+
 /// Creates the database named in `url` unless it exists, connecting to the `postgres`
 /// maintenance database on the same server. Tolerates another process creating it meanwhile.
 #[tracing::instrument(name = "eventstore.create_database", skip(url), err)]
@@ -1092,4 +1099,20 @@ async fn maintenance_connection(url: &str) -> Result<(PgConnection, String), Sto
 
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_without_an_sslmode_skips_tls_and_anything_else_is_kept() {
+        let mode = |url| connect_options(url).unwrap().get_ssl_mode();
+        assert!(matches!(mode("postgres://postgres@127.0.0.1:5432/cashflow"), PgSslMode::Disable));
+        assert!(matches!(mode("postgres://postgres@localhost/cashflow"), PgSslMode::Disable));
+        assert!(matches!(mode("postgres://postgres@[::1]:5432/cashflow"), PgSslMode::Disable));
+        assert!(matches!(mode("postgres://postgres@127.0.0.1/cashflow?sslmode=require"), PgSslMode::Require));
+        assert!(matches!(mode("postgres://postgres@db.internal:5432/cashflow"), PgSslMode::Prefer));
+        assert!(matches!(mode("postgres://postgres@10.0.0.7/cashflow"), PgSslMode::Prefer));
+    }
 }

@@ -15,7 +15,7 @@ use cashflow_domain::{
     AccountId, Amount, CategoryId, Currency, Description, DomainEvent, MovementId, Name, OccurredOn, SignedAmount,
     UserId,
 };
-use cashflow_eventstore::postgres::{connect_options, create_database_if_missing, drop_database};
+use cashflow_eventstore::postgres::{connect_options, create_database_if_missing, drop_database, pool_options};
 use cashflow_eventstore::{EventStore, PgEventStore};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries, MovementFilter, PageCursor};
 use chrono::{Days, NaiveDate, Utc};
@@ -23,7 +23,6 @@ use futures::StreamExt;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -79,12 +78,7 @@ async fn main() {
     create_database_if_missing(&url).await.expect("create the bench database");
     // As the binary connects: no TLS on loopback (ADR 0008), no ping before each statement.
     let options = connect_options(&url).expect("a PostgreSQL URL");
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await
-        .expect("connect");
+    let pool = pool_options().max_connections(8).connect_with(options).await.expect("connect");
     PgEventStore::migrate(&pool).await.expect("event store migrations");
     cashflow_bus::migrate(&pool).await.expect("bus migrations");
     cashflow_projection_ledger::migrate(&pool).await.expect("ledger migrations");
