@@ -203,6 +203,9 @@ async fn metrics_count_known_traffic_and_projection_lag_returns_to_zero() {
         Some((MOVEMENTS + 1) as f64)
     );
     assert_eq!(scrape.value("cashflow_eventstore_append_conflicts_total", &[]), Some(0.0));
+    // Every append went through a group commit, however the batches fell.
+    assert_eq!(scrape.value("cashflow_eventstore_batch_requests_sum", &[]), Some((MOVEMENTS + 1) as f64));
+    assert!(scrape.value("cashflow_eventstore_batch_duration_seconds_count", &[]).is_some_and(|n| n >= 1.0));
     assert_eq!(scrape.value("cashflow_db_pool_connections_max", &[]), Some(10.0));
     assert!(scrape.value("cashflow_db_pool_connections_in_use", &[]).is_some());
 
