@@ -11,17 +11,14 @@ use crate::limits::RateLimiter;
 use crate::security_log;
 use cashflow_domain::UserId;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use tonic::{Request, Status};
 
-/// The `iss` and `aud` every Cashflow token carries.
-pub const ISSUER: &str = "cashflow";
-pub const AUDIENCE: &str = "cashflow";
+pub use cashflow_identity::{AUDIENCE, ISSUER};
 /// Tolerated clock skew between the issuer and this server.
 pub const LEEWAY_SECS: u64 = 10;
 
@@ -67,15 +64,6 @@ pub enum AuthError {
 #[derive(Debug, Deserialize)]
 struct VerifiedClaims {
     sub: String,
-}
-
-#[derive(Debug, Serialize)]
-struct IssuedClaims<'a> {
-    sub: String,
-    exp: u64,
-    iat: u64,
-    iss: &'a str,
-    aud: &'a str,
 }
 
 /// A JWKS key: what it verifies and the one algorithm it may be used with.
@@ -245,30 +233,18 @@ impl tonic::service::Interceptor for AuthInterceptor {
     }
 }
 
-/// Signs a token for `user_id` valid for `ttl`, as the identity service would. For tests
-/// and tools; the secret is the server's `jwt_secret`.
-pub fn issue_token(secret: &str, user_id: UserId, ttl: Duration) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let claims = IssuedClaims {
-        sub: user_id.to_string(),
-        exp: now.saturating_add(ttl.as_secs()),
-        iat: now,
-        iss: ISSUER,
-        aud: AUDIENCE,
-    };
-    // HS256 with a secret key cannot fail: the key family matches the algorithm and these
-    // claims always serialise.
-    #[allow(clippy::expect_used)]
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .expect("HS256 signing with a secret key cannot fail")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{EncodingKey, Header};
     use serde_json::json;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
     use tonic::Code;
     use tonic::service::Interceptor;
+
+    fn issue_token(secret: &str, user: UserId, ttl: Duration) -> String {
+        cashflow_identity::issue_token(secret, user.as_uuid(), ttl)
+    }
 
     const SECRET: &str = "test-secret-of-reasonable-length";
 

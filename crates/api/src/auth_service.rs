@@ -1,10 +1,9 @@
 //! `cashflow.v1.AuthService`: register, login, refresh and logout. No access token is needed;
 //! Login and Register are rate-limited by email and peer address instead.
 
-use crate::auth::issue_token;
+use cashflow_identity::issue_token;
 use crate::limits::{RateLimiter, exhausted};
 use crate::security_log;
-use cashflow_domain::UserId;
 use cashflow_identity::{Identity, IdentityError, normalise_email};
 use cashflow_proto::v1::auth_service_server::AuthService;
 use cashflow_proto::v1::{
@@ -47,7 +46,7 @@ impl AuthApi {
 
     fn pair(&self, user_id: uuid::Uuid, refresh_token: String) -> TokenPair {
         TokenPair {
-            access_token: issue_token(&self.secret, UserId::from_uuid(user_id), self.access_ttl),
+            access_token: issue_token(&self.secret, user_id, self.access_ttl),
             refresh_token,
             expires_in: self.access_ttl.as_secs(),
         }

@@ -56,7 +56,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 pub use audit_service::AuditApi;
-pub use auth::{AuthInterceptor, Caller, JwtVerifier, issue_token};
+pub use auth::{AuthInterceptor, Caller, JwtVerifier};
 pub use auth_service::{AuthApi, DEFAULT_ACCESS_TOKEN_TTL};
 pub use cashflow_identity::Identity;
 pub use error::ApiError;

@@ -1,7 +1,8 @@
 //! The API served over a real socket, on real PostgreSQL: auth, health, reflection,
 //! read-your-writes through `min_position`, and audit. Each test has its own database.
 
-use cashflow_api::{Api, ApiConfig, ApiHealth, ApiState, build, issue_token};
+use cashflow_api::{Api, ApiConfig, ApiHealth, ApiState, build};
+use cashflow_identity::issue_token;
 use cashflow_bus::CheckpointWatch;
 use cashflow_domain::UserId;
 use cashflow_eventstore::PgEventStore;
@@ -17,6 +18,7 @@ use sqlx::postgres::PgPoolOptions;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 use tokio::sync::oneshot;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -123,7 +125,7 @@ struct Clients {
 
 async fn connect_as(app: &TestApp, user: UserId) -> Clients {
     let channel = app.channel().await;
-    let token = || issue_token(SECRET, user, Duration::from_secs(600));
+    let token = || issue_token(SECRET, user.as_uuid(), Duration::from_secs(600));
     Clients {
         ledger: LedgerServiceClient::with_interceptor(channel.clone(), bearer(token())),
         query: QueryServiceClient::with_interceptor(channel.clone(), bearer(token())),
@@ -225,7 +227,7 @@ async fn every_service_refuses_a_call_without_a_valid_token() {
     let status =
         LedgerServiceClient::new(channel.clone()).open_account(pb::OpenAccountRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "no token, even with a bad message");
-    let forged = issue_token("not-the-server-secret", UserId::new(), Duration::from_secs(600));
+    let forged = issue_token("not-the-server-secret", Uuid::now_v7(), Duration::from_secs(600));
     let status = QueryServiceClient::with_interceptor(channel.clone(), bearer(forged))
         .get_balances(pb::GetBalancesRequest::default())
         .await
@@ -278,7 +280,7 @@ struct RawOpenAccount {
 #[tokio::test]
 async fn an_undecodable_request_is_invalid_argument_naming_the_field() {
     let app = spawn_app().await;
-    let token = issue_token(SECRET, UserId::new(), Duration::from_secs(600));
+    let token = issue_token(SECRET, Uuid::now_v7(), Duration::from_secs(600));
     let mut grpc = tonic::client::Grpc::new(InterceptedService::new(app.channel().await, bearer(token)));
     grpc.ready().await.unwrap();
     let request =

@@ -192,8 +192,8 @@ impl Config {
         )?);
         let jwks = lookup("CASHFLOW_JWT_JWKS_FILE").filter(|v| !v.is_empty()).map(|file| JwksSource {
             file: PathBuf::from(file),
-            issuer: get("CASHFLOW_JWT_JWKS_ISSUER", cashflow_api::auth::ISSUER),
-            audience: get("CASHFLOW_JWT_JWKS_AUDIENCE", cashflow_api::auth::AUDIENCE),
+            issuer: get("CASHFLOW_JWT_JWKS_ISSUER", cashflow_identity::ISSUER),
+            audience: get("CASHFLOW_JWT_JWKS_AUDIENCE", cashflow_identity::AUDIENCE),
         });
         let cors_origins = lookup("CASHFLOW_CORS_ORIGINS")
             .unwrap_or_default()

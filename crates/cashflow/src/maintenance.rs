@@ -83,9 +83,5 @@ async fn all_streams(store: &PgEventStore) -> anyhow::Result<BTreeSet<String>> {
 
 /// A signed access token for `user`, valid `ttl_seconds`.
 pub fn token(config: &Config, user: Uuid, ttl_seconds: u64) -> String {
-    cashflow_api::issue_token(
-        &config.jwt_secret,
-        cashflow_domain::UserId::from_uuid(user),
-        Duration::from_secs(ttl_seconds),
-    )
+    cashflow_identity::issue_token(&config.jwt_secret, user, Duration::from_secs(ttl_seconds))
 }

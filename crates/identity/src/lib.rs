@@ -12,9 +12,11 @@
 
 mod password;
 mod schema;
+mod token;
 
 pub use password::{Hasher, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, check_policy};
 pub use schema::{MIGRATIONS_TABLE, migrate};
+pub use token::{AUDIENCE, ISSUER, issue_token};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};

@@ -47,7 +47,7 @@ pub struct Person {
 impl Person {
     /// Registers a new person's accounts and categories (not measured).
     pub async fn set_up(channel: Channel, jwt_secret: &str, seed: u64) -> anyhow::Result<Self> {
-        let token = cashflow_api::issue_token(jwt_secret, UserId::new(), Duration::from_secs(24 * 3600));
+        let token = cashflow_identity::issue_token(jwt_secret, UserId::new().as_uuid(), Duration::from_secs(24 * 3600));
         let authorization = format!("Bearer {token}").parse().context("token is not ASCII")?;
         let mut person = Self { authorization, accounts: Vec::new(), categories: Vec::new(), movements: Vec::new() };
         let mut rng = Rng::new(seed);
