@@ -271,7 +271,7 @@ fn otlp_env(endpoint: &str) -> Vec<(&'static str, String)> {
         ("OTEL_BSP_SCHEDULE_DELAY", "200".to_owned()),
         // RUST_LOG filters spans too; our crates' spans are at info. The info lines this
         // lets through are kept by the harness (`start_capturing_logs`), not printed.
-        ("RUST_LOG", "warn,cashflow_api=info,cashflow_eventstore=info,cashflow_bus=info".to_owned()),
+        ("RUST_LOG", "warn,cashflow_api=info,cashflow_app=info,cashflow_eventstore=info,cashflow_bus=info".to_owned()),
     ]
 }
 

@@ -1,8 +1,9 @@
-//! Any bytes, decoded as any command or query request, convert to a domain command or to a
+//! Any bytes, decoded as any command or query request, convert to an application input or to a
 //! validation error naming a field: never a panic.
 #![no_main]
 
-use cashflow_api::convert;
+use cashflow_api::convert::{self, FromRequest};
+use cashflow_app::input;
 use cashflow_proto::v1 as pb;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
@@ -11,44 +12,23 @@ fn field_is_named(error: &cashflow_domain::ValidationError) {
     assert!(!error.field.is_empty(), "a validation error must name its field: {error:?}");
 }
 
+/// Decodes `bytes` as the request `M` and parses it into the command `I`.
+fn command<M: Message + Default, I: FromRequest<M>>(bytes: &[u8]) {
+    if let Ok(request) = M::decode(bytes) {
+        if let Err(error) = I::from_request(request) {
+            field_is_named(&error);
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else { return };
     match selector % 7 {
-        0 => {
-            if let Ok(request) = pb::OpenAccountRequest::decode(bytes) {
-                if let Err(error) = convert::OpenAccount::try_from(request) {
-                    field_is_named(&error);
-                }
-            }
-        }
-        1 => {
-            if let Ok(request) = pb::RecordMovementRequest::decode(bytes) {
-                if let Err(error) = convert::RecordMovement::try_from(request) {
-                    field_is_named(&error);
-                }
-            }
-        }
-        2 => {
-            if let Ok(request) = pb::AssignCategoryRequest::decode(bytes) {
-                if let Err(error) = convert::AssignCategory::try_from(request) {
-                    field_is_named(&error);
-                }
-            }
-        }
-        3 => {
-            if let Ok(request) = pb::VoidMovementRequest::decode(bytes) {
-                if let Err(error) = convert::VoidMovement::try_from(request) {
-                    field_is_named(&error);
-                }
-            }
-        }
-        4 => {
-            if let Ok(request) = pb::CreateCategoryRequest::decode(bytes) {
-                if let Err(error) = convert::CreateCategory::try_from(request) {
-                    field_is_named(&error);
-                }
-            }
-        }
+        0 => command::<pb::OpenAccountRequest, input::OpenAccount>(bytes),
+        1 => command::<pb::RecordMovementRequest, input::RecordMovement>(bytes),
+        2 => command::<pb::AssignCategoryRequest, input::AssignCategory>(bytes),
+        3 => command::<pb::VoidMovementRequest, input::VoidMovement>(bytes),
+        4 => command::<pb::CreateCategoryRequest, input::CreateCategory>(bytes),
         5 => {
             if let Ok(request) = pb::ListMovementsRequest::decode(bytes) {
                 match convert::ListMovements::try_from(&request) {

@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::context::trace_id;
 use crate::error::status;
-use cashflow_domain::ValidationError;
+use cashflow_domain::StreamId;
 use cashflow_eventstore::{EventStore, RecordedEvent, hash};
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::audit_service_server::AuditService;
@@ -12,7 +12,6 @@ use futures::Stream;
 use std::pin::Pin;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct AuditApi {
@@ -25,16 +24,6 @@ impl std::fmt::Debug for AuditApi {
     }
 }
 
-/// Checks the `<category>-<uuid>` shape, so junk never reaches the store.
-pub fn parse_stream_id(raw: &str) -> Result<&str, ValidationError> {
-    let invalid = || ValidationError::new("stream_id", "must be \"<category>-<uuid>\", e.g. \"movement-<uuid>\"");
-    let (category, id) = raw.split_once('-').ok_or_else(invalid)?;
-    let category_ok = !category.is_empty() && category.len() <= 32 && category.bytes().all(|b| b.is_ascii_lowercase());
-    // Only the hyphenated form, so one stream has one spelling.
-    let id_ok = id.len() == 36 && Uuid::try_parse(id).is_ok();
-    if category_ok && id_ok { Ok(raw) } else { Err(invalid()) }
-}
-
 impl AuditApi {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self { store }
@@ -42,8 +31,9 @@ impl AuditApi {
 
     /// The stream's events, when it exists and every event is the caller's.
     async fn owned_stream(&self, caller: Caller, stream_id: &str) -> Result<Vec<RecordedEvent>, Status> {
-        let stream_id = parse_stream_id(stream_id).map_err(status)?;
-        let events = self.store.read_stream(stream_id).await.map_err(status)?;
+        // The shape is checked first, so junk never reaches the store.
+        let stream_id = StreamId::parse(stream_id).map_err(status)?.to_string();
+        let events = self.store.read_stream(&stream_id).await.map_err(status)?;
         let owner = caller.user_id.as_uuid();
         if events.is_empty() || events.iter().any(|e| e.owner != owner) {
             return Err(Status::not_found("stream not found"));

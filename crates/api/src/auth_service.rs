@@ -1,9 +1,9 @@
 //! `cashflow.v1.AuthService`: register, login, refresh and logout. No access token is needed;
 //! Login and Register are rate-limited by email and peer address instead.
 
-use cashflow_identity::issue_token;
 use crate::limits::{RateLimiter, exhausted};
 use crate::security_log;
+use cashflow_identity::issue_token;
 use cashflow_identity::{Identity, IdentityError, normalise_email};
 use cashflow_proto::v1::auth_service_server::AuthService;
 use cashflow_proto::v1::{

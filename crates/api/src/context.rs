@@ -1,84 +1,17 @@
 //! What a request carries besides its message: the caller, correlation and trace ids, and
-//! the call's deadline.
+//! the call's deadline, read from gRPC metadata into the application's [`CommandContext`].
 
 use crate::auth::Caller;
-use cashflow_domain::{CommandId, UserId};
-use cashflow_eventstore::{CommandMetadata, RecordedEvent};
+use cashflow_app::CommandContext;
+use cashflow_domain::CommandId;
 use std::time::Duration;
 use tonic::metadata::MetadataMap;
 use uuid::Uuid;
 
-/// Who sent a command and how it ties into a trace: becomes each event's metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandContext {
-    pub owner: UserId,
-    pub command_id: CommandId,
-    pub correlation_id: Uuid,
-    /// The caller's W3C `traceparent`, if well-formed. With tracing on, the handler stores the
-    /// command span's own context instead (a child of this one, so the same trace).
-    pub traceparent: Option<String>,
-    /// The event or command this one answers: set for a worker's commands and for the steps
-    /// a command takes on other streams.
-    pub causation_id: Option<Uuid>,
-}
-
-impl CommandContext {
-    /// The context of a command from `caller`; `command_id` comes from its parsed message.
-    pub fn new(caller: Caller, metadata: &MetadataMap, command_id: CommandId) -> Self {
-        Self {
-            owner: caller.user_id,
-            command_id,
-            correlation_id: correlation_id(metadata).unwrap_or_else(|| command_id.as_uuid()),
-            traceparent: traceparent(metadata),
-            causation_id: None,
-        }
-    }
-
-    /// The context of a worker's command answering `event`: the event's owner and trace, and a
-    /// command id derived from the event and `purpose`, so a redelivered event repeats the same
-    /// command (which the store answers with its first outcome) instead of doubling its effect.
-    pub fn caused_by(event: &RecordedEvent, purpose: &str) -> Self {
-        Self {
-            owner: UserId::from_uuid(event.owner),
-            command_id: derived_command_id(event.event_id, purpose),
-            correlation_id: event.correlation_id,
-            traceparent: event.traceparent.clone(),
-            causation_id: Some(event.event_id),
-        }
-    }
-
-    /// The context of one step of this command on another stream (the movement a correction
-    /// re-records, one movement of a rules run): same owner and correlation, a command id
-    /// derived from this one's and `purpose`, so a retried command repeats only missing steps.
-    pub fn step(&self, purpose: &str) -> Self {
-        Self {
-            owner: self.owner,
-            command_id: derived_command_id(self.command_id.as_uuid(), purpose),
-            correlation_id: self.correlation_id,
-            traceparent: self.traceparent.clone(),
-            causation_id: Some(self.command_id.as_uuid()),
-        }
-    }
-
-    pub fn metadata(&self) -> CommandMetadata {
-        CommandMetadata {
-            owner: self.owner.as_uuid(),
-            command_id: self.command_id.as_uuid(),
-            correlation_id: self.correlation_id,
-            causation_id: self.causation_id,
-            traceparent: self.traceparent.clone(),
-        }
-    }
-}
-
-/// A UUID (version 8, "custom") from SHA-256 of the cause and the purpose: the same inputs
-/// always give the same id, different ones practically never collide.
-pub fn derived_command_id(cause: Uuid, purpose: &str) -> CommandId {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new().chain_update(cause.as_bytes()).chain_update(purpose.as_bytes()).finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    CommandId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+/// The context of a command from `caller`: `command_id` comes from its parsed message, the
+/// correlation id and the trace from the request's metadata.
+pub fn command_context(caller: Caller, metadata: &MetadataMap, command_id: CommandId) -> CommandContext {
+    CommandContext::new(caller.user_id, command_id, correlation_id(metadata), traceparent(metadata))
 }
 
 /// An `x-correlation-id` header that is a UUID; anything else is ignored.
@@ -131,6 +64,7 @@ pub fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cashflow_domain::UserId;
 
     fn metadata(pairs: &[(&'static str, &str)]) -> MetadataMap {
         let mut map = MetadataMap::new();
@@ -145,25 +79,16 @@ mod tests {
         let user = UserId::new();
         let command_id = CommandId::new();
         let caller = Caller { user_id: user };
-        let context = CommandContext::new(caller, &MetadataMap::new(), command_id);
+        let context = command_context(caller, &MetadataMap::new(), command_id);
         assert_eq!(context.correlation_id, command_id.as_uuid());
         assert_eq!(context.metadata().owner, user.as_uuid());
         assert_eq!(context.metadata().command_id, command_id.as_uuid());
 
         let correlation = Uuid::now_v7().to_string();
-        let context = CommandContext::new(caller, &metadata(&[("x-correlation-id", &correlation)]), command_id);
+        let context = command_context(caller, &metadata(&[("x-correlation-id", &correlation)]), command_id);
         assert_eq!(context.correlation_id.to_string(), correlation);
-        let context = CommandContext::new(caller, &metadata(&[("x-correlation-id", "not-a-uuid")]), command_id);
+        let context = command_context(caller, &metadata(&[("x-correlation-id", "not-a-uuid")]), command_id);
         assert_eq!(context.correlation_id, command_id.as_uuid());
-    }
-
-    #[test]
-    fn derived_command_ids_are_stable_and_distinct() {
-        let cause = Uuid::now_v7();
-        assert_eq!(derived_command_id(cause, "scan"), derived_command_id(cause, "scan"));
-        assert_ne!(derived_command_id(cause, "scan"), derived_command_id(cause, "link"));
-        assert_ne!(derived_command_id(cause, "scan"), derived_command_id(Uuid::now_v7(), "scan"));
-        assert_eq!(derived_command_id(cause, "scan").as_uuid().get_version_num(), 8);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Parsing at the edge: proto requests become validated inputs built from domain newtypes,
-//! and read-model views become proto messages. Nothing past this module sees a raw string.
+//! Parsing at the edge: proto requests become the application's validated inputs (built from
+//! domain newtypes), and read-model views become proto messages. Nothing past this module sees
+//! a raw string.
 //!
 //! An optional string field sent empty is treated as absent, as proto3 clients and JSON
 //! gateways often cannot tell the two apart.
 
+use cashflow_app::input::{AssignCategory, CreateCategory, OpenAccount, RecordMovement, VoidMovement};
 use cashflow_domain::date::parse_date;
 use cashflow_domain::movement::Direction;
 use cashflow_domain::{
@@ -22,58 +24,7 @@ use uuid::Uuid;
 mod invoices;
 mod rules;
 
-pub use invoices::{
-    CorrectInvoice, FileRefused, InvoiceFile, UploadInvoice, invoice_id, invoice_page_token, invoice_to_proto,
-};
-pub use rules::{AddRule, ApplyRules};
-
-/// `OpenAccount`, validated.
-#[derive(Debug, Clone)]
-pub struct OpenAccount {
-    pub command_id: CommandId,
-    pub name: Name,
-    pub currency: Currency,
-    pub opening_balance: SignedAmount,
-}
-
-/// `RecordMovement`, validated.
-#[derive(Debug, Clone)]
-pub struct RecordMovement {
-    pub command_id: CommandId,
-    pub account_id: AccountId,
-    pub direction: Direction,
-    pub amount: Amount,
-    pub occurred_on: OccurredOn,
-    pub description: Description,
-    pub counterparty: Option<Counterparty>,
-    pub category_id: Option<CategoryId>,
-}
-
-/// `AssignCategory`, validated.
-#[derive(Debug, Clone)]
-pub struct AssignCategory {
-    pub command_id: CommandId,
-    pub movement_id: MovementId,
-    pub category_id: CategoryId,
-    /// The movement version the client last saw; `None` lets the server retry on conflict.
-    pub expected_version: Option<u64>,
-}
-
-/// `VoidMovement`, validated.
-#[derive(Debug, Clone)]
-pub struct VoidMovement {
-    pub command_id: CommandId,
-    pub movement_id: MovementId,
-    pub reason: Reason,
-}
-
-/// `CreateCategory`, validated.
-#[derive(Debug, Clone)]
-pub struct CreateCategory {
-    pub command_id: CommandId,
-    pub name: Name,
-    pub parent_id: Option<CategoryId>,
-}
+pub use invoices::{invoice_id, invoice_page_token, invoice_to_proto};
 
 /// `ListMovements`' filter and paging, validated.
 #[derive(Debug, Clone)]
@@ -90,32 +41,11 @@ pub struct SummaryRange {
     pub to: Option<NaiveDate>,
 }
 
-/// A validated command: its idempotency key.
-pub trait Command {
-    fn command_id(&self) -> CommandId;
+/// A proto request parsed into the application's input, once, at the edge. (The inputs are the
+/// application's and the messages proto's, so the conversion is a trait of this crate's.)
+pub trait FromRequest<M>: Sized {
+    fn from_request(message: M) -> Result<Self, ValidationError>;
 }
-
-macro_rules! command {
-    ($($input:ty),*) => {$(
-        impl Command for $input {
-            fn command_id(&self) -> CommandId {
-                self.command_id
-            }
-        }
-    )*};
-}
-
-command!(
-    OpenAccount,
-    RecordMovement,
-    AssignCategory,
-    VoidMovement,
-    CreateCategory,
-    AddRule,
-    ApplyRules,
-    CorrectInvoice,
-    UploadInvoice
-);
 
 fn command_id(raw: &str) -> Result<CommandId, ValidationError> {
     if raw.trim().is_empty() {
@@ -139,10 +69,8 @@ fn direction(field: &'static str, raw: i32) -> Result<Direction, ValidationError
     }
 }
 
-impl TryFrom<pb::OpenAccountRequest> for OpenAccount {
-    type Error = ValidationError;
-
-    fn try_from(request: pb::OpenAccountRequest) -> Result<Self, Self::Error> {
+impl FromRequest<pb::OpenAccountRequest> for OpenAccount {
+    fn from_request(request: pb::OpenAccountRequest) -> Result<Self, ValidationError> {
         Ok(Self {
             command_id: command_id(&request.command_id)?,
             name: Name::parse("name", &request.name)?,
@@ -155,10 +83,8 @@ impl TryFrom<pb::OpenAccountRequest> for OpenAccount {
     }
 }
 
-impl TryFrom<pb::RecordMovementRequest> for RecordMovement {
-    type Error = ValidationError;
-
-    fn try_from(request: pb::RecordMovementRequest) -> Result<Self, Self::Error> {
+impl FromRequest<pb::RecordMovementRequest> for RecordMovement {
+    fn from_request(request: pb::RecordMovementRequest) -> Result<Self, ValidationError> {
         Ok(Self {
             command_id: command_id(&request.command_id)?,
             account_id: AccountId::parse("account_id", &request.account_id)?,
@@ -176,10 +102,8 @@ impl TryFrom<pb::RecordMovementRequest> for RecordMovement {
     }
 }
 
-impl TryFrom<pb::AssignCategoryRequest> for AssignCategory {
-    type Error = ValidationError;
-
-    fn try_from(request: pb::AssignCategoryRequest) -> Result<Self, Self::Error> {
+impl FromRequest<pb::AssignCategoryRequest> for AssignCategory {
+    fn from_request(request: pb::AssignCategoryRequest) -> Result<Self, ValidationError> {
         Ok(Self {
             command_id: command_id(&request.command_id)?,
             movement_id: MovementId::parse("movement_id", &request.movement_id)?,
@@ -189,10 +113,8 @@ impl TryFrom<pb::AssignCategoryRequest> for AssignCategory {
     }
 }
 
-impl TryFrom<pb::VoidMovementRequest> for VoidMovement {
-    type Error = ValidationError;
-
-    fn try_from(request: pb::VoidMovementRequest) -> Result<Self, Self::Error> {
+impl FromRequest<pb::VoidMovementRequest> for VoidMovement {
+    fn from_request(request: pb::VoidMovementRequest) -> Result<Self, ValidationError> {
         Ok(Self {
             command_id: command_id(&request.command_id)?,
             movement_id: MovementId::parse("movement_id", &request.movement_id)?,
@@ -201,10 +123,8 @@ impl TryFrom<pb::VoidMovementRequest> for VoidMovement {
     }
 }
 
-impl TryFrom<pb::CreateCategoryRequest> for CreateCategory {
-    type Error = ValidationError;
-
-    fn try_from(request: pb::CreateCategoryRequest) -> Result<Self, Self::Error> {
+impl FromRequest<pb::CreateCategoryRequest> for CreateCategory {
+    fn from_request(request: pb::CreateCategoryRequest) -> Result<Self, ValidationError> {
         Ok(Self {
             command_id: command_id(&request.command_id)?,
             name: Name::parse("name", &request.name)?,

@@ -3,6 +3,7 @@
 //! Bad input and domain rejections are the caller's to fix and are described; store and
 //! read-model failures are ours and answer a generic message, the cause only logged.
 
+use cashflow_app::{AppError, PortError};
 use cashflow_domain::{DomainError, ValidationError};
 use cashflow_eventstore::StoreError;
 use cashflow_projection_ledger::QueryError;
@@ -23,6 +24,9 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// A read model or the blob store a command reads through is down.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// The read model did not reach the requested `min_position` before the call's deadline.
     #[error("the read model has not reached position {0} yet")]
     NotCaughtUp(u64),
@@ -35,23 +39,18 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())
     }
-
-    /// True when the same command may succeed later unchanged (a store or read model that is
-    /// down, a lost version race): a worker retries these and gives up on the rest.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Store(StoreError::Unavailable(_) | StoreError::Conflict { .. })
-                | Self::Query(QueryError::Unavailable(_))
-                | Self::NotCaughtUp(_)
-        )
-    }
 }
 
-/// A worker retries what may succeed later and gives up on the rest.
-impl From<ApiError> for cashflow_bus::WorkError {
-    fn from(error: ApiError) -> Self {
-        if error.is_transient() { Self::Retry(error.to_string()) } else { Self::Permanent(error.to_string()) }
+/// The application's errors, by the same layers.
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Validation(error) => Self::Validation(error),
+            AppError::Domain(error) => Self::Domain(error),
+            AppError::Store(error) => Self::Store(error),
+            AppError::Port(PortError::Unavailable(cause)) => Self::Unavailable(cause),
+            AppError::Port(PortError::Failed(cause)) | AppError::Internal(cause) => Self::Internal(cause),
+        }
     }
 }
 
@@ -78,6 +77,10 @@ impl From<ApiError> for Status {
             ApiError::Query(error) => query_status(error),
             ApiError::NotCaughtUp(position) => {
                 Status::deadline_exceeded(format!("the read model has not reached position {position} in time"))
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "a read model or the blob store is unavailable");
+                Status::unavailable("a dependency is unavailable; retry later")
             }
             ApiError::Internal(cause) => internal(&cause),
         }
@@ -176,6 +179,18 @@ mod tests {
         let status = Status::from(ApiError::internal("secret detail"));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
+    }
+
+    #[test]
+    fn an_application_error_keeps_its_code_and_hides_its_cause() {
+        let down = status(AppError::from(PortError::Unavailable("blob store at 10.0.0.9".into())));
+        assert_eq!(down.code(), Code::Unavailable);
+        assert!(!down.message().contains("10.0.0.9"), "{}", down.message());
+        let broken = status(AppError::from(PortError::Failed("row 7 is corrupt".into())));
+        assert_eq!(broken.code(), Code::Internal);
+        assert!(!broken.message().contains("row 7"), "{}", broken.message());
+        let refused = status(AppError::from(ValidationError::new("amount", "must be positive")));
+        assert_eq!(violated_field(&refused).as_deref(), Some("amount"));
     }
 
     #[test]

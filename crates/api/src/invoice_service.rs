@@ -2,12 +2,13 @@
 //! invoices read model, downloads streamed out of blob storage, and corrections.
 
 use crate::auth::Caller;
-use crate::context::CommandContext;
-use crate::convert::{self, FileRefused, InvoiceFile, UploadInvoice};
+use crate::context::command_context;
+use crate::convert::{self, FromRequest};
 use crate::error::{ApiError, invalid_argument, status};
-use crate::handler::CommandHandler;
 use crate::ledger_service::accept;
 use crate::query_service::ReadGate;
+use cashflow_app::InvoiceCommands;
+use cashflow_app::input::{CorrectInvoice, FileRefused, InvoiceFile, UploadInvoice};
 use cashflow_blob::BlobKey;
 use cashflow_domain::ValidationError;
 use cashflow_projection_invoices::{InvoiceQueries, QueryError as InvoiceQueryError};
@@ -36,7 +37,7 @@ impl Default for UploadLimits {
 
 #[derive(Clone)]
 pub struct InvoiceApi {
-    handler: CommandHandler,
+    handler: InvoiceCommands,
     queries: Arc<InvoiceQueries>,
     gate: ReadGate,
     limits: UploadLimits,
@@ -49,7 +50,7 @@ impl std::fmt::Debug for InvoiceApi {
 }
 
 impl InvoiceApi {
-    pub fn new(handler: CommandHandler, queries: Arc<InvoiceQueries>, gate: ReadGate, limits: UploadLimits) -> Self {
+    pub fn new(handler: InvoiceCommands, queries: Arc<InvoiceQueries>, gate: ReadGate, limits: UploadLimits) -> Self {
         Self { handler, queries, gate, limits }
     }
 
@@ -105,7 +106,7 @@ impl InvoiceService for InvoiceApi {
         let caller = Caller::of(&request)?;
         let (metadata, _, parts) = request.into_parts();
         let (header, bytes) = self.receive(parts).await?;
-        let input = UploadInvoice::try_from(header).map_err(status)?;
+        let input = UploadInvoice::from_request(header).map_err(status)?;
         let file =
             InvoiceFile::check(input.declared, bytes, self.limits.max_pixels).map_err(|refused| match refused {
                 FileRefused::Invalid(error) => invalid_argument(&error),
@@ -113,7 +114,7 @@ impl InvoiceService for InvoiceApi {
                     "the image is {width}×{height} pixels; at most {max} are accepted"
                 )),
             })?;
-        let context = CommandContext::new(caller, &metadata, input.command_id);
+        let context = command_context(caller, &metadata, input.command_id);
         let created = self.handler.upload_invoice(&context, input, file).await.map_err(status)?;
         Ok(Response::new(pb::UploadInvoiceResponse { invoice_id: created.id.to_string(), position: created.position }))
     }
@@ -160,7 +161,7 @@ impl InvoiceService for InvoiceApi {
         let invoice_id = convert::invoice_id(&request.get_ref().invoice_id).map_err(status)?;
         let invoice = self.handler.uploaded_invoice(caller.user_id, invoice_id).await.map_err(status)?;
         let key = BlobKey::parse(&invoice.blob_key).map_err(|e| status(ApiError::internal(e)))?;
-        let blobs = self.handler.blobs().map_err(status)?;
+        let blobs = self.handler.blobs();
         let chunks = blobs.get_stream(&key).await.map_err(|error| {
             tracing::error!(%key, %error, "an invoice's original cannot be read");
             Status::unavailable("the invoice's file cannot be read now")
@@ -179,7 +180,7 @@ impl InvoiceService for InvoiceApi {
         &self,
         request: Request<pb::CorrectInvoiceRequest>,
     ) -> Result<Response<pb::CorrectInvoiceResponse>, Status> {
-        let (context, input) = accept::<_, convert::CorrectInvoice>(request)?;
+        let (context, input) = accept::<_, CorrectInvoice>(request)?;
         let position = self.handler.correct_invoice(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::CorrectInvoiceResponse { position }))
     }

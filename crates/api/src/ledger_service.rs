@@ -1,12 +1,14 @@
 //! `cashflow.v1.LedgerService`: parses each command at the edge and hands it to the
-//! [`CommandHandler`].
+//! application's [`CommandHandler`] (and [`RuleRunner`] for ApplyRules).
 
 use crate::auth::Caller;
-use crate::context::CommandContext;
-use crate::convert::{self, Command};
+use crate::context::command_context;
+use crate::convert::FromRequest;
 use crate::error::status;
-use crate::handler::CommandHandler;
-use cashflow_domain::ValidationError;
+use cashflow_app::input::{
+    AddRule, ApplyRules, AssignCategory, Command, CreateCategory, OpenAccount, RecordMovement, VoidMovement,
+};
+use cashflow_app::{CommandContext, CommandHandler, RuleRunner};
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::ledger_service_server::LedgerService;
 use tonic::{Request, Response, Status};
@@ -14,11 +16,12 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Clone)]
 pub struct LedgerApi {
     handler: CommandHandler,
+    rules: RuleRunner,
 }
 
 impl LedgerApi {
-    pub fn new(handler: CommandHandler) -> Self {
-        Self { handler }
+    pub fn new(handler: CommandHandler, rules: RuleRunner) -> Self {
+        Self { handler, rules }
     }
 }
 
@@ -26,12 +29,12 @@ impl LedgerApi {
 /// The caller is checked first, so an anonymous request learns nothing about its fields.
 pub(crate) fn accept<M, I>(request: Request<M>) -> Result<(CommandContext, I), Status>
 where
-    I: TryFrom<M, Error = ValidationError> + Command,
+    I: FromRequest<M> + Command,
 {
     let caller = Caller::of(&request)?;
     let (metadata, _, message) = request.into_parts();
-    let input = I::try_from(message).map_err(status)?;
-    let context = CommandContext::new(caller, &metadata, input.command_id());
+    let input = I::from_request(message).map_err(status)?;
+    let context = command_context(caller, &metadata, input.command_id());
     Ok((context, input))
 }
 
@@ -41,7 +44,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::OpenAccountRequest>,
     ) -> Result<Response<pb::OpenAccountResponse>, Status> {
-        let (context, input) = accept::<_, convert::OpenAccount>(request)?;
+        let (context, input) = accept::<_, OpenAccount>(request)?;
         let created = self.handler.open_account(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::OpenAccountResponse { account_id: created.id.to_string(), position: created.position }))
     }
@@ -50,7 +53,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::RecordMovementRequest>,
     ) -> Result<Response<pb::RecordMovementResponse>, Status> {
-        let (context, input) = accept::<_, convert::RecordMovement>(request)?;
+        let (context, input) = accept::<_, RecordMovement>(request)?;
         let created = self.handler.record_movement(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::RecordMovementResponse {
             movement_id: created.id.to_string(),
@@ -62,7 +65,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::AssignCategoryRequest>,
     ) -> Result<Response<pb::AssignCategoryResponse>, Status> {
-        let (context, input) = accept::<_, convert::AssignCategory>(request)?;
+        let (context, input) = accept::<_, AssignCategory>(request)?;
         let position = self.handler.assign_category(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::AssignCategoryResponse { position }))
     }
@@ -71,7 +74,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::VoidMovementRequest>,
     ) -> Result<Response<pb::VoidMovementResponse>, Status> {
-        let (context, input) = accept::<_, convert::VoidMovement>(request)?;
+        let (context, input) = accept::<_, VoidMovement>(request)?;
         let position = self.handler.void_movement(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::VoidMovementResponse { position }))
     }
@@ -80,7 +83,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::CreateCategoryRequest>,
     ) -> Result<Response<pb::CreateCategoryResponse>, Status> {
-        let (context, input) = accept::<_, convert::CreateCategory>(request)?;
+        let (context, input) = accept::<_, CreateCategory>(request)?;
         let created = self.handler.create_category(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::CreateCategoryResponse {
             category_id: created.id.to_string(),
@@ -92,7 +95,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::AddCategorizationRuleRequest>,
     ) -> Result<Response<pb::AddCategorizationRuleResponse>, Status> {
-        let (context, input) = accept::<_, convert::AddRule>(request)?;
+        let (context, input) = accept::<_, AddRule>(request)?;
         let created = self.handler.add_rule(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::AddCategorizationRuleResponse {
             rule_id: created.id.to_string(),
@@ -104,8 +107,11 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::ApplyRulesRequest>,
     ) -> Result<Response<pb::ApplyRulesResponse>, Status> {
-        let (context, input) = accept::<_, convert::ApplyRules>(request)?;
-        let (movements_categorised, position) = self.handler.apply_rules(&context, input).await.map_err(status)?;
+        let (context, input) = accept::<_, ApplyRules>(request)?;
+        let (movements_categorised, position) = self.rules.apply_rules(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::ApplyRulesResponse { movements_categorised, position }))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,4 @@
-//! Cashflow's gRPC edge: JWT auth, command handling, queries and audit as tonic services.
+//! Cashflow's gRPC edge: JWT auth, limits, and the services, a thin adapter over `cashflow-app` and the read models.
 //!
 //! # Layout
 //!
@@ -7,8 +7,7 @@
 //! - [`limits`]: rate limits and the other limits of [`limits::Limits`].
 //! - [`security_log`]: structured security events.
 //! - [`context`]: what a request carries besides its message (correlation, trace, deadline).
-//! - [`convert`]: proto ⇄ domain, parsed once at the edge.
-//! - [`handler`]: the command handler (idempotency, load, decide, append, retry on conflict).
+//! - [`convert`]: proto ⇄ the application's inputs and the read models' views, parsed once here.
 //! - [`ledger_service`], [`query_service`], [`invoice_service`], [`audit_service`]: one file per service.
 //! - [`error`]: the one mapping of every error to a `tonic::Status`.
 //! - [`decode_status`]: requests tonic cannot decode get the contract's codes, not `INTERNAL`.
@@ -25,7 +24,6 @@ pub mod context;
 pub mod convert;
 pub mod decode_status;
 pub mod error;
-pub mod handler;
 pub mod invoice_service;
 pub mod ledger_service;
 pub mod limits;
@@ -33,6 +31,7 @@ pub mod query_service;
 pub mod security_log;
 pub mod trace_layer;
 
+use cashflow_app::{CommandHandler, InvoiceCommands, RuleRunner};
 use cashflow_blob::BlobStore;
 use cashflow_bus::CheckpointWatch;
 use cashflow_eventstore::EventStore;
@@ -60,7 +59,6 @@ pub use auth::{AuthInterceptor, Caller, JwtVerifier};
 pub use auth_service::{AuthApi, DEFAULT_ACCESS_TOKEN_TTL};
 pub use cashflow_identity::Identity;
 pub use error::ApiError;
-pub use handler::CommandHandler;
 pub use invoice_service::{InvoiceApi, UploadLimits};
 pub use ledger_service::LedgerApi;
 pub use limits::{Limits, RateLimit};
@@ -239,11 +237,15 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let query_auth = auth.with_rate_limit("queries", Arc::new(limits::RateLimiter::new(config.limits.queries)));
     let limit = config.max_decoding_message_size;
 
-    let handler = CommandHandler::new(store.clone()).with_ledger(queries.clone()).with_blobs(blobs);
-    let ledger = LedgerServiceServer::new(LedgerApi::new(handler.clone())).max_decoding_message_size(limit);
+    let handler = CommandHandler::new(store.clone());
+    let lookups = Arc::new(queries.clone());
+    let rules = RuleRunner::new(handler.clone(), lookups.clone());
+    let ledger = LedgerServiceServer::new(LedgerApi::new(handler.clone(), rules)).max_decoding_message_size(limit);
+    let invoice_commands = InvoiceCommands::new(handler, blobs, lookups);
     let invoice_gate = ReadGate::new(store.clone(), Arc::new(invoice_checkpoints), config.wait);
-    let invoice = InvoiceServiceServer::new(InvoiceApi::new(handler, Arc::new(invoices), invoice_gate, config.uploads))
-        .max_decoding_message_size(limit);
+    let invoice =
+        InvoiceServiceServer::new(InvoiceApi::new(invoice_commands, Arc::new(invoices), invoice_gate, config.uploads))
+            .max_decoding_message_size(limit);
     let query =
         QueryServiceServer::new(QueryApi::new(Arc::new(queries), store.clone(), Arc::new(checkpoints), config.wait))
             .max_decoding_message_size(limit);

@@ -2,11 +2,11 @@
 //! read-your-writes through `min_position`, and audit. Each test has its own database.
 
 use cashflow_api::{Api, ApiConfig, ApiHealth, ApiState, build};
-use cashflow_identity::issue_token;
 use cashflow_bus::CheckpointWatch;
 use cashflow_domain::UserId;
 use cashflow_eventstore::PgEventStore;
 use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
+use cashflow_identity::issue_token;
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries};
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::audit_service_client::AuditServiceClient;
@@ -18,7 +18,6 @@ use sqlx::postgres::PgPoolOptions;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use uuid::Uuid;
 use tokio::sync::oneshot;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;

@@ -11,7 +11,7 @@
 //!   has caught up with a position).
 //! - [`projector`]: [`ProjectorRunner`], which feeds a projection from its durable consumer
 //!   with an exactly-once effect, and [`rebuild`].
-//! - [`worker`]: [`WorkerRunner`], which feeds an event-driven [`Worker`] (OCR, categoriser)
+//! - [`worker`]: [`WorkerRunner`], which feeds an application `Worker` (OCR, categoriser)
 //!   from its durable consumer, with retries, in-progress acks and giving up.
 //! - [`error`]: [`BusError`], by how a caller reacts.
 //! - `migrations/`: the `relay_checkpoint` and `projection_checkpoints` tables; run them with
@@ -35,7 +35,7 @@ pub use names::BusNames;
 pub use projection::{Projection, ProjectionError};
 pub use projector::{ProjectorConfig, ProjectorRunner, rebuild};
 pub use relay::{Relay, RelayConfig};
-pub use worker::{WorkError, Worker, WorkerConfig, WorkerRunner};
+pub use worker::{WorkerConfig, WorkerRunner};
 
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};

@@ -1,5 +1,5 @@
-//! The worker runner: feeds one [`Worker`] (OCR, categoriser, …) from its durable JetStream
-//! consumer. Several replicas share the consumer, so each message goes to one of them.
+//! The worker runner: feeds one application [`Worker`] (OCR, categoriser, …) from its durable
+//! JetStream consumer. Several replicas share the consumer, so each message goes to one of them.
 //!
 //! A worker answers events with commands whose ids derive from the event, so the
 //! at-least-once delivery here has an exactly-once effect. Each message is acked on its own
@@ -15,7 +15,7 @@ use crate::names::{BusNames, decode_event};
 use crate::shutdown::Shutdown;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
-use cashflow_eventstore::RecordedEvent;
+use cashflow_app::{WorkError, Worker};
 use futures::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
@@ -27,32 +27,6 @@ use tokio::task::JoinSet;
 pub const MESSAGES_HANDLED: &str = "cashflow_worker_messages_total";
 /// Seconds per handled message, by worker.
 pub const HANDLE_DURATION: &str = "cashflow_worker_handle_duration_seconds";
-
-/// Why handling an event failed, by what the runner does next.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WorkError {
-    /// May succeed later (a store or broker hiccup): redelivered after the retry delay.
-    #[error("transient: {0}")]
-    Retry(String),
-    /// Will never succeed (a corrupt file): given up at once.
-    #[error("permanent: {0}")]
-    Permanent(String),
-}
-
-/// An event-driven worker.
-#[async_trait::async_trait]
-pub trait Worker: Send + Sync + 'static {
-    /// Stable name: the durable consumer's name.
-    fn name(&self) -> &'static str;
-    /// The stream category and event type the worker consumes, e.g. `("invoice", "InvoiceUploaded")`.
-    fn event(&self) -> (&'static str, &'static str);
-    /// Handles one event. Must be idempotent: the same event may come again (a redelivery after
-    /// a crash, or a retry after a transient error).
-    async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkError>;
-    /// The event will not be handled: record why (e.g. append a failure event). A transient
-    /// error here sends the message back for another attempt at giving up.
-    async fn give_up(&self, event: &RecordedEvent, reason: &str) -> Result<(), WorkError>;
-}
 
 /// How a worker consumes.
 #[derive(Debug, Clone)]

@@ -6,7 +6,8 @@ use crate::cli::Role;
 use crate::config::Config;
 use crate::database;
 use anyhow::Context;
-use cashflow_api::{ApiConfig, ApiState, CommandHandler, JwksConfig};
+use cashflow_api::{ApiConfig, ApiState, JwksConfig};
+use cashflow_app::{CommandHandler, InvoiceCommands, LedgerLookups};
 use cashflow_blob::{BlobStore, ObjectStoreBlobs};
 use cashflow_bus::{BusNames, CheckpointWatch, ProjectorRunner, Relay, WorkerRunner};
 use cashflow_categoriser::Categoriser;
@@ -69,11 +70,8 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
     } else {
         None
     };
-    let handler = CommandHandler::new(store.clone()).with_ledger(LedgerQueries::new(pool.clone()));
-    let handler = match &blobs {
-        Some(blobs) => handler.with_blobs(blobs.clone()),
-        None => handler,
-    };
+    let handler = CommandHandler::new(store.clone());
+    let lookups: Arc<dyn LedgerLookups> = Arc::new(LedgerQueries::new(pool.clone()));
 
     if roles.iter().any(|role| role.uses_bus()) {
         let jetstream = cashflow_bus::connect(&config.nats_url).await.context("connecting to NATS")?;
@@ -105,7 +103,7 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
             tasks.spawn(async move { ("invoices projector", runner.run(until).await.map_err(Into::into)) });
         }
         if roles.contains(&Role::Categoriser) {
-            let worker = Categoriser::new(handler.clone(), LedgerQueries::new(pool.clone()));
+            let worker = Categoriser::new(handler.clone(), lookups.clone());
             let runner = WorkerRunner::new(Arc::new(worker), jetstream.clone(), names.clone())
                 .with_config(config.worker.clone());
             let until = stop_requested();
@@ -118,7 +116,8 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
                 ..cashflow_ocr::OcrConfig::default()
             })
             .context("starting the OCR engines")?;
-            let worker = cashflow_ocr::worker::OcrWorker::new(handler.clone(), blobs, ocr);
+            let invoices = InvoiceCommands::new(handler.clone(), blobs, lookups.clone());
+            let worker = cashflow_ocr::worker::OcrWorker::new(invoices, ocr);
             let runner = WorkerRunner::new(Arc::new(worker), jetstream.clone(), names.clone())
                 .with_config(config.worker.clone());
             let until = stop_requested();

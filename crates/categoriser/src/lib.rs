@@ -10,25 +10,24 @@
 //! not be seen yet; `LedgerService.ApplyRules` runs the rules over past movements.
 #![forbid(unsafe_code)]
 
-use cashflow_api::context::CommandContext;
-use cashflow_api::{ApiError, CommandHandler, convert};
-use cashflow_bus::{WorkError, Worker};
+use cashflow_app::input::AssignCategory;
+use cashflow_app::{AppError, CommandContext, CommandHandler, LedgerLookups, WorkError, Worker};
 use cashflow_domain::movement::{AssignedBy, MovementEvent};
 use cashflow_domain::rule::{MovementFacts, best_match};
 use cashflow_domain::{DomainError, DomainEvent, MovementId};
 use cashflow_eventstore::RecordedEvent;
-use cashflow_projection_ledger::LedgerQueries;
+use std::sync::Arc;
 
 /// The worker's name: its durable consumer.
 pub const NAME: &str = "categoriser";
 
 pub struct Categoriser {
     handler: CommandHandler,
-    ledger: LedgerQueries,
+    ledger: Arc<dyn LedgerLookups>,
 }
 
 impl Categoriser {
-    pub fn new(handler: CommandHandler, ledger: LedgerQueries) -> Self {
+    pub fn new(handler: CommandHandler, ledger: Arc<dyn LedgerLookups>) -> Self {
         Self { handler, ledger }
     }
 }
@@ -52,11 +51,7 @@ impl Worker for Categoriser {
         else {
             return Ok(());
         };
-        let rules = self
-            .ledger
-            .compiled_rules(owner.as_uuid())
-            .await
-            .map_err(|error| WorkError::from(ApiError::from(error)))?;
+        let rules = self.ledger.compiled_rules(owner).await.map_err(|error| WorkError::from(AppError::from(error)))?;
         if rules.is_empty() {
             return Ok(());
         }
@@ -70,7 +65,7 @@ impl Worker for Categoriser {
             return Ok(());
         };
         let ctx = CommandContext::caused_by(event, "categorise by rules");
-        let assign = convert::AssignCategory {
+        let assign = AssignCategory {
             command_id: ctx.command_id,
             movement_id,
             category_id: rule.rule.category_id,
@@ -82,7 +77,7 @@ impl Worker for Categoriser {
                 Ok(())
             }
             // Voided meanwhile: nothing to categorise.
-            Err(ApiError::Domain(DomainError::FailedPrecondition(_))) => Ok(()),
+            Err(AppError::Domain(DomainError::FailedPrecondition(_))) => Ok(()),
             Err(error) => Err(error.into()),
         }
     }

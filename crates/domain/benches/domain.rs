@@ -70,8 +70,8 @@ fn decide_and_fold(c: &mut Criterion) {
     c.bench_function("fold 10 movement events", |b| b.iter(|| fold::<Movement>(black_box(&history))));
 
     let recorded = history[0].clone();
-    c.bench_function("event payload (serialise)", |b| b.iter(|| black_box(&recorded).payload()));
-    let payload = recorded.payload();
+    c.bench_function("event payload (serialise)", |b| b.iter(|| black_box(&recorded).payload().unwrap()));
+    let payload = recorded.payload().expect("a payload");
     c.bench_function("event decode (deserialise)", |b| {
         b.iter(|| MovementEvent::decode("MovementRecorded", 1, black_box(payload.clone())))
     });

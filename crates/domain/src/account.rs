@@ -34,6 +34,8 @@ pub enum AccountEvent {
 }
 
 impl DomainEvent for AccountEvent {
+    const EVENT_TYPES: &'static [&'static str] = &["AccountOpened", "AccountRenamed", "AccountClosed"];
+
     fn event_type(&self) -> &'static str {
         match self {
             Self::AccountOpened { .. } => "AccountOpened",
@@ -186,7 +188,7 @@ mod tests {
     #[test]
     fn events_round_trip_through_their_stored_form() {
         let event = opened(UserId::new());
-        let decoded = AccountEvent::decode(event.event_type(), 1, event.payload()).unwrap();
+        let decoded = AccountEvent::decode(event.event_type(), 1, event.payload().unwrap()).unwrap();
         assert_eq!(decoded, event);
     }
 }

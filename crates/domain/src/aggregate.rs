@@ -30,6 +30,7 @@ where
 /// A stored event could not be read back as a domain event.
 #[derive(Debug, Error)]
 pub enum EventDecodeError {
+    /// Not one of this enum's event types, or a schema version nothing upcasts.
     #[error("unknown event type {event_type} (schema version {schema_version})")]
     Unknown { event_type: String, schema_version: u32 },
     #[error("malformed {event_type} payload: {source}")]
@@ -46,6 +47,10 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + std::fmt::Debug {
     /// The payload's schema version written today.
     const SCHEMA_VERSION: u32 = 1;
 
+    /// Every event type of this enum, as [`event_type`](Self::event_type) names them: what
+    /// [`decode`](Self::decode) knows, so an unknown type is told from a broken payload.
+    const EVENT_TYPES: &'static [&'static str];
+
     /// The past-tense name stored as the event type, e.g. `MovementRecorded`.
     fn event_type(&self) -> &'static str;
 
@@ -59,23 +64,66 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + std::fmt::Debug {
         }
     }
 
-    /// The payload JSON, without the type tag.
-    fn payload(&self) -> Value {
-        match serde_json::to_value(self) {
-            Ok(Value::Object(mut tagged)) => tagged.remove("data").unwrap_or(Value::Null),
-            _ => Value::Null,
+    /// The payload JSON, without the type tag. An event that cannot be serialised is a bug the
+    /// caller must see, never a `null` payload stored for good.
+    fn payload(&self) -> Result<Value, serde_json::Error> {
+        match serde_json::to_value(self)? {
+            Value::Object(mut tagged) => Ok(tagged.remove("data").unwrap_or(Value::Null)),
+            other => Err(serde::ser::Error::custom(format!("an event serialised as {other}, not as a tagged object"))),
         }
     }
 
     fn decode(event_type: &str, schema_version: u32, payload: Value) -> Result<Self, EventDecodeError> {
+        if !Self::EVENT_TYPES.contains(&event_type) {
+            return Err(EventDecodeError::Unknown { event_type: event_type.to_owned(), schema_version });
+        }
         let payload = Self::upcast(event_type, schema_version, payload)?;
         let tagged = serde_json::json!({ "type": event_type, "data": payload });
-        serde_json::from_value(tagged).map_err(|source| {
-            if source.to_string().contains("unknown variant") {
-                EventDecodeError::Unknown { event_type: event_type.to_owned(), schema_version }
-            } else {
-                EventDecodeError::Malformed { event_type: event_type.to_owned(), source }
+        serde_json::from_value(tagged)
+            .map_err(|source| EventDecodeError::Malformed { event_type: event_type.to_owned(), source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::AccountEvent;
+    use crate::category::CategoryEvent;
+    use crate::invoice::InvoiceEvent;
+    use crate::movement::MovementEvent;
+
+    /// Each listed type is a variant serde knows: a payload of the wrong shape is malformed,
+    /// never "unknown variant".
+    fn every_listed_type_is_a_variant<E: DomainEvent>() {
+        for event_type in E::EVENT_TYPES {
+            match E::decode(event_type, E::SCHEMA_VERSION, Value::String("not an object".into())) {
+                Err(EventDecodeError::Malformed { source, .. }) => {
+                    assert!(!source.to_string().contains("unknown variant"), "{event_type}: {source}");
+                }
+                other => panic!("{event_type}: {other:?}"),
             }
-        })
+        }
+    }
+
+    #[test]
+    fn the_listed_event_types_are_the_enums_variants() {
+        every_listed_type_is_a_variant::<AccountEvent>();
+        every_listed_type_is_a_variant::<CategoryEvent>();
+        every_listed_type_is_a_variant::<InvoiceEvent>();
+        every_listed_type_is_a_variant::<MovementEvent>();
+    }
+
+    #[test]
+    fn an_unknown_type_is_told_from_a_broken_payload() {
+        let unknown = MovementEvent::decode("InvoiceUploaded", 1, serde_json::json!({}));
+        assert!(matches!(unknown, Err(EventDecodeError::Unknown { .. })), "{unknown:?}");
+        let broken = MovementEvent::decode("MovementVoided", 1, serde_json::json!({ "reason": 42 }));
+        assert!(matches!(broken, Err(EventDecodeError::Malformed { .. })), "{broken:?}");
+    }
+
+    #[test]
+    fn a_payload_is_the_events_data_without_its_tag() {
+        let payload = AccountEvent::AccountRenamed { name: crate::Name::parse("name", "Savings").unwrap() }.payload();
+        assert_eq!(payload.unwrap(), serde_json::json!({ "name": "Savings" }));
     }
 }

@@ -23,6 +23,8 @@ pub enum CategoryEvent {
 }
 
 impl DomainEvent for CategoryEvent {
+    const EVENT_TYPES: &'static [&'static str] = &["CategoryCreated", "CategoryRenamed", "CategorizationRuleAdded"];
+
     fn event_type(&self) -> &'static str {
         match self {
             Self::CategoryCreated { .. } => "CategoryCreated",

@@ -38,7 +38,7 @@ macro_rules! id_type {
 
             /// The id of this aggregate's event stream.
             pub fn stream_id(&self) -> String {
-                format!("{}-{}", $stream, self.0)
+                StreamId::new($stream, self.0).to_string()
             }
         }
 
@@ -76,6 +76,53 @@ id_type!(
     CommandId, "command"
 );
 
+/// A stream's id, `<category>-<uuid>`: parsed here and nowhere else, printed one way.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamId {
+    category: String,
+    id: Uuid,
+}
+
+impl StreamId {
+    /// Categories are short lowercase words (`movement`, `invoice`).
+    pub const MAX_CATEGORY_LEN: usize = 32;
+
+    pub fn new(category: &str, id: Uuid) -> Self {
+        Self { category: category.to_owned(), id }
+    }
+
+    /// Parses a stream id given by a caller (`stream_id` names it in the error) or read from
+    /// the store. Only the hyphenated UUID form, so one stream has one spelling.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let invalid = || ValidationError::new("stream_id", "must be \"<category>-<uuid>\", e.g. \"movement-<uuid>\"");
+        let (category, id) = raw.split_once('-').ok_or_else(invalid)?;
+        let category_ok = !category.is_empty()
+            && category.len() <= Self::MAX_CATEGORY_LEN
+            && category.bytes().all(|b| b.is_ascii_lowercase());
+        let id = match Uuid::try_parse(id) {
+            Ok(uuid) if id.len() == 36 => uuid,
+            _ => return Err(invalid()),
+        };
+        if category_ok { Ok(Self::new(category, id)) } else { Err(invalid()) }
+    }
+
+    /// The `<category>`, e.g. `movement`.
+    pub fn category(&self) -> &str {
+        &self.category
+    }
+
+    /// The aggregate's id, the `<uuid>`.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.category, self.id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +137,27 @@ mod tests {
     fn a_malformed_id_names_its_field() {
         let err = AccountId::parse("account_id", "not-a-uuid").unwrap_err();
         assert_eq!(err.field, "account_id");
+    }
+
+    #[test]
+    fn stream_ids_must_be_category_dash_uuid() {
+        let id = "0190f5c2-7a1b-7c3d-8e4f-123456789abc";
+        assert!(StreamId::parse(&format!("movement-{id}")).is_ok());
+        assert!(StreamId::parse(&format!("account-{id}")).is_ok());
+        let parsed = StreamId::parse(&format!("invoice-{id}")).unwrap();
+        assert_eq!((parsed.category(), parsed.id().to_string().as_str()), ("invoice", id));
+        assert_eq!(parsed.to_string(), format!("invoice-{id}"));
+        for bad in [
+            String::new(),
+            "movement".into(),
+            format!("-{id}"),
+            format!("Movement-{id}"),
+            format!("movement-{}", id.replace('-', "")),
+            "movement-123".into(),
+            format!("move ment-{id}"),
+            format!("movement-{id}-x"),
+        ] {
+            assert_eq!(StreamId::parse(&bad).unwrap_err().field, "stream_id", "{bad:?}");
+        }
     }
 }

@@ -158,6 +158,9 @@ pub enum InvoiceEvent {
 }
 
 impl DomainEvent for InvoiceEvent {
+    const EVENT_TYPES: &'static [&'static str] =
+        &["InvoiceUploaded", "InvoiceScanned", "InvoiceScanFailed", "InvoiceLinked", "InvoiceCorrected"];
+
     fn event_type(&self) -> &'static str {
         match self {
             Self::InvoiceUploaded { .. } => "InvoiceUploaded",

@@ -30,6 +30,6 @@ pub use aggregate::{Aggregate, DomainEvent, EventDecodeError, fold};
 pub use currency::Currency;
 pub use date::{Month, OccurredOn};
 pub use error::{DomainError, ValidationError};
-pub use ids::{AccountId, CategoryId, CommandId, InvoiceId, MovementId, RuleId, UserId};
+pub use ids::{AccountId, CategoryId, CommandId, InvoiceId, MovementId, RuleId, StreamId, UserId};
 pub use money::{Amount, SignedAmount};
 pub use text::{Counterparty, Description, Name, Reason};

@@ -65,6 +65,8 @@ pub enum MovementEvent {
 }
 
 impl DomainEvent for MovementEvent {
+    const EVENT_TYPES: &'static [&'static str] = &["MovementRecorded", "CategoryAssigned", "MovementVoided"];
+
     fn event_type(&self) -> &'static str {
         match self {
             Self::MovementRecorded { .. } => "MovementRecorded",

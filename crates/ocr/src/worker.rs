@@ -7,28 +7,24 @@
 //! store or engine hiccup is retried, and after the last retry the invoice is marked failed.
 
 use crate::{Ocr, OcrError};
-use cashflow_api::CommandHandler;
-use cashflow_api::context::CommandContext;
-use cashflow_blob::{BlobError, BlobKey, BlobStore};
-use cashflow_bus::{WorkError, Worker};
+use cashflow_app::{CommandContext, InvoiceCommands, WorkError, Worker};
+use cashflow_blob::{BlobError, BlobKey};
 use cashflow_domain::invoice::{Confidence, InvoiceEvent, InvoiceStatus, Read, Reading};
 use cashflow_domain::{Amount, Counterparty, Currency, DomainEvent, InvoiceId, UserId};
 use cashflow_eventstore::RecordedEvent;
 use rust_decimal::Decimal;
-use std::sync::Arc;
 
 /// The worker's name: its durable consumer.
 pub const NAME: &str = "ocr";
 
 pub struct OcrWorker {
-    handler: CommandHandler,
-    blobs: Arc<dyn BlobStore>,
+    handler: InvoiceCommands,
     ocr: Ocr,
 }
 
 impl OcrWorker {
-    pub fn new(handler: CommandHandler, blobs: Arc<dyn BlobStore>, ocr: Ocr) -> Self {
-        Self { handler, blobs, ocr }
+    pub fn new(handler: InvoiceCommands, ocr: Ocr) -> Self {
+        Self { handler, ocr }
     }
 }
 
@@ -68,7 +64,7 @@ impl Worker for OcrWorker {
         // A redelivered job whose scan was already appended goes straight to the movement.
         if invoice.status == InvoiceStatus::Uploaded {
             let key = BlobKey::parse(&job.blob_key).map_err(|e| WorkError::Permanent(e.to_string()))?;
-            let bytes = self.blobs.get(&key).await.map_err(|error| match error {
+            let bytes = self.handler.blobs().get(&key).await.map_err(|error| match error {
                 BlobError::Unavailable(cause) => WorkError::Retry(cause),
                 other => WorkError::Permanent(format!("the file cannot be read: {other}")),
             })?;

@@ -231,7 +231,14 @@ async fn an_event_under_another_owner_cannot_change_a_users_invoice() {
         cashflow_domain::invoice::InvoiceEvent::InvoiceScanned(full_reading("M", "2026-01-01", "1", "0", "1"));
     let forgeries = [
         forged(id.stream_id(), 1, 2, mallory, "InvoiceUploaded", world.events[0].payload.clone()),
-        forged(id.stream_id(), 2, 3, mallory, "InvoiceScanned", cashflow_domain::DomainEvent::payload(&reading)),
+        forged(
+            id.stream_id(),
+            2,
+            3,
+            mallory,
+            "InvoiceScanned",
+            cashflow_domain::DomainEvent::payload(&reading).unwrap(),
+        ),
         forged(id.stream_id(), 3, 4, mallory, "InvoiceScanFailed", json!({"reason": "mine"})),
         forged(id.stream_id(), 4, 5, mallory, "InvoiceLinked", json!({"movement_id": Uuid::now_v7()})),
         forged(

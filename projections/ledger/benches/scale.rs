@@ -62,7 +62,7 @@ impl Batch {
         self.stream_ids.push(stream_id);
         self.versions.push(version);
         self.types.push(event.event_type().to_owned());
-        self.payloads.push(event.payload());
+        self.payloads.push(event.payload().expect("an event serialises"));
         self.owners.push(owner.as_uuid());
     }
 }

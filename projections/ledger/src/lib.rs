@@ -6,6 +6,7 @@
 //!   (with its categorisation rules) and movement events into the `ledger_*` tables.
 //! - [`queries`]: [`LedgerQueries`], the owner-scoped reads, with keyset pagination of movements,
 //!   and the rules and the movements they may categorise.
+//! - `lookups`: the application's [`cashflow_app::LedgerLookups`] port, answered by [`LedgerQueries`].
 //! - [`schema`]: [`migrate`], which applies `migrations/` (tracked in `_sqlx_migrations_ledger`).
 //! - `columns`: how domain values are stored in columns, shared by both sides.
 //!
@@ -13,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod columns;
+mod lookups;
 pub mod projection;
 pub mod queries;
 pub mod schema;

@@ -6,8 +6,9 @@ mod cursor;
 pub use cursor::PageCursor;
 
 use crate::columns::{category_from_key, direction_text, first_of_month, parse_direction};
+pub use cashflow_app::RuleCandidate;
 use cashflow_domain::movement::Direction;
-use cashflow_domain::rule::{CompiledRule, MovementFacts, Rule};
+use cashflow_domain::rule::{CompiledRule, Rule};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
@@ -109,37 +110,6 @@ pub struct CategoryView {
     pub category_id: Uuid,
     pub name: String,
     pub parent_id: Option<Uuid>,
-}
-
-/// A movement that rules may categorise: one that is not voided, with the facts rules match on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RuleCandidate {
-    pub movement_id: Uuid,
-    pub occurred_on: NaiveDate,
-    pub description: String,
-    pub counterparty: Option<String>,
-    pub amount: Decimal,
-    pub direction: Direction,
-    /// Its category now, if any. Whether a person chose it is the movement aggregate's to
-    /// know: its `decide` never lets a rule overwrite a person's choice.
-    pub category_id: Option<Uuid>,
-}
-
-impl RuleCandidate {
-    /// What a rule looks at, for [`CompiledRule::matches`](cashflow_domain::rule::CompiledRule::matches).
-    /// Where the next page of candidates starts: pass it as `after`.
-    pub fn position(&self) -> (NaiveDate, Uuid) {
-        (self.occurred_on, self.movement_id)
-    }
-
-    pub fn facts(&self) -> MovementFacts<'_> {
-        MovementFacts {
-            description: &self.description,
-            counterparty: self.counterparty.as_deref(),
-            amount: self.amount,
-            direction: self.direction,
-        }
-    }
 }
 
 /// The ledger's reads. Cheap to clone: the pool is shared.

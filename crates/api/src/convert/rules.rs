@@ -1,33 +1,14 @@
-//! Categorisation rule requests, validated.
+//! Categorisation rule requests parsed into the application's inputs.
 
-use super::{command_id, date_range, direction, present};
+use super::{FromRequest, command_id, date_range, direction, present};
+use cashflow_app::input::{AddRule, ApplyRules};
 use cashflow_domain::date::parse_date;
 use cashflow_domain::rule::{Criteria, TextPattern};
-use cashflow_domain::{Amount, CategoryId, CommandId, ValidationError};
+use cashflow_domain::{Amount, CategoryId, ValidationError};
 use cashflow_proto::v1 as pb;
-use chrono::NaiveDate;
 
-/// `AddCategorizationRule`, validated.
-#[derive(Debug, Clone)]
-pub struct AddRule {
-    pub command_id: CommandId,
-    pub category_id: CategoryId,
-    pub criteria: Criteria,
-    pub priority: i32,
-}
-
-/// `ApplyRules`, validated.
-#[derive(Debug, Clone)]
-pub struct ApplyRules {
-    pub command_id: CommandId,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-}
-
-impl TryFrom<pb::AddCategorizationRuleRequest> for AddRule {
-    type Error = ValidationError;
-
-    fn try_from(request: pb::AddCategorizationRuleRequest) -> Result<Self, Self::Error> {
+impl FromRequest<pb::AddCategorizationRuleRequest> for AddRule {
+    fn from_request(request: pb::AddCategorizationRuleRequest) -> Result<Self, ValidationError> {
         let amount = |field, raw: Option<&str>| present(raw).map(|raw| Amount::parse(field, raw)).transpose();
         let pattern = |field, raw: Option<&str>| TextPattern::parse(field, raw.unwrap_or_default());
         let direction = match request.direction {
@@ -50,10 +31,8 @@ impl TryFrom<pb::AddCategorizationRuleRequest> for AddRule {
     }
 }
 
-impl TryFrom<pb::ApplyRulesRequest> for ApplyRules {
-    type Error = ValidationError;
-
-    fn try_from(request: pb::ApplyRulesRequest) -> Result<Self, Self::Error> {
+impl FromRequest<pb::ApplyRulesRequest> for ApplyRules {
+    fn from_request(request: pb::ApplyRulesRequest) -> Result<Self, ValidationError> {
         let from = present(request.from.as_deref()).map(|raw| parse_date("from", raw)).transpose()?;
         let to = present(request.to.as_deref()).map(|raw| parse_date("to", raw)).transpose()?;
         date_range(from, to)?;

@@ -22,7 +22,7 @@ fn field<T: std::fmt::Debug>(result: Result<T, ValidationError>) -> &'static str
 
 #[test]
 fn a_valid_record_movement_request_parses_into_domain_values() {
-    let parsed = RecordMovement::try_from(record()).unwrap();
+    let parsed = RecordMovement::from_request(record()).unwrap();
     assert_eq!(parsed.amount.value(), Decimal::new(125, 1));
     assert_eq!(parsed.direction, Direction::Expense);
     assert_eq!(parsed.occurred_on.to_string(), "2026-11-20");
@@ -49,7 +49,7 @@ fn every_bad_record_movement_field_is_named() {
     for (expected, edit) in cases {
         let mut request = record();
         edit(&mut request);
-        assert_eq!(field(RecordMovement::try_from(request)), expected);
+        assert_eq!(field(RecordMovement::from_request(request)), expected);
     }
 }
 
@@ -58,7 +58,7 @@ fn empty_optional_fields_are_absent() {
     let mut request = record();
     request.counterparty = Some(String::new());
     request.category_id = Some(String::new());
-    let parsed = RecordMovement::try_from(request).unwrap();
+    let parsed = RecordMovement::from_request(request).unwrap();
     assert!(parsed.counterparty.is_none() && parsed.category_id.is_none());
 }
 
@@ -70,14 +70,14 @@ fn open_account_defaults_the_opening_balance_and_names_bad_fields() {
         currency: currency.into(),
         opening_balance: balance.map(Into::into),
     };
-    let parsed = OpenAccount::try_from(request("Main", "eur", None)).unwrap();
+    let parsed = OpenAccount::from_request(request("Main", "eur", None)).unwrap();
     assert_eq!(parsed.opening_balance, SignedAmount::ZERO);
     assert_eq!(parsed.currency.code(), "EUR");
-    let overdrawn = OpenAccount::try_from(request("Main", "EUR", Some("-20.5"))).unwrap();
+    let overdrawn = OpenAccount::from_request(request("Main", "EUR", Some("-20.5"))).unwrap();
     assert_eq!(overdrawn.opening_balance.value(), Decimal::new(-205, 1));
-    assert_eq!(field(OpenAccount::try_from(request(" ", "EUR", None))), "name");
-    assert_eq!(field(OpenAccount::try_from(request("Main", "EURO", None))), "currency");
-    assert_eq!(field(OpenAccount::try_from(request("Main", "EUR", Some("1e3")))), "opening_balance");
+    assert_eq!(field(OpenAccount::from_request(request(" ", "EUR", None))), "name");
+    assert_eq!(field(OpenAccount::from_request(request("Main", "EURO", None))), "currency");
+    assert_eq!(field(OpenAccount::from_request(request("Main", "EUR", Some("1e3")))), "opening_balance");
 }
 
 #[test]
@@ -88,23 +88,23 @@ fn assign_void_and_create_name_their_bad_fields() {
         category_id: category.into(),
         expected_version: Some(3),
     };
-    assert_eq!(AssignCategory::try_from(assign(ID, ID)).unwrap().expected_version, Some(3));
-    assert_eq!(field(AssignCategory::try_from(assign("m", ID))), "movement_id");
-    assert_eq!(field(AssignCategory::try_from(assign(ID, ""))), "category_id");
+    assert_eq!(AssignCategory::from_request(assign(ID, ID)).unwrap().expected_version, Some(3));
+    assert_eq!(field(AssignCategory::from_request(assign("m", ID))), "movement_id");
+    assert_eq!(field(AssignCategory::from_request(assign(ID, ""))), "category_id");
 
     let void =
         |reason: &str| pb::VoidMovementRequest { command_id: ID.into(), movement_id: ID.into(), reason: reason.into() };
-    assert!(VoidMovement::try_from(void("duplicate")).is_ok());
-    assert_eq!(field(VoidMovement::try_from(void(""))), "reason");
+    assert!(VoidMovement::from_request(void("duplicate")).is_ok());
+    assert_eq!(field(VoidMovement::from_request(void(""))), "reason");
 
     let create = |name: &str, parent: Option<&str>| pb::CreateCategoryRequest {
         command_id: ID.into(),
         name: name.into(),
         parent_id: parent.map(Into::into),
     };
-    assert_eq!(CreateCategory::try_from(create("Food", Some(ID))).unwrap().parent_id.unwrap().to_string(), ID);
-    assert_eq!(field(CreateCategory::try_from(create("", None))), "name");
-    assert_eq!(field(CreateCategory::try_from(create("Food", Some("root")))), "parent_id");
+    assert_eq!(CreateCategory::from_request(create("Food", Some(ID))).unwrap().parent_id.unwrap().to_string(), ID);
+    assert_eq!(field(CreateCategory::from_request(create("", None))), "name");
+    assert_eq!(field(CreateCategory::from_request(create("Food", Some("root")))), "parent_id");
 }
 
 #[test]

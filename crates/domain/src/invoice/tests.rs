@@ -213,7 +213,7 @@ fn events_round_trip_through_their_stored_form() {
         InvoiceEvent::InvoiceScanFailed { reason: "no text".into() },
         InvoiceEvent::InvoiceLinked { movement_id: MovementId::new() },
     ] {
-        let decoded = InvoiceEvent::decode(event.event_type(), 1, event.payload()).unwrap();
+        let decoded = InvoiceEvent::decode(event.event_type(), 1, event.payload().unwrap()).unwrap();
         assert_eq!(decoded, event);
     }
 }

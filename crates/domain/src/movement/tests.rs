@@ -194,7 +194,7 @@ fn every_event_round_trips_through_its_stored_form() {
     events.push(MovementEvent::MovementVoided { reason: Reason::parse("reason", "typo").unwrap() });
     for event in events {
         let decoded =
-            MovementEvent::decode(event.event_type(), MovementEvent::SCHEMA_VERSION, event.payload()).unwrap();
+            MovementEvent::decode(event.event_type(), MovementEvent::SCHEMA_VERSION, event.payload().unwrap()).unwrap();
         assert_eq!(decoded, event);
     }
 }

@@ -142,7 +142,7 @@ impl World {
                 position,
                 event_type: event.event_type().to_owned(),
                 schema_version: invoice::InvoiceEvent::SCHEMA_VERSION,
-                payload: event.payload(),
+                payload: event.payload().expect("an event serialises"),
                 owner: owner.as_uuid(),
                 command_id: Uuid::now_v7(),
                 correlation_id: Uuid::now_v7(),

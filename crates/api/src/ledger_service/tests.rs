@@ -1,10 +1,12 @@
 //! Command handling through `LedgerService` over the in-memory event store.
 
 use crate::auth::Caller;
-use crate::handler::{CommandHandler, MAX_ATTEMPTS};
 use crate::ledger_service::LedgerApi;
 use async_trait::async_trait;
+use cashflow_app::{CommandHandler, LedgerLookups, MAX_ATTEMPTS, PortError, RuleCandidate, RuleRunner};
+use cashflow_domain::AccountId;
 use cashflow_domain::UserId;
+use cashflow_domain::rule::CompiledRule;
 use cashflow_eventstore::{
     AppendOutcome, AppendRequest, CommandMetadata, EventStore, ExpectedVersion, InMemoryEventStore, NewEvent,
     RecordedEvent, StoreError,
@@ -25,9 +27,39 @@ struct World {
     api: LedgerApi,
 }
 
+/// A ledger read model that has applied nothing yet: these tests run no ApplyRules.
+struct EmptyLedger;
+
+#[async_trait]
+impl LedgerLookups for EmptyLedger {
+    async fn account_ids(&self, _: UserId) -> Result<Vec<AccountId>, PortError> {
+        Ok(Vec::new())
+    }
+
+    async fn compiled_rules(&self, _: UserId) -> Result<Vec<CompiledRule>, PortError> {
+        Ok(Vec::new())
+    }
+
+    async fn rule_candidates(
+        &self,
+        _: UserId,
+        _: Option<chrono::NaiveDate>,
+        _: Option<chrono::NaiveDate>,
+        _: Option<(chrono::NaiveDate, Uuid)>,
+        _: u32,
+    ) -> Result<Vec<RuleCandidate>, PortError> {
+        Ok(Vec::new())
+    }
+}
+
+fn ledger_api(store: Arc<dyn EventStore>) -> LedgerApi {
+    let handler = CommandHandler::new(store);
+    LedgerApi::new(handler.clone(), RuleRunner::new(handler, Arc::new(EmptyLedger)))
+}
+
 fn world() -> World {
     let store = Arc::new(InMemoryEventStore::new());
-    let api = LedgerApi::new(CommandHandler::new(store.clone()));
+    let api = ledger_api(store.clone());
     World { store, api }
 }
 
@@ -355,7 +387,7 @@ async fn race(rival: Rival, races: u32) -> Race {
         races: AtomicU32::new(0),
         appends: AtomicU32::new(0),
     });
-    let api = LedgerApi::new(CommandHandler::new(store.clone()));
+    let api = ledger_api(store.clone());
     let user = UserId::new();
     let account_id = open_account(&api, user).await;
     let movement_id = record_movement(&api, user, &account_id).await.movement_id;

@@ -5,17 +5,15 @@
 //! append and appends nothing, even when deciding again today would refuse it (voiding twice).
 
 use crate::context::CommandContext;
-use crate::convert;
-use crate::error::ApiError;
-use cashflow_blob::BlobStore;
+use crate::error::AppError;
+use crate::input;
 use cashflow_domain::account::{self, Account, AccountCommand, AccountKind};
 use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext};
 use cashflow_domain::movement::{self, AssignedBy, Movement, MovementCommand, MovementContext, MovementSource};
 use cashflow_domain::{
-    AccountId, Aggregate, CategoryId, DomainError, DomainEvent, MovementId, RuleId, ValidationError, fold,
+    AccountId, Aggregate, CategoryId, DomainError, DomainEvent, MovementId, RuleId, StreamId, ValidationError, fold,
 };
 use cashflow_eventstore::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
-use cashflow_projection_ledger::LedgerQueries;
 use std::sync::Arc;
 use tracing::field::Empty;
 use uuid::Uuid;
@@ -65,15 +63,14 @@ impl Ran {
 mod invoices;
 mod rules;
 
-pub use invoices::{blob_key, invoice_id_for};
+pub use invoices::{InvoiceCommands, blob_key, invoice_id_for};
+pub use rules::RuleRunner;
 
+/// Runs the commands that need nothing but the event store. [`InvoiceCommands`] and
+/// [`RuleRunner`] build on it with the ports they read through.
 #[derive(Clone)]
 pub struct CommandHandler {
     store: Arc<dyn EventStore>,
-    /// The ledger read model, for the commands that look across streams (an invoice's default
-    /// account, the movements a rules run goes over).
-    ledger: Option<LedgerQueries>,
-    blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl std::fmt::Debug for CommandHandler {
@@ -88,29 +85,11 @@ fn today() -> chrono::NaiveDate {
 
 impl CommandHandler {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store, ledger: None, blobs: None }
-    }
-
-    pub fn with_ledger(mut self, ledger: LedgerQueries) -> Self {
-        self.ledger = Some(ledger);
-        self
-    }
-
-    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
-        self.blobs = Some(blobs);
-        self
+        Self { store }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
-    }
-
-    fn ledger(&self) -> Result<&LedgerQueries, ApiError> {
-        self.ledger.as_ref().ok_or_else(|| ApiError::internal("the command handler was built without the ledger"))
-    }
-
-    pub(crate) fn blobs(&self) -> Result<&Arc<dyn BlobStore>, ApiError> {
-        self.blobs.as_ref().ok_or_else(|| ApiError::internal("the command handler was built without blob storage"))
     }
 
     #[tracing::instrument(name = "command.open_account", skip_all, err(level = "info"),
@@ -119,8 +98,8 @@ impl CommandHandler {
     pub async fn open_account(
         &self,
         ctx: &CommandContext,
-        input: convert::OpenAccount,
-    ) -> Result<Created<AccountId>, ApiError> {
+        input: input::OpenAccount,
+    ) -> Result<Created<AccountId>, AppError> {
         let account_id = AccountId::new();
         let ran = self
             .run(ctx, true, || async {
@@ -144,8 +123,8 @@ impl CommandHandler {
     pub async fn record_movement(
         &self,
         ctx: &CommandContext,
-        input: convert::RecordMovement,
-    ) -> Result<Created<MovementId>, ApiError> {
+        input: input::RecordMovement,
+    ) -> Result<Created<MovementId>, AppError> {
         self.record_movement_from(ctx, input, MovementSource::Manual, None).await
     }
 
@@ -156,10 +135,10 @@ impl CommandHandler {
     pub async fn record_movement_from(
         &self,
         ctx: &CommandContext,
-        input: convert::RecordMovement,
+        input: input::RecordMovement,
         source: MovementSource,
         source_ref: Option<String>,
-    ) -> Result<Created<MovementId>, ApiError> {
+    ) -> Result<Created<MovementId>, AppError> {
         let movement_id = MovementId::new();
         let ran = self
             .run(ctx, true, || async {
@@ -196,7 +175,7 @@ impl CommandHandler {
 
     /// With the client's `expected_version`, a movement that moved on is `ABORTED` at once:
     /// the client decided on a state that is gone. Without it, conflicts are retried.
-    pub async fn assign_category(&self, ctx: &CommandContext, input: convert::AssignCategory) -> Result<u64, ApiError> {
+    pub async fn assign_category(&self, ctx: &CommandContext, input: input::AssignCategory) -> Result<u64, AppError> {
         Ok(self.assign_category_as(ctx, input, AssignedBy::User, None).await?.position)
     }
 
@@ -208,10 +187,10 @@ impl CommandHandler {
     pub async fn assign_category_as(
         &self,
         ctx: &CommandContext,
-        input: convert::AssignCategory,
+        input: input::AssignCategory,
         assigned_by: AssignedBy,
         rule_id: Option<RuleId>,
-    ) -> Result<Assigned, ApiError> {
+    ) -> Result<Assigned, AppError> {
         let changed = std::sync::atomic::AtomicBool::new(false);
         let ran = self
             .run(ctx, input.expected_version.is_none(), || async {
@@ -261,7 +240,7 @@ impl CommandHandler {
     #[tracing::instrument(name = "command.void_movement", skip_all, err(level = "info"),
         fields(owner = %ctx.owner, command_id = %ctx.command_id,
             stream_id = Empty, expected_version = Empty, events_appended = Empty, movement_id = %input.movement_id))]
-    pub async fn void_movement(&self, ctx: &CommandContext, input: convert::VoidMovement) -> Result<u64, ApiError> {
+    pub async fn void_movement(&self, ctx: &CommandContext, input: input::VoidMovement) -> Result<u64, AppError> {
         let ran = self
             .run(ctx, true, || async {
                 let stream_id = input.movement_id.stream_id();
@@ -281,8 +260,8 @@ impl CommandHandler {
     pub async fn create_category(
         &self,
         ctx: &CommandContext,
-        input: convert::CreateCategory,
-    ) -> Result<Created<CategoryId>, ApiError> {
+        input: input::CreateCategory,
+    ) -> Result<Created<CategoryId>, AppError> {
         let category_id = CategoryId::new();
         let ran = self
             .run(ctx, true, || async {
@@ -312,10 +291,10 @@ impl CommandHandler {
     /// append itself and answers a retried command with its first outcome. Only when an attempt
     /// fails is the key looked up, since deciding again may refuse what the first run of the
     /// same command did (voiding twice, a version that moved because of that very command).
-    async fn run<F, Fut>(&self, ctx: &CommandContext, retry_on_conflict: bool, mut attempt: F) -> Result<Ran, ApiError>
+    async fn run<F, Fut>(&self, ctx: &CommandContext, retry_on_conflict: bool, mut attempt: F) -> Result<Ran, AppError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<AppendOutcome, ApiError>>,
+        Fut: Future<Output = Result<AppendOutcome, AppError>>,
     {
         let mut attempts = 0;
         loop {
@@ -329,7 +308,7 @@ impl CommandHandler {
                 return Ok(Ran::Replayed(outcome));
             }
             match error {
-                ApiError::Store(StoreError::Conflict { stream_id, .. })
+                AppError::Store(StoreError::Conflict { stream_id, .. })
                     if retry_on_conflict && attempts < MAX_ATTEMPTS =>
                 {
                     tracing::debug!(%stream_id, attempts, "version conflict; deciding again");
@@ -339,13 +318,13 @@ impl CommandHandler {
         }
     }
 
-    async fn load<A: Aggregate>(&self, stream_id: &str) -> Result<Loaded<A>, ApiError> {
+    async fn load<A: Aggregate>(&self, stream_id: &str) -> Result<Loaded<A>, AppError> {
         let recorded = self.store.read_stream(stream_id).await?;
         let events = recorded
             .iter()
             .map(|e| A::Event::decode(&e.event_type, e.schema_version, e.payload.clone()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| ApiError::internal(format!("stream {stream_id} cannot be decoded: {error}")))?;
+            .map_err(|error| AppError::internal(format!("stream {stream_id} cannot be decoded: {error}")))?;
         Ok(Loaded { state: fold::<A>(&events), version: recorded.last().map_or(0, |e| e.version) })
     }
 
@@ -355,17 +334,21 @@ impl CommandHandler {
         stream_id: String,
         expected_version: ExpectedVersion,
         events: &[E],
-    ) -> Result<AppendOutcome, ApiError> {
+    ) -> Result<AppendOutcome, AppError> {
         let count = events.len();
         let events = events
             .iter()
-            .map(|event| NewEvent {
-                event_id: Uuid::now_v7(),
-                event_type: event.event_type().to_owned(),
-                schema_version: E::SCHEMA_VERSION,
-                payload: event.payload(),
+            .map(|event| {
+                Ok(NewEvent {
+                    event_id: Uuid::now_v7(),
+                    event_type: event.event_type().to_owned(),
+                    schema_version: E::SCHEMA_VERSION,
+                    payload: event.payload().map_err(|error| {
+                        AppError::internal(format!("{} cannot be serialised: {error}", event.event_type()))
+                    })?,
+                })
             })
-            .collect();
+            .collect::<Result<_, AppError>>()?;
         // The command span shows what it appended; the stored context makes every consumer
         // of these events part of this command's trace.
         let span = tracing::Span::current();
@@ -383,7 +366,7 @@ impl CommandHandler {
 
     /// The id of the resource a creation made. When the command was replayed, that is the
     /// id chosen the first time, read back from the stream of the event at its position.
-    async fn created_id(&self, ctx: &CommandContext, ran: &Ran, category: &str, fresh: Uuid) -> Result<Uuid, ApiError> {
+    async fn created_id(&self, ctx: &CommandContext, ran: &Ran, category: &str, fresh: Uuid) -> Result<Uuid, AppError> {
         let outcome = match ran {
             Ran::Appended(_) => return Ok(fresh),
             Ran::Replayed(outcome) => *outcome,
@@ -397,16 +380,15 @@ impl CommandHandler {
                     && e.command_id == ctx.command_id.as_uuid()
             })
             .ok_or_else(|| {
-                ApiError::internal(format!("no event of command {} at position {}", ctx.command_id, outcome.position))
+                AppError::internal(format!("no event of command {} at position {}", ctx.command_id, outcome.position))
             })?;
-        match event.stream_id.split_once('-') {
-            Some((stream_category, id)) if stream_category == category => Uuid::parse_str(id)
-                .map_err(|_| ApiError::internal(format!("stream id {} is not <category>-<uuid>", event.stream_id))),
+        let stream_id = StreamId::parse(&event.stream_id)
+            .map_err(|_| AppError::internal(format!("stream id {} is not <category>-<uuid>", event.stream_id)))?;
+        if stream_id.category() == category {
+            Ok(stream_id.id())
+        } else {
             // The client reused a command id for a different kind of command.
-            _ => Err(ValidationError::new("command_id", "was already used for a different command").into()),
+            Err(ValidationError::new("command_id", "was already used for a different command").into())
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -3,15 +3,17 @@
 
 use super::{CommandHandler, Created};
 use crate::context::CommandContext;
-use crate::convert;
-use crate::error::ApiError;
-use cashflow_blob::BlobKey;
+use crate::error::AppError;
+use crate::input;
+use crate::ports::{LedgerLookups, PortError};
+use cashflow_blob::{BlobKey, BlobStore};
 use cashflow_domain::account::Account;
 use cashflow_domain::invoice::{self, CONFIDENT, Invoice, InvoiceCommand, Reading, UploadInvoice};
 use cashflow_domain::movement::{Direction, Movement, MovementSource};
 use cashflow_domain::{AccountId, Description, InvoiceId, Reason, UserId};
 use cashflow_eventstore::{AppendOutcome, ExpectedVersion, StoreError};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// The one invoice a person has for a file: the same bytes uploaded again are the same invoice,
 /// decided by the stream itself rather than by a lookup that could race.
@@ -27,11 +29,34 @@ pub fn invoice_id_for(owner: UserId, sha256: &invoice::Sha256Hex) -> InvoiceId {
 }
 
 /// Where an invoice's original is kept.
-pub fn blob_key(owner: UserId, sha256: &invoice::Sha256Hex) -> Result<BlobKey, ApiError> {
-    BlobKey::from_segments(["invoices", &owner.to_string(), sha256.as_str()]).map_err(ApiError::internal)
+pub fn blob_key(owner: UserId, sha256: &invoice::Sha256Hex) -> Result<BlobKey, AppError> {
+    BlobKey::from_segments(["invoices", &owner.to_string(), sha256.as_str()]).map_err(AppError::internal)
 }
 
-impl CommandHandler {
+/// The invoice commands: they store files and read the ledger for an invoice's default account,
+/// so they take blob storage and the ledger lookups at construction.
+#[derive(Clone)]
+pub struct InvoiceCommands {
+    commands: CommandHandler,
+    blobs: Arc<dyn BlobStore>,
+    ledger: Arc<dyn LedgerLookups>,
+}
+
+impl std::fmt::Debug for InvoiceCommands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvoiceCommands").finish_non_exhaustive()
+    }
+}
+
+impl InvoiceCommands {
+    pub fn new(commands: CommandHandler, blobs: Arc<dyn BlobStore>, ledger: Arc<dyn LedgerLookups>) -> Self {
+        Self { commands, blobs, ledger }
+    }
+
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
     /// Stores the file, then appends InvoiceUploaded. A file this person uploaded before
     /// answers the first invoice and stores nothing; an append that fails removes the blob it
     /// wrote, so a failed upload leaves neither an event nor an orphan file.
@@ -42,20 +67,21 @@ impl CommandHandler {
     pub async fn upload_invoice(
         &self,
         ctx: &CommandContext,
-        input: convert::UploadInvoice,
-        file: convert::InvoiceFile,
-    ) -> Result<Created<InvoiceId>, ApiError> {
-        let blobs = self.blobs()?;
+        input: input::UploadInvoice,
+        file: input::InvoiceFile,
+    ) -> Result<Created<InvoiceId>, AppError> {
+        let blobs = &self.blobs;
         let invoice_id = invoice_id_for(ctx.owner, &file.sha256);
         let stream_id = invoice_id.stream_id();
         let key = blob_key(ctx.owner, &file.sha256)?;
         if let Some(account_id) = input.account_id {
-            let account = self.load::<Account>(&account_id.stream_id()).await?;
+            let account = self.commands.load::<Account>(&account_id.stream_id()).await?;
             if account.state.owned_by(ctx.owner).is_none() {
                 return Err(cashflow_domain::DomainError::NotFound { what: "account" }.into());
             }
         }
         let ran = self
+            .commands
             .run(ctx, true, || async {
                 if let Some(position) = self.uploaded_at(&stream_id).await? {
                     return Ok(AppendOutcome { stream_version: 1, position, replayed: true });
@@ -72,13 +98,13 @@ impl CommandHandler {
                 });
                 let events = invoice::decide(&Invoice::default(), command)?;
                 blobs.put(&key, file.bytes.clone()).await.map_err(blob_error)?;
-                match self.append(ctx, stream_id.clone(), ExpectedVersion::NoStream, &events).await {
+                match self.commands.append(ctx, stream_id.clone(), ExpectedVersion::NoStream, &events).await {
                     Ok(outcome) => Ok(outcome),
                     // The same file raced in through another call: theirs is the invoice, and
                     // the blob (same key, same bytes) is theirs too.
-                    Err(ApiError::Store(StoreError::Conflict { .. })) => match self.uploaded_at(&stream_id).await? {
+                    Err(AppError::Store(StoreError::Conflict { .. })) => match self.uploaded_at(&stream_id).await? {
                         Some(position) => Ok(AppendOutcome { stream_version: 1, position, replayed: true }),
-                        None => Err(ApiError::internal(format!("{stream_id} conflicted but holds no upload"))),
+                        None => Err(AppError::internal(format!("{stream_id} conflicted but holds no upload"))),
                     },
                     Err(error) => {
                         if let Err(cleanup) = blobs.delete(&key).await {
@@ -94,8 +120,8 @@ impl CommandHandler {
 
     /// The position of a stream's InvoiceUploaded, when it exists. Ids derive from the owner,
     /// so an existing stream is always the caller's own.
-    async fn uploaded_at(&self, stream_id: &str) -> Result<Option<u64>, ApiError> {
-        Ok(self.store.read_stream(stream_id).await?.first().map(|event| event.position))
+    async fn uploaded_at(&self, stream_id: &str) -> Result<Option<u64>, AppError> {
+        Ok(self.commands.store.read_stream(stream_id).await?.first().map(|event| event.position))
     }
 
     /// The OCR worker's reading of an invoice.
@@ -108,7 +134,7 @@ impl CommandHandler {
         ctx: &CommandContext,
         invoice_id: InvoiceId,
         reading: Reading,
-    ) -> Result<u64, ApiError> {
+    ) -> Result<u64, AppError> {
         self.invoice_command(ctx, invoice_id, || InvoiceCommand::RecordScan {
             owner: ctx.owner,
             reading: reading.clone(),
@@ -121,7 +147,7 @@ impl CommandHandler {
         fields(owner = %ctx.owner, command_id = %ctx.command_id, invoice_id = %invoice_id,
             stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
             events_appended = tracing::field::Empty))]
-    pub async fn fail_scan(&self, ctx: &CommandContext, invoice_id: InvoiceId, reason: &str) -> Result<u64, ApiError> {
+    pub async fn fail_scan(&self, ctx: &CommandContext, invoice_id: InvoiceId, reason: &str) -> Result<u64, AppError> {
         self.invoice_command(ctx, invoice_id, || InvoiceCommand::FailScan {
             owner: ctx.owner,
             reason: reason.to_owned(),
@@ -134,7 +160,7 @@ impl CommandHandler {
         fields(owner = %ctx.owner, command_id = %ctx.command_id, invoice_id = %input.invoice_id,
             stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
             events_appended = tracing::field::Empty))]
-    pub async fn correct_invoice(&self, ctx: &CommandContext, input: convert::CorrectInvoice) -> Result<u64, ApiError> {
+    pub async fn correct_invoice(&self, ctx: &CommandContext, input: input::CorrectInvoice) -> Result<u64, AppError> {
         let position = self
             .invoice_command(ctx, input.invoice_id, || InvoiceCommand::Correct {
                 owner: ctx.owner,
@@ -152,13 +178,14 @@ impl CommandHandler {
         ctx: &CommandContext,
         invoice_id: InvoiceId,
         command: impl Fn() -> InvoiceCommand,
-    ) -> Result<u64, ApiError> {
+    ) -> Result<u64, AppError> {
         let stream_id = invoice_id.stream_id();
         let ran = self
+            .commands
             .run(ctx, true, || async {
-                let loaded = self.load::<Invoice>(&stream_id).await?;
+                let loaded = self.commands.load::<Invoice>(&stream_id).await?;
                 let events = invoice::decide(&loaded.state, command())?;
-                self.append(ctx, stream_id.clone(), ExpectedVersion::Exact(loaded.version), &events).await
+                self.commands.append(ctx, stream_id.clone(), ExpectedVersion::Exact(loaded.version), &events).await
             })
             .await?;
         Ok(ran.outcome().position)
@@ -171,8 +198,8 @@ impl CommandHandler {
     /// Returns the position of the last event it appended, if any.
     #[tracing::instrument(name = "invoice.follow", skip_all, err(level = "info"),
         fields(owner = %ctx.owner, invoice_id = %invoice_id, movement_id = tracing::field::Empty))]
-    pub async fn follow_invoice(&self, ctx: &CommandContext, invoice_id: InvoiceId) -> Result<Option<u64>, ApiError> {
-        let loaded = self.load::<Invoice>(&invoice_id.stream_id()).await?;
+    pub async fn follow_invoice(&self, ctx: &CommandContext, invoice_id: InvoiceId) -> Result<Option<u64>, AppError> {
+        let loaded = self.commands.load::<Invoice>(&invoice_id.stream_id()).await?;
         let Some(uploaded) = loaded.state.owned_by(ctx.owner).cloned() else {
             return Err(cashflow_domain::DomainError::NotFound { what: "invoice" }.into());
         };
@@ -180,7 +207,7 @@ impl CommandHandler {
             tracing::info!("no account to record the invoice's movement in");
             return Ok(None);
         };
-        let account = self.load::<Account>(&account_id.stream_id()).await?;
+        let account = self.commands.load::<Account>(&account_id.stream_id()).await?;
         let Some(open) = account.state.owned_by(ctx.owner).filter(|a| !a.closed) else {
             return Ok(None);
         };
@@ -190,7 +217,7 @@ impl CommandHandler {
         };
         let mut last = None;
         if let Some(linked) = loaded.state.movement_id {
-            let movement = self.load::<Movement>(&linked.stream_id()).await?;
+            let movement = self.commands.load::<Movement>(&linked.stream_id()).await?;
             if let Some(current) = movement.state.owned_by(ctx.owner).filter(|m| !m.voided) {
                 if current.amount == draft.amount
                     && current.occurred_on == draft.occurred_on
@@ -199,15 +226,15 @@ impl CommandHandler {
                     return Ok(None);
                 }
                 let reason = Reason::parse("reason", "the invoice was corrected")?;
-                let void = convert::VoidMovement { command_id: ctx.command_id, movement_id: linked, reason };
-                last = Some(self.void_movement(&ctx.step(&format!("void {linked}")), void).await?);
+                let void = input::VoidMovement { command_id: ctx.command_id, movement_id: linked, reason };
+                last = Some(self.commands.void_movement(&ctx.step(&format!("void {linked}")), void).await?);
             }
         }
         let description = match &draft.merchant {
             Some(merchant) => merchant.to_string(),
             None => format!("Invoice {}", uploaded.filename),
         };
-        let record = convert::RecordMovement {
+        let record = input::RecordMovement {
             command_id: ctx.command_id,
             account_id,
             direction: Direction::Expense,
@@ -221,8 +248,10 @@ impl CommandHandler {
             category_id: None,
         };
         let step = ctx.step(&format!("record {invoice_id} v{}", loaded.version));
-        let created =
-            self.record_movement_from(&step, record, MovementSource::Invoice, Some(invoice_id.to_string())).await?;
+        let created = self
+            .commands
+            .record_movement_from(&step, record, MovementSource::Invoice, Some(invoice_id.to_string()))
+            .await?;
         tracing::Span::current().record("movement_id", tracing::field::display(created.id));
         let link_ctx = ctx.step(&format!("link {invoice_id} {}", created.id));
         let linked = self
@@ -235,39 +264,39 @@ impl CommandHandler {
     }
 
     /// The account named at upload, else the person's only account (none when they have several).
-    async fn account_for(&self, owner: UserId, named: Option<AccountId>) -> Result<Option<AccountId>, ApiError> {
+    async fn account_for(&self, owner: UserId, named: Option<AccountId>) -> Result<Option<AccountId>, AppError> {
         if named.is_some() {
             return Ok(named);
         }
-        let accounts = self.ledger()?.balances(owner.as_uuid()).await?;
+        let accounts = self.ledger.account_ids(owner).await?;
         Ok(match accounts.as_slice() {
-            [only] => Some(AccountId::from_uuid(only.account_id)),
+            [only] => Some(*only),
             _ => None,
         })
     }
 }
 
-fn blob_error(error: cashflow_blob::BlobError) -> ApiError {
+fn blob_error(error: cashflow_blob::BlobError) -> AppError {
     match error {
-        cashflow_blob::BlobError::Unavailable(cause) => ApiError::Store(StoreError::Unavailable(cause)),
-        other => ApiError::internal(other),
+        cashflow_blob::BlobError::Unavailable(cause) => AppError::Port(PortError::Unavailable(cause)),
+        other => AppError::internal(other),
     }
 }
 
-impl CommandHandler {
+impl InvoiceCommands {
     /// The invoice as its stream says, when it is `owner`'s; another user's is "not found".
     pub async fn uploaded_invoice(
         &self,
         owner: UserId,
         invoice_id: InvoiceId,
-    ) -> Result<invoice::UploadedInvoice, ApiError> {
+    ) -> Result<invoice::UploadedInvoice, AppError> {
         let invoice = self.invoice(owner, invoice_id).await?;
         invoice.uploaded.ok_or(cashflow_domain::DomainError::NotFound { what: "invoice" }.into())
     }
 
     /// The invoice folded from its stream, when it is `owner`'s.
-    pub async fn invoice(&self, owner: UserId, invoice_id: InvoiceId) -> Result<Invoice, ApiError> {
-        let loaded = self.load::<Invoice>(&invoice_id.stream_id()).await?;
+    pub async fn invoice(&self, owner: UserId, invoice_id: InvoiceId) -> Result<Invoice, AppError> {
+        let loaded = self.commands.load::<Invoice>(&invoice_id.stream_id()).await?;
         match loaded.state.owned_by(owner) {
             Some(_) => Ok(loaded.state),
             None => Err(cashflow_domain::DomainError::NotFound { what: "invoice" }.into()),

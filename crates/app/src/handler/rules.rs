@@ -3,13 +3,15 @@
 
 use super::{CommandHandler, Created, Ran};
 use crate::context::CommandContext;
-use crate::convert;
-use crate::error::ApiError;
+use crate::error::AppError;
+use crate::input;
+use crate::ports::LedgerLookups;
 use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext, CategoryEvent};
 use cashflow_domain::movement::AssignedBy;
 use cashflow_domain::rule::{Rule, best_match};
 use cashflow_domain::{DomainError, DomainEvent, MovementId, RuleId};
 use cashflow_eventstore::ExpectedVersion;
+use std::sync::Arc;
 
 /// Movements read from the ledger per step of a rules run.
 const RUN_BATCH: u32 = 500;
@@ -19,7 +21,7 @@ impl CommandHandler {
         fields(owner = %ctx.owner, command_id = %ctx.command_id, category_id = %input.category_id,
             stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
             events_appended = tracing::field::Empty))]
-    pub async fn add_rule(&self, ctx: &CommandContext, input: convert::AddRule) -> Result<Created<RuleId>, ApiError> {
+    pub async fn add_rule(&self, ctx: &CommandContext, input: input::AddRule) -> Result<Created<RuleId>, AppError> {
         let rule_id = RuleId::new();
         let stream_id = input.category_id.stream_id();
         let ran = self
@@ -50,7 +52,7 @@ impl CommandHandler {
                         _ => None,
                     })
                     .ok_or_else(|| {
-                        ApiError::Validation(cashflow_domain::ValidationError::new(
+                        AppError::Validation(cashflow_domain::ValidationError::new(
                             "command_id",
                             "was already used for a different command",
                         ))
@@ -59,19 +61,39 @@ impl CommandHandler {
         };
         Ok(Created { id, position: ran.outcome().position })
     }
+}
+
+/// Runs a person's rules over their past movements: it reads the rules and the movements from
+/// the ledger read model, so it takes the lookups at construction.
+#[derive(Clone)]
+pub struct RuleRunner {
+    commands: CommandHandler,
+    ledger: Arc<dyn LedgerLookups>,
+}
+
+impl std::fmt::Debug for RuleRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleRunner").finish_non_exhaustive()
+    }
+}
+
+impl RuleRunner {
+    pub fn new(commands: CommandHandler, ledger: Arc<dyn LedgerLookups>) -> Self {
+        Self { commands, ledger }
+    }
 
     /// Runs the person's rules over their movements dated within the range. Each change is its
     /// own AssignCategory by the rule, with a command id derived from this command and the
     /// movement, so retrying the run repeats nothing and answers the same count.
     #[tracing::instrument(name = "command.apply_rules", skip_all, err(level = "info"),
         fields(owner = %ctx.owner, command_id = %ctx.command_id, movements_categorised = tracing::field::Empty))]
-    pub async fn apply_rules(&self, ctx: &CommandContext, input: convert::ApplyRules) -> Result<(u32, u64), ApiError> {
-        let owner = ctx.owner.as_uuid();
-        let ledger = self.ledger()?;
+    pub async fn apply_rules(&self, ctx: &CommandContext, input: input::ApplyRules) -> Result<(u32, u64), AppError> {
+        let owner = ctx.owner;
+        let ledger = &self.ledger;
         let rules = ledger.compiled_rules(owner).await?;
         let (mut categorised, mut position) = (0u32, 0u64);
         if rules.is_empty() {
-            return Ok((0, self.store.head().await?));
+            return Ok((0, self.commands.store.head().await?));
         }
         let mut after = None;
         loop {
@@ -85,19 +107,22 @@ impl CommandHandler {
                 }
                 let movement_id = MovementId::from_uuid(candidate.movement_id);
                 let step = ctx.step(&format!("apply rules to {movement_id}"));
-                let assign = convert::AssignCategory {
+                let assign = input::AssignCategory {
                     command_id: step.command_id,
                     movement_id,
                     category_id: rule.rule.category_id,
                     expected_version: None,
                 };
-                let assigned =
-                    match self.assign_category_as(&step, assign, AssignedBy::Rule, Some(rule.rule.rule_id)).await {
-                        Ok(assigned) => assigned,
-                        // Voided since the ledger was read: nothing to categorise.
-                        Err(ApiError::Domain(DomainError::FailedPrecondition(_))) => continue,
-                        Err(error) => return Err(error),
-                    };
+                let assigned = match self
+                    .commands
+                    .assign_category_as(&step, assign, AssignedBy::Rule, Some(rule.rule.rule_id))
+                    .await
+                {
+                    Ok(assigned) => assigned,
+                    // Voided since the ledger was read: nothing to categorise.
+                    Err(AppError::Domain(DomainError::FailedPrecondition(_))) => continue,
+                    Err(error) => return Err(error),
+                };
                 if assigned.changed {
                     categorised += 1;
                     position = position.max(assigned.position);
@@ -109,7 +134,7 @@ impl CommandHandler {
         }
         tracing::Span::current().record("movements_categorised", categorised);
         if position == 0 {
-            position = self.store.head().await?;
+            position = self.commands.store.head().await?;
         }
         Ok((categorised, position))
     }

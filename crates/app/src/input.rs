@@ -1,0 +1,89 @@
+//! The commands' inputs, validated: every field is a domain newtype, so a handler never sees a
+//! raw string. Edges build them (the gRPC edge from proto messages, a worker from an event).
+
+use cashflow_domain::movement::Direction;
+use cashflow_domain::{
+    AccountId, Amount, CategoryId, CommandId, Counterparty, Currency, Description, MovementId, Name, OccurredOn,
+    Reason, SignedAmount,
+};
+
+mod invoices;
+mod rules;
+
+pub use invoices::{CorrectInvoice, FileRefused, InvoiceFile, UploadInvoice};
+pub use rules::{AddRule, ApplyRules};
+
+/// Open an account.
+#[derive(Debug, Clone)]
+pub struct OpenAccount {
+    pub command_id: CommandId,
+    pub name: Name,
+    pub currency: Currency,
+    pub opening_balance: SignedAmount,
+}
+
+/// Record a movement on an account.
+#[derive(Debug, Clone)]
+pub struct RecordMovement {
+    pub command_id: CommandId,
+    pub account_id: AccountId,
+    pub direction: Direction,
+    pub amount: Amount,
+    pub occurred_on: OccurredOn,
+    pub description: Description,
+    pub counterparty: Option<Counterparty>,
+    pub category_id: Option<CategoryId>,
+}
+
+/// Put a movement in a category.
+#[derive(Debug, Clone)]
+pub struct AssignCategory {
+    pub command_id: CommandId,
+    pub movement_id: MovementId,
+    pub category_id: CategoryId,
+    /// The movement version the client last saw; `None` lets the handler retry on conflict.
+    pub expected_version: Option<u64>,
+}
+
+/// Void a movement (history keeps it).
+#[derive(Debug, Clone)]
+pub struct VoidMovement {
+    pub command_id: CommandId,
+    pub movement_id: MovementId,
+    pub reason: Reason,
+}
+
+/// Create a category, under a parent or at the top.
+#[derive(Debug, Clone)]
+pub struct CreateCategory {
+    pub command_id: CommandId,
+    pub name: Name,
+    pub parent_id: Option<CategoryId>,
+}
+
+/// A validated command: its idempotency key.
+pub trait Command {
+    fn command_id(&self) -> CommandId;
+}
+
+macro_rules! command {
+    ($($input:ty),*) => {$(
+        impl Command for $input {
+            fn command_id(&self) -> CommandId {
+                self.command_id
+            }
+        }
+    )*};
+}
+
+command!(
+    OpenAccount,
+    RecordMovement,
+    AssignCategory,
+    VoidMovement,
+    CreateCategory,
+    AddRule,
+    ApplyRules,
+    CorrectInvoice,
+    UploadInvoice
+);

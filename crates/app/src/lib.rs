@@ -1,0 +1,34 @@
+//! Cashflow's application layer: every edge (gRPC, workers, CLI) runs commands through it.
+//!
+//! # Layout
+//!
+//! - [`context`]: [`CommandContext`], who sent a command and how it ties into a trace, as
+//!   plain fields; each edge builds it from what it has (request metadata, a causing event).
+//! - [`input`]: the commands' inputs, built from domain newtypes: an edge parses once, then
+//!   nothing here handles unvalidated data.
+//! - [`handler`]: [`CommandHandler`] (load, pure `decide`, append with an expected version and
+//!   the idempotency key), [`InvoiceCommands`] and [`RuleRunner`] for the commands that read
+//!   across streams through a port, which they take at construction.
+//! - [`ports`]: what commands read besides the event store: [`LedgerLookups`] (a read model)
+//!   and the blob store ([`BlobStore`]).
+//! - [`worker`]: the port an event-driven worker implements ([`Worker`]), which a bus adapter
+//!   drives, and [`WorkError`].
+//! - [`error`]: [`AppError`], one error for every use case, by layer.
+//!
+//! Dependencies run inward: this crate knows the domain and the ports, never a transport, a
+//! broker or a read model's tables.
+#![forbid(unsafe_code)]
+
+pub mod context;
+pub mod error;
+pub mod handler;
+pub mod input;
+pub mod ports;
+pub mod worker;
+
+pub use cashflow_blob::BlobStore;
+pub use context::{CommandContext, derived_command_id};
+pub use error::AppError;
+pub use handler::{Assigned, CommandHandler, Created, InvoiceCommands, MAX_ATTEMPTS, RuleRunner};
+pub use ports::{LedgerLookups, PortError, RuleCandidate};
+pub use worker::{WorkError, Worker};

@@ -1,0 +1,40 @@
+//! The application's ledger lookups, answered from this read model.
+
+use crate::queries::{LedgerQueries, QueryError, RuleCandidate};
+use cashflow_app::{LedgerLookups, PortError};
+use cashflow_domain::rule::CompiledRule;
+use cashflow_domain::{AccountId, UserId};
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+impl From<QueryError> for PortError {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::Unavailable(_) => Self::Unavailable(error.to_string()),
+            QueryError::Corrupt(_) => Self::Failed(error.to_string()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl LedgerLookups for LedgerQueries {
+    async fn account_ids(&self, owner: UserId) -> Result<Vec<AccountId>, PortError> {
+        let balances = self.balances(owner.as_uuid()).await?;
+        Ok(balances.into_iter().map(|account| AccountId::from_uuid(account.account_id)).collect())
+    }
+
+    async fn compiled_rules(&self, owner: UserId) -> Result<Vec<CompiledRule>, PortError> {
+        Ok(LedgerQueries::compiled_rules(self, owner.as_uuid()).await?)
+    }
+
+    async fn rule_candidates(
+        &self,
+        owner: UserId,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        after: Option<(NaiveDate, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<RuleCandidate>, PortError> {
+        Ok(LedgerQueries::rule_candidates(self, owner.as_uuid(), from, to, after, limit).await?)
+    }
+}
