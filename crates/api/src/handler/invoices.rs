@@ -58,7 +58,12 @@ impl CommandHandler {
         let ran = self
             .run(ctx, true, || async {
                 if let Some(position) = self.uploaded_at(&stream_id).await? {
-                    return Ok(AppendOutcome { stream_version: 1, position, replayed: true });
+                    return Ok(AppendOutcome {
+                        stream_id: stream_id.clone(),
+                        stream_version: 1,
+                        position,
+                        replayed: true,
+                    });
                 }
                 let command = InvoiceCommand::Upload(UploadInvoice {
                     invoice_id,
@@ -77,7 +82,12 @@ impl CommandHandler {
                     // The same file raced in through another call: theirs is the invoice, and
                     // the blob (same key, same bytes) is theirs too.
                     Err(ApiError::Store(StoreError::Conflict { .. })) => match self.uploaded_at(&stream_id).await? {
-                        Some(position) => Ok(AppendOutcome { stream_version: 1, position, replayed: true }),
+                        Some(position) => Ok(AppendOutcome {
+                            stream_id: stream_id.clone(),
+                            stream_version: 1,
+                            position,
+                            replayed: true,
+                        }),
                         None => Err(ApiError::internal(format!("{stream_id} conflicted but holds no upload"))),
                     },
                     Err(error) => {
