@@ -55,7 +55,7 @@ enum Ran {
 impl Ran {
     fn outcome(&self) -> AppendOutcome {
         match self {
-            Self::Appended(outcome) | Self::Replayed(outcome) => *outcome,
+            Self::Appended(outcome) | Self::Replayed(outcome) => outcome.clone(),
         }
     }
 }
@@ -223,7 +223,7 @@ impl CommandHandler {
                 self.append(ctx, stream_id, ExpectedVersion::Exact(movement.version), &events).await
             })
             .await?;
-        let changed = match ran {
+        let changed = match &ran {
             Ran::Appended(_) => changed.load(std::sync::atomic::Ordering::Relaxed),
             // An earlier run with this id decided; an empty one is remembered at the head's
             // position then, where the event is some other command's.
@@ -369,7 +369,7 @@ impl CommandHandler {
     async fn created_id(&self, ctx: &CommandContext, ran: &Ran, category: &str, fresh: Uuid) -> Result<Uuid, AppError> {
         let outcome = match ran {
             Ran::Appended(_) => return Ok(fresh),
-            Ran::Replayed(outcome) => *outcome,
+            Ran::Replayed(outcome) => outcome.clone(),
         };
         let events = self.store.read_all(outcome.position.saturating_sub(1), 1).await?;
         let event = events

@@ -32,6 +32,7 @@ macro_rules! contract_cases {
             concurrent_retries_of_one_command_append_once,
             the_same_command_id_under_another_owner_is_another_key,
             an_append_of_no_events_is_remembered,
+            a_replay_reports_the_stream_its_first_run_wrote_to,
             an_append_that_fails_writes_nothing,
             the_hash_chain_verifies_and_tampering_is_detected,
             wait_for_events_wakes_on_append_and_times_out_otherwise,
@@ -105,7 +106,7 @@ pub async fn append_then_read_stream_returns_the_events_with_metadata<S: EventSt
     request.metadata.causation_id = Some(Uuid::now_v7());
     request.metadata.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
     let outcome = store.append(request.clone()).await.unwrap();
-    assert_eq!(outcome, AppendOutcome { stream_version: 2, position: 2, replayed: false });
+    assert_eq!(outcome, AppendOutcome { stream_id: stream.clone(), stream_version: 2, position: 2, replayed: false });
 
     let events = store.read_stream(&stream).await.unwrap();
     assert_eq!(events.len(), 2);
@@ -128,7 +129,7 @@ pub async fn append_then_read_stream_returns_the_events_with_metadata<S: EventSt
     assert_eq!(events[0].recorded_at, events[1].recorded_at, "one append, one instant");
 
     let next = store.append(new_request(&stream, ExpectedVersion::Exact(2), 1)).await.unwrap();
-    assert_eq!(next, AppendOutcome { stream_version: 3, position: 3, replayed: false });
+    assert_eq!(next, AppendOutcome { stream_id: stream.clone(), stream_version: 3, position: 3, replayed: false });
     let other = new_stream_id();
     store.append(new_request(&other, ExpectedVersion::NoStream, 1)).await.unwrap();
 
@@ -187,7 +188,7 @@ pub async fn expected_version_is_honoured_and_a_conflict_writes_nothing<S: Event
     assert_eq!(store.find_command(stale.metadata.owner, stale.metadata.command_id).await.unwrap(), None);
     let reloaded = AppendRequest { expected_version: ExpectedVersion::Exact(3), ..stale };
     let outcome = store.append(reloaded).await.unwrap();
-    assert_eq!(outcome, AppendOutcome { stream_version: 5, position: 5, replayed: false });
+    assert_eq!(outcome, AppendOutcome { stream_id: stream.clone(), stream_version: 5, position: 5, replayed: false });
 
     assert_eq!(store.append(new_request(&stream, ExpectedVersion::Any, 1)).await.unwrap().stream_version, 6);
     let fresh = new_stream_id();
@@ -324,8 +325,14 @@ pub async fn the_same_command_id_under_another_owner_is_another_key<S: EventStor
     second.metadata.command_id = first.metadata.command_id;
     let first_outcome = store.append(first.clone()).await.unwrap();
     let second_outcome = store.append(second.clone()).await.unwrap();
-    assert_eq!(first_outcome, AppendOutcome { stream_version: 1, position: 1, replayed: false });
-    assert_eq!(second_outcome, AppendOutcome { stream_version: 2, position: 3, replayed: false });
+    assert_eq!(
+        first_outcome,
+        AppendOutcome { stream_id: first.stream_id.clone(), stream_version: 1, position: 1, replayed: false }
+    );
+    assert_eq!(
+        second_outcome,
+        AppendOutcome { stream_id: second.stream_id.clone(), stream_version: 2, position: 3, replayed: false }
+    );
     assert_eq!(store.read_stream(&second.stream_id).await.unwrap()[0].owner, second.metadata.owner);
     let command = first.metadata.command_id;
     assert_eq!(store.find_command(first.metadata.owner, command).await.unwrap().map(|o| o.position), Some(1));
@@ -339,24 +346,58 @@ pub async fn an_append_of_no_events_is_remembered<S: EventStore>(store: S) {
 
     let nothing = new_request(&stream, ExpectedVersion::Exact(1), 0);
     let outcome = store.append(nothing.clone()).await.unwrap();
-    assert_eq!(outcome, AppendOutcome { stream_version: 1, position: 3, replayed: false }, "position is the head");
+    assert_eq!(
+        outcome,
+        AppendOutcome { stream_id: stream.clone(), stream_version: 1, position: 3, replayed: false },
+        "position is the head"
+    );
     assert_eq!(store.head().await.unwrap(), 3);
     assert_eq!(store.read_stream(&stream).await.unwrap().len(), 1);
 
     store.append(new_request(&stream, ExpectedVersion::Exact(1), 1)).await.unwrap();
-    let replayed = AppendOutcome { replayed: true, ..outcome };
+    let replayed = AppendOutcome { replayed: true, ..outcome.clone() };
     assert_eq!(store.append(nothing.clone()).await.unwrap(), replayed, "the first answer, not today's state");
     assert_eq!(store.find_command(nothing.metadata.owner, nothing.metadata.command_id).await.unwrap(), Some(replayed));
 
     let unborn = new_stream_id();
     let on_no_stream = store.append(new_request(&unborn, ExpectedVersion::NoStream, 0)).await.unwrap();
-    assert_eq!(on_no_stream, AppendOutcome { stream_version: 0, position: 4, replayed: false });
+    assert_eq!(
+        on_no_stream,
+        AppendOutcome { stream_id: unborn.clone(), stream_version: 0, position: 4, replayed: false }
+    );
     assert!(store.read_stream(&unborn).await.unwrap().is_empty());
 
     // The version is still checked, and a refused empty append is not remembered.
     let stale = new_request(&stream, ExpectedVersion::Exact(1), 0);
     assert_conflict(store.append(stale.clone()).await, &stream, 2);
     assert_eq!(store.find_command(stale.metadata.owner, stale.metadata.command_id).await.unwrap(), None);
+}
+
+/// A retry is answered with the stream its first run wrote to, whatever stream it names now,
+/// so a creating command that picks a fresh id on each run recovers the one it made. A command
+/// of no events is remembered under the stream it named, which holds none of its events.
+pub async fn a_replay_reports_the_stream_its_first_run_wrote_to<S: EventStore>(store: S) {
+    let created = new_stream_id();
+    let request = new_request(&created, ExpectedVersion::NoStream, 1);
+    let first = store.append(request.clone()).await.unwrap();
+    assert_eq!((first.stream_id.as_str(), first.replayed), (created.as_str(), false));
+
+    let retry = AppendRequest { stream_id: new_stream_id(), ..request.clone() };
+    let replayed = store.append(retry.clone()).await.unwrap();
+    assert_eq!((replayed.stream_id.as_str(), replayed.replayed), (created.as_str(), true));
+    assert!(store.read_stream(&retry.stream_id).await.unwrap().is_empty(), "the retry's stream is not written");
+    let found = store.find_command(request.metadata.owner, request.metadata.command_id).await.unwrap();
+    assert_eq!(found.map(|outcome| outcome.stream_id), Some(created));
+
+    let unborn = new_stream_id();
+    let nothing = new_request(&unborn, ExpectedVersion::NoStream, 0);
+    assert_eq!(store.append(nothing.clone()).await.unwrap().stream_id, unborn);
+    let retry = AppendRequest { stream_id: new_stream_id(), ..nothing.clone() };
+    let replayed = store.append(retry).await.unwrap();
+    assert_eq!((replayed.stream_id.as_str(), replayed.stream_version, replayed.replayed), (unborn.as_str(), 0, true));
+    assert!(store.read_stream(&unborn).await.unwrap().is_empty());
+    let found = store.find_command(nothing.metadata.owner, nothing.metadata.command_id).await.unwrap();
+    assert_eq!(found.map(|outcome| outcome.stream_id), Some(unborn));
 }
 
 pub async fn an_append_that_fails_writes_nothing<S: EventStore>(store: S) {
@@ -596,7 +637,7 @@ pub async fn concurrent_appends_each_get_their_own_outcome<S: EventStore>(store:
         }
         assert_eq!(
             store.find_command(request.metadata.owner, request.metadata.command_id).await.unwrap(),
-            Some(AppendOutcome { replayed: true, ..*outcome })
+            Some(AppendOutcome { replayed: true, ..outcome.clone() })
         );
     }
     let stored_ids: HashSet<Uuid> = all.iter().map(|e| e.event_id).collect();

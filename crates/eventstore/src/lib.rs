@@ -97,8 +97,13 @@ pub struct AppendRequest {
 
 /// What an append did, or — when `replayed` — what the first append with the same
 /// idempotency key did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppendOutcome {
+    /// The stream the append wrote to. On a replay, the first append's stream, whatever
+    /// stream the retry names: a creating command recovers the id it made from it. A command
+    /// that appended no events is remembered under the stream its request named, which then
+    /// holds none of its events and may not exist at all (its `stream_version` is then 0).
+    pub stream_id: String,
     /// The stream's version after the append.
     pub stream_version: u64,
     /// The global position of the last event appended; for an append of no events, the
@@ -160,7 +165,8 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The stored outcome of an earlier append with this idempotency key, if any. Handlers
     /// ask before deciding, since a retried command may no longer be valid on today's state
-    /// (voiding twice) yet must still get its first answer. The outcome has `replayed` set.
+    /// (voiding twice) yet must still get its first answer. The outcome has `replayed` set and
+    /// names the stream the first append wrote to.
     async fn find_command(&self, owner: Uuid, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError>;
 
     /// All events of one stream, oldest first; empty when the stream does not exist.

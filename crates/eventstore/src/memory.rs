@@ -58,7 +58,7 @@ impl EventStore for InMemoryEventStore {
         let mut state = self.state();
         let key = (request.metadata.owner, request.metadata.command_id);
         if let Some(outcome) = state.commands.get(&key) {
-            return Ok(AppendOutcome { replayed: true, ..*outcome });
+            return Ok(AppendOutcome { replayed: true, ..outcome.clone() });
         }
 
         let (last_version, previous) = state.last_of(&request.stream_id).map_or((0, GENESIS), |e| (e.version, e.hash));
@@ -79,6 +79,7 @@ impl EventStore for InMemoryEventStore {
         let head = state.events.len() as u64;
         let events = hash::seal(&request, last_version, previous, hash::now_micros(), head + 1);
         let outcome = AppendOutcome {
+            stream_id: request.stream_id.clone(),
             stream_version: last_version + events.len() as u64,
             position: head + events.len() as u64,
             replayed: false,
@@ -89,7 +90,7 @@ impl EventStore for InMemoryEventStore {
         stream.extend(first_index..first_index + events.len());
         state.event_ids.extend(new_ids);
         state.events.extend(events);
-        state.commands.insert(key, outcome);
+        state.commands.insert(key, outcome.clone());
         if appended {
             self.head.send_replace(outcome.position);
         }
@@ -97,7 +98,11 @@ impl EventStore for InMemoryEventStore {
     }
 
     async fn find_command(&self, owner: Uuid, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
-        Ok(self.state().commands.get(&(owner, command_id)).map(|outcome| AppendOutcome { replayed: true, ..*outcome }))
+        Ok(self
+            .state()
+            .commands
+            .get(&(owner, command_id))
+            .map(|outcome| AppendOutcome { replayed: true, ..outcome.clone() }))
     }
 
     async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {

@@ -110,12 +110,12 @@ mod tests {
         let recorder = Counting::default();
         let request = new_request("account-x", ExpectedVersion::NoStream, 3);
         let event_type = request.events[0].event_type.clone();
-        let stored = AppendOutcome { stream_version: 3, position: 3, replayed: false };
+        let stored = AppendOutcome { stream_id: "account-x".into(), stream_version: 3, position: 3, replayed: false };
         let conflict =
             StoreError::Conflict { stream_id: "account-x".into(), expected: ExpectedVersion::NoStream, actual: 3 };
         metrics::with_local_recorder(&recorder, || {
             describe();
-            record_append(&request, &Ok(stored), Duration::from_millis(2));
+            record_append(&request, &Ok(stored.clone()), Duration::from_millis(2));
             record_append(&request, &Ok(AppendOutcome { replayed: true, ..stored }), Duration::from_millis(1));
             record_append(&request, &Err(conflict), Duration::from_millis(1));
             record_append(&request, &Err(StoreError::Unavailable("down".into())), Duration::from_millis(1));

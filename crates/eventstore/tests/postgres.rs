@@ -116,6 +116,25 @@ async fn a_rolled_back_append_in_leaves_no_trace() {
     .await;
 }
 
+/// The single-append path (not the batch) answers a retry with its first run's stream too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_in_answers_a_retry_with_the_stream_its_first_run_wrote_to() {
+    support::with_store(|store| async move {
+        let created = new_stream_id();
+        let request = new_request(&created, ExpectedVersion::NoStream, 1);
+        let mut transaction = store.pool().begin().await.unwrap();
+        store.append_in(&mut transaction, request.clone()).await.unwrap();
+        transaction.commit().await.unwrap();
+
+        let retry = cashflow_eventstore::AppendRequest { stream_id: new_stream_id(), ..request };
+        let mut transaction = store.pool().begin().await.unwrap();
+        let replayed = store.append_in(&mut transaction, retry).await.unwrap();
+        transaction.rollback().await.unwrap();
+        assert_eq!((replayed.stream_id, replayed.stream_version, replayed.replayed), (created, 1, true));
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_altered_in_the_database_fails_verification_at_its_version() {
     support::with_store(|store| async move {

@@ -84,7 +84,12 @@ impl InvoiceCommands {
             .commands
             .run(ctx, true, || async {
                 if let Some(position) = self.uploaded_at(&stream_id).await? {
-                    return Ok(AppendOutcome { stream_version: 1, position, replayed: true });
+                    return Ok(AppendOutcome {
+                        stream_id: stream_id.clone(),
+                        stream_version: 1,
+                        position,
+                        replayed: true,
+                    });
                 }
                 let command = InvoiceCommand::Upload(UploadInvoice {
                     invoice_id,
@@ -103,7 +108,12 @@ impl InvoiceCommands {
                     // The same file raced in through another call: theirs is the invoice, and
                     // the blob (same key, same bytes) is theirs too.
                     Err(AppError::Store(StoreError::Conflict { .. })) => match self.uploaded_at(&stream_id).await? {
-                        Some(position) => Ok(AppendOutcome { stream_version: 1, position, replayed: true }),
+                        Some(position) => Ok(AppendOutcome {
+                            stream_id: stream_id.clone(),
+                            stream_version: 1,
+                            position,
+                            replayed: true,
+                        }),
                         None => Err(AppError::internal(format!("{stream_id} conflicted but holds no upload"))),
                     },
                     Err(error) => {

@@ -38,7 +38,7 @@ impl CommandHandler {
                 self.append(ctx, stream_id.clone(), ExpectedVersion::Exact(loaded.version), &events).await
             })
             .await?;
-        let id = match ran {
+        let id = match &ran {
             Ran::Appended(_) => rule_id,
             // The rule id chosen the first time is in the event at the replayed position.
             Ran::Replayed(outcome) => {
