@@ -10,7 +10,7 @@ use cashflow_proto::v1::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
-use support::{Namespace, SECRET, Server, command_id};
+use support::{CASHFLOW, Namespace, SECRET, Server, command_id};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -39,7 +39,7 @@ async fn balances(server: &Server, token: &str) -> Result<GetBalancesResponse, t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_login_call_refresh_reuse_and_logout() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, "api");
+    let server = Server::start(CASHFLOW, &namespace, "api");
     let mut auth = auth(&server).await;
 
     let user_id = auth
@@ -152,6 +152,7 @@ async fn register_login_call_refresh_reuse_and_logout() {
 async fn login_attempts_are_limited_per_email_and_address() {
     let namespace = Namespace::new();
     let server = Server::start_with(
+        CASHFLOW,
         &namespace,
         "api",
         &[("CASHFLOW_RATE_LIMIT_LOGIN_BURST", "3"), ("CASHFLOW_RATE_LIMIT_LOGIN_PER_MINUTE", "1")],
@@ -183,6 +184,7 @@ async fn login_attempts_are_limited_per_email_and_address() {
 async fn each_user_has_a_rate_limit_on_queries_and_commands() {
     let namespace = Namespace::new();
     let server = Server::start_with(
+        CASHFLOW,
         &namespace,
         "api",
         &[
@@ -260,8 +262,12 @@ async fn every_kind_of_bad_token_is_unauthenticated() {
     std::fs::write(&jwks_file, jwks.to_string()).expect("write jwks");
 
     let namespace = Namespace::new();
-    let server =
-        Server::start_with(&namespace, "api", &[("CASHFLOW_JWT_JWKS_FILE", jwks_file.to_str().expect("utf-8 path"))]);
+    let server = Server::start_with(
+        CASHFLOW,
+        &namespace,
+        "api",
+        &[("CASHFLOW_JWT_JWKS_FILE", jwks_file.to_str().expect("utf-8 path"))],
+    );
     let user = uuid::Uuid::now_v7();
     let secret = EncodingKey::from_secret(SECRET.as_bytes());
 

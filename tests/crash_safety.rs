@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{Namespace, Server, command_id};
+use support::{CASHFLOW, Namespace, Server, command_id, open_account};
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
@@ -26,19 +26,8 @@ const UNLIMITED: &[(&str, &str)] =
 async fn acknowledged_commands_survive_sigkill_exactly_once() {
     let namespace = Namespace::new();
     let user = Uuid::now_v7();
-    let server = Server::start_with(&namespace, "api,relay,projectors", UNLIMITED);
-    let account = server
-        .ledger(user)
-        .await
-        .open_account(OpenAccountRequest {
-            command_id: command_id(),
-            name: "Main".into(),
-            currency: "EUR".into(),
-            opening_balance: None,
-        })
-        .await
-        .expect("open account")
-        .into_inner();
+    let server = Server::start_with(CASHFLOW, &namespace, "api,relay,projectors", UNLIMITED);
+    let account = open_account(&mut server.ledger(user).await, "Main").await;
 
     // Writers find the current server through this, and retry each command with the SAME
     // command_id until it is acknowledged: what the idempotency key is for.
@@ -118,7 +107,7 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
     for _ in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         server.kill();
-        server = Server::start_with(&namespace, "api,relay,projectors", UNLIMITED);
+        server = Server::start_with(CASHFLOW, &namespace, "api,relay,projectors", UNLIMITED);
         *current.write().await = server.addr.clone();
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -176,7 +165,7 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
     server.terminate();
     let pool = namespace.pool().await;
     let live = support::dump_ledger(&pool).await;
-    let output = support::run_cli(&namespace, &["projections", "rebuild", "ledger"]);
+    let output = support::run_cli(CASHFLOW, &namespace, &["projections", "rebuild", "ledger"]);
     assert!(output.status.success(), "rebuild failed: {}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(support::dump_ledger(&pool).await, live);
 }

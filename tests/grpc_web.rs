@@ -6,13 +6,18 @@ mod support;
 use cashflow_proto::v1::*;
 use prost::Message;
 use support::web::{frame, post, raw};
-use support::{Namespace, Server, command_id, token};
+use support::{CASHFLOW, Namespace, Server, command_id, token};
 use uuid::Uuid;
 
 const ALLOWED: &str = "https://app.example.com";
 
 fn start(namespace: &Namespace) -> Server {
-    Server::start_with(namespace, "api", &[("CASHFLOW_CORS_ORIGINS", &format!("{ALLOWED}, http://localhost:5173"))])
+    Server::start_with(
+        CASHFLOW,
+        namespace,
+        "api",
+        &[("CASHFLOW_CORS_ORIGINS", &format!("{ALLOWED}, http://localhost:5173"))],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

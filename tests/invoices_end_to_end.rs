@@ -11,7 +11,7 @@ use cashflow_proto::v1::*;
 use receipts::{Encoding, Face, Look};
 use sqlx::Row;
 use std::time::{Duration, Instant};
-use support::{Authed, Namespace, Server, command_id};
+use support::{Authed, CASHFLOW, Namespace, Server, command_id};
 use tonic::Code;
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -117,7 +117,7 @@ async fn open_account(server: &Server, user: Uuid) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_photographed_receipt_becomes_a_categorised_movement_and_follows_its_correction() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, ALL_ROLES);
+    let server = Server::start(CASHFLOW, &namespace, ALL_ROLES);
     let alice = Uuid::now_v7();
     let account_id = open_account(&server, alice).await;
     let mut ledger = server.ledger(alice).await;
@@ -250,7 +250,7 @@ async fn a_photographed_receipt_becomes_a_categorised_movement_and_follows_its_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pdf_with_a_text_layer_is_read_without_ocr_and_a_corrupt_image_fails_cleanly() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, ALL_ROLES);
+    let server = Server::start(CASHFLOW, &namespace, ALL_ROLES);
     let bob = Uuid::now_v7();
     let account_id = open_account(&server, bob).await;
     let mut invoices = server.invoices(bob).await;
@@ -286,7 +286,7 @@ async fn a_pdf_with_a_text_layer_is_read_without_ocr_and_a_corrupt_image_fails_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_uploads_get_clean_errors_and_leave_nothing_behind() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, "api,relay,projectors");
+    let server = Server::start(CASHFLOW, &namespace, "api,relay,projectors");
     let carol = Uuid::now_v7();
     let mut invoices = server.invoices(carol).await;
     let png = receipt_png("^TINY");
@@ -339,9 +339,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_ocr_worker_killed_mid_job_leaves_exactly_one_movement_per_invoice() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, "api,relay,projectors,categoriser");
+    let server = Server::start(CASHFLOW, &namespace, "api,relay,projectors,categoriser");
     let worker_env = [("CASHFLOW_OCR_THREADS", "1"), ("CASHFLOW_WORKER_ACK_WAIT_SECS", "2")];
-    let mut ocr = Server::start_with(&namespace, "ocr", &worker_env);
+    let mut ocr = Server::start_with(CASHFLOW, &namespace, "ocr", &worker_env);
     let dave = Uuid::now_v7();
     open_account(&server, dave).await;
     let mut invoices = server.invoices(dave).await;
@@ -370,7 +370,7 @@ async fn an_ocr_worker_killed_mid_job_leaves_exactly_one_movement_per_invoice() 
     ocr.kill();
     let at_kill = scanned().await;
     assert!(at_kill < 3, "the kill interrupted nothing: all three were already scanned");
-    ocr = Server::start_with(&namespace, "ocr", &worker_env);
+    ocr = Server::start_with(CASHFLOW, &namespace, "ocr", &worker_env);
 
     for id in &ids {
         invoice_until(&mut invoices, id, Duration::from_secs(120), |i| !i.movement_id.is_empty()).await;

@@ -6,7 +6,7 @@ use cashflow_proto::v1::*;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
-use support::{Namespace, Server, command_id};
+use support::{CASHFLOW, Namespace, Server, command_id};
 use tonic::Code;
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -34,7 +34,7 @@ struct Recorded {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_ledger_round_trip_through_every_part() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, "api,relay,projectors");
+    let server = Server::start(CASHFLOW, &namespace, "api,relay,projectors");
     let alice = Uuid::now_v7();
     let mut ledger = server.ledger(alice).await;
     let mut query = server.query(alice).await;
@@ -477,12 +477,12 @@ async fn a_ledger_round_trip_through_every_part() {
     let verified = audit.verify_stream(VerifyStreamRequest { stream_id }).await.expect("verify").into_inner();
     assert!(!verified.ok);
     assert_eq!(verified.first_bad_version, 3);
-    let output = support::run_cli(&namespace, &["audit", "verify"]);
+    let output = support::run_cli(CASHFLOW, &namespace, &["audit", "verify"]);
     assert!(!output.status.success(), "audit verify must fail on a tampered stream");
 
     // A rebuild from position 0 gives exactly the live read model.
     let live = support::dump_ledger(&pool).await;
-    let output = support::run_cli(&namespace, &["projections", "rebuild", "ledger"]);
+    let output = support::run_cli(CASHFLOW, &namespace, &["projections", "rebuild", "ledger"]);
     assert!(output.status.success(), "rebuild failed: {}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(support::dump_ledger(&pool).await, live);
 

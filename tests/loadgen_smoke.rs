@@ -5,12 +5,12 @@ mod support;
 
 use cashflow_loadgen::{LoadConfig, report::FRESHNESS};
 use std::time::Duration;
-use support::{Namespace, SECRET, Server};
+use support::{CASHFLOW, Namespace, SECRET, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_load_run_succeeds_and_reports_its_figures() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, "api,relay,projectors");
+    let server = Server::start(CASHFLOW, &namespace, "api,relay,projectors");
     let config = LoadConfig {
         endpoint: format!("http://{}", server.addr),
         jwt_secret: SECRET.into(),

@@ -7,7 +7,7 @@ mod support;
 use cashflow_proto::v1::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use support::{Namespace, Server, command_id};
+use support::{CASHFLOW, Namespace, Server, command_id, open_account};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
@@ -108,7 +108,7 @@ async fn metrics_count_known_traffic_and_projection_lag_returns_to_zero() {
     let namespace = Namespace::new();
     let metrics_env = [("CASHFLOW_METRICS_ADDR", "127.0.0.1:0")];
     // The API and the relay, but no projector yet: the ledger must fall behind.
-    let api = Server::start_with(&namespace, "api,relay", &metrics_env);
+    let api = Server::start_with(CASHFLOW, &namespace, "api,relay", &metrics_env);
     let api_metrics = api.metrics_addr.clone().expect("the metrics port is announced");
 
     assert_eq!(get(&api_metrics, "/healthz").await.0, 200);
@@ -117,16 +117,7 @@ async fn metrics_count_known_traffic_and_projection_lag_returns_to_zero() {
 
     // Known traffic: one account, MOVEMENTS movements, one refused movement.
     let mut ledger = api.ledger(Uuid::now_v7()).await;
-    let account = ledger
-        .open_account(OpenAccountRequest {
-            command_id: command_id(),
-            name: "Main".into(),
-            currency: "EUR".into(),
-            opening_balance: None,
-        })
-        .await
-        .expect("open account")
-        .into_inner();
+    let account = open_account(&mut ledger, "Main").await;
     let mut head = account.position;
     for i in 0..MOVEMENTS {
         let recorded = ledger
@@ -210,14 +201,14 @@ async fn metrics_count_known_traffic_and_projection_lag_returns_to_zero() {
     assert!(scrape.value("cashflow_db_pool_connections_in_use", &[]).is_some());
 
     // A projector starts: the lag returns to 0, seen from both processes.
-    let projectors = Server::start_with(&namespace, "projectors", &metrics_env);
+    let projectors = Server::start_with(CASHFLOW, &namespace, "projectors", &metrics_env);
     let projector_metrics = projectors.metrics_addr.clone().expect("the projectors' metrics port");
     scrape_until(&api_metrics, "the projection lag back to 0", |s| {
         s.value("cashflow_projection_lag_positions", &[("projection", "ledger")]) == Some(0.0)
             && s.value("cashflow_projection_lag_seconds", &[("projection", "ledger")]) == Some(0.0)
     })
     .await;
-    let consumer = format!("{}_ledger", namespace.prefix);
+    let consumer = format!("{}_ledger", namespace.prefix());
     let scrape = scrape_until(&projector_metrics, "the consumer's backlog drained", |s| {
         s.value("cashflow_jetstream_consumer_pending", &[("consumer", &consumer)]) == Some(0.0)
             && s.value("cashflow_jetstream_consumer_ack_pending", &[("consumer", &consumer)]) == Some(0.0)

@@ -9,7 +9,7 @@ use prost::Message;
 use sqlx::Row;
 use std::collections::BTreeSet;
 use support::web::{frame, post};
-use support::{Namespace, Server, command_id, token};
+use support::{CASHFLOW, Namespace, Server, command_id, open_account, token};
 use tonic::Code;
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -141,7 +141,7 @@ fn assert_not_found<T: std::fmt::Debug>(rpc: &str, answer: Result<T, tonic::Stat
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_rpc_reaches_another_users_data() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, "api,relay,projectors");
+    let server = Server::start(CASHFLOW, &namespace, "api,relay,projectors");
     let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
     let a = seed(&server, alice, "alice").await;
     let b = seed(&server, bob, "bob").await;
@@ -432,19 +432,10 @@ fn field(status: &tonic::Status) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_input_gets_clean_errors_and_stores_nothing() {
     let namespace = Namespace::new();
-    let server = Server::start_with(&namespace, "api", &[("CASHFLOW_MAX_MESSAGE_BYTES", "65536")]);
+    let server = Server::start_with(CASHFLOW, &namespace, "api", &[("CASHFLOW_MAX_MESSAGE_BYTES", "65536")]);
     let user = Uuid::now_v7();
     let mut ledger = server.ledger(user).await;
-    let account = ledger
-        .open_account(OpenAccountRequest {
-            command_id: command_id(),
-            name: "Main".into(),
-            currency: "EUR".into(),
-            opening_balance: None,
-        })
-        .await
-        .expect("open")
-        .into_inner();
+    let account = open_account(&mut ledger, "Main").await;
     let pool = namespace.pool().await;
     let count = || async {
         sqlx::query("SELECT count(*) AS n FROM events").fetch_one(&pool).await.expect("count").get::<i64, _>("n")
@@ -526,22 +517,11 @@ async fn hostile_input_gets_clean_errors_and_stores_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_is_cut_at_the_configured_timeout() {
     let namespace = Namespace::new();
-    let server = Server::start_with(&namespace, "api", &[("CASHFLOW_CALL_TIMEOUT_SECS", "1")]);
+    let server = Server::start_with(CASHFLOW, &namespace, "api", &[("CASHFLOW_CALL_TIMEOUT_SECS", "1")]);
     // Without projectors the read model never reaches a committed position: the query would
     // wait its own 5 s and answer DEADLINE_EXCEEDED; the server's 1 s call timeout cuts it first.
     let user = Uuid::now_v7();
-    let opened = server
-        .ledger(user)
-        .await
-        .open_account(OpenAccountRequest {
-            command_id: command_id(),
-            name: "Main".into(),
-            currency: "EUR".into(),
-            opening_balance: None,
-        })
-        .await
-        .expect("open")
-        .into_inner();
+    let opened = open_account(&mut server.ledger(user).await, "Main").await;
     let status = server
         .query(user)
         .await

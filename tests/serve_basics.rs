@@ -5,14 +5,14 @@ mod support;
 
 use cashflow_proto::v1::*;
 use std::process::Command;
-use support::{Namespace, Server};
+use support::{CASHFLOW, Namespace, Server};
 use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 use uuid::Uuid;
 
 #[test]
 fn serve_refuses_to_start_without_a_jwt_secret_and_says_how_to_set_one() {
-    let output = Command::new(env!("CARGO_BIN_EXE_cashflow"))
+    let output = Command::new(CASHFLOW)
         .arg("serve")
         .env_remove("CASHFLOW_JWT_SECRET")
         .env("CASHFLOW_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/never_created")
@@ -26,7 +26,7 @@ fn serve_refuses_to_start_without_a_jwt_secret_and_says_how_to_set_one() {
 #[tokio::test]
 async fn calls_without_a_valid_token_are_unauthenticated() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, "api");
+    let server = Server::start(CASHFLOW, &namespace, "api");
     let channel = server.channel().await;
     let request = || GetBalancesRequest { min_position: None };
 
@@ -62,7 +62,7 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
 #[tokio::test]
 async fn health_reports_each_service_and_reflection_lists_them() {
     let namespace = Namespace::new();
-    let server = Server::start(&namespace, "api");
+    let server = Server::start(CASHFLOW, &namespace, "api");
     let mut health = HealthClient::new(server.channel().await);
     let services = [
         "",

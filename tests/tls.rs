@@ -5,7 +5,7 @@ mod support;
 
 use cashflow_proto::v1::query_service_client::QueryServiceClient;
 use cashflow_proto::v1::*;
-use support::{Namespace, Server, bearer};
+use support::{CASHFLOW, Namespace, Server, bearer};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 use uuid::Uuid;
 
@@ -19,6 +19,7 @@ async fn the_api_serves_grpc_over_tls_with_a_generated_certificate() {
 
     let namespace = Namespace::new();
     let server = Server::start_with(
+        CASHFLOW,
         &namespace,
         "api",
         &[

@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Namespace, Server, command_id};
+use support::{CASHFLOW, Namespace, Server, command_id, open_account};
 use uuid::Uuid;
 
 /// Longest wait for spans to arrive: the batch exporter sends every 200 ms here.
@@ -284,7 +284,7 @@ async fn one_command_is_one_trace_from_the_call_to_the_projector() {
     let collector = Collector::default();
     let env = otlp_env(&collector.start().await);
     let namespace = Namespace::new();
-    let server = Server::start_capturing_logs(&namespace, "api,relay,projectors", &borrowed(&env));
+    let server = Server::start_capturing_logs(CASHFLOW, &namespace, "api,relay,projectors", &borrowed(&env));
 
     let (trace_id, parent_id) = chosen_context();
     let user = Uuid::now_v7();
@@ -292,7 +292,7 @@ async fn one_command_is_one_trace_from_the_call_to_the_projector() {
 
     let spans = collector.wait_for("the whole flow", |spans| find_flow(spans, &trace_id).is_some()).await;
     let flow = find_flow(&spans, &trace_id).expect("the flow");
-    check_flow(&spans, &flow, &trace_id, &parent_id, &namespace.prefix);
+    check_flow(&spans, &flow, &trace_id, &parent_id, namespace.prefix());
     assert!(flow.server.roles.contains("api") && flow.apply.roles.contains("projectors"));
 
     // The audit trail names the same trace.
@@ -320,15 +320,15 @@ async fn the_trace_crosses_processes_through_the_store_and_nats() {
     let collector = Collector::default();
     let env = otlp_env(&collector.start().await);
     let namespace = Namespace::new();
-    let api = Server::start_capturing_logs(&namespace, "api", &borrowed(&env));
-    let _workers = Server::start_capturing_logs(&namespace, "relay,projectors", &borrowed(&env));
+    let api = Server::start_capturing_logs(CASHFLOW, &namespace, "api", &borrowed(&env));
+    let _workers = Server::start_capturing_logs(CASHFLOW, &namespace, "relay,projectors", &borrowed(&env));
 
     let (trace_id, parent_id) = chosen_context();
     record_one_movement(&api, Uuid::now_v7(), &format!("00-{trace_id}-{parent_id}-01")).await;
 
     let spans = collector.wait_for("the whole flow", |spans| find_flow(spans, &trace_id).is_some()).await;
     let flow = find_flow(&spans, &trace_id).expect("the flow");
-    check_flow(&spans, &flow, &trace_id, &parent_id, &namespace.prefix);
+    check_flow(&spans, &flow, &trace_id, &parent_id, namespace.prefix());
     // Two processes, one trace.
     for part in [&flow.server, &flow.command, &flow.append] {
         assert_eq!(part.roles, "api", "{}", part.span.name);
@@ -343,17 +343,9 @@ async fn a_caller_without_a_trace_context_starts_a_trace_that_still_reaches_the_
     let collector = Collector::default();
     let env = otlp_env(&collector.start().await);
     let namespace = Namespace::new();
-    let server = Server::start_capturing_logs(&namespace, "api,relay,projectors", &borrowed(&env));
+    let server = Server::start_capturing_logs(CASHFLOW, &namespace, "api,relay,projectors", &borrowed(&env));
     let mut ledger = server.ledger(Uuid::now_v7()).await;
-    ledger
-        .open_account(OpenAccountRequest {
-            command_id: command_id(),
-            name: "Main".into(),
-            currency: "EUR".into(),
-            opening_balance: None,
-        })
-        .await
-        .expect("open account");
+    open_account(&mut ledger, "Main").await;
 
     let spans = collector
         .wait_for("the account's apply", |spans| {
@@ -378,7 +370,7 @@ async fn json_logs_carry_the_trace_id_of_the_request_that_caused_them() {
         // "rpc finished" (the API) and "event applied" (the projector) are debug lines.
         ("RUST_LOG", "warn,cashflow_api=debug,cashflow_bus::projector=debug"),
     ];
-    let server = Server::start_capturing_logs(&namespace, "api,relay,projectors", &env);
+    let server = Server::start_capturing_logs(CASHFLOW, &namespace, "api,relay,projectors", &env);
     let (trace_id, parent_id) = chosen_context();
     record_one_movement(&server, Uuid::now_v7(), &format!("00-{trace_id}-{parent_id}-01")).await;
 
@@ -416,7 +408,7 @@ async fn spans_still_queued_at_shutdown_are_flushed_before_the_process_exits() {
     env.retain(|(name, _)| *name != "OTEL_BSP_SCHEDULE_DELAY");
     env.push(("OTEL_BSP_SCHEDULE_DELAY", "60000".to_owned()));
     let namespace = Namespace::new();
-    let server = Server::start_capturing_logs(&namespace, "api,relay,projectors", &borrowed(&env));
+    let server = Server::start_capturing_logs(CASHFLOW, &namespace, "api,relay,projectors", &borrowed(&env));
 
     let (trace_id, parent_id) = chosen_context();
     let (_, position) = record_one_movement(&server, Uuid::now_v7(), &format!("00-{trace_id}-{parent_id}-01")).await;
@@ -444,5 +436,5 @@ async fn spans_still_queued_at_shutdown_are_flushed_before_the_process_exits() {
     assert!(server.terminate().success(), "a graceful exit");
     let spans = collector.all();
     let flow = find_flow(&spans, &trace_id).unwrap_or_else(|| panic!("flushed at exit: {}", summary(&spans)));
-    check_flow(&spans, &flow, &trace_id, &parent_id, &namespace.prefix);
+    check_flow(&spans, &flow, &trace_id, &parent_id, namespace.prefix());
 }

@@ -4,7 +4,10 @@ use prost::Message;
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read when the script runs, not baked in when it is compiled: a build script reused from a
+    // shared target directory must find this checkout's protos, not those of the checkout it was
+    // first built in.
+    let proto_root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = ["ledger.proto", "query.proto", "audit.proto", "auth.proto", "invoice.proto"]
         .map(|f| proto_root.join("cashflow/v1").join(f));
     println!("cargo:rerun-if-changed={}", proto_root.display());

@@ -4,14 +4,13 @@
 use cashflow_api::auth_service::AttemptKey;
 use cashflow_api::limits::{RateLimit, RateLimiter};
 use cashflow_api::{AuthApi, Identity};
-use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
 use cashflow_proto::v1::auth_service_server::AuthService;
 use cashflow_proto::v1::*;
+use cashflow_testkit::TestDatabase;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::Request;
-use uuid::Uuid;
 
 const SECRET: &str = "security-log-test-secret-0123456789";
 const PASSWORD: &str = "orange-kettle-sings";
@@ -40,9 +39,8 @@ async fn auth_outcomes_are_logged_without_secrets() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let url = format!("postgres://postgres@127.0.0.1:5432/cashflow_test_{}", Uuid::now_v7().simple());
-    create_database_if_missing(&url).await.unwrap();
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let database = TestDatabase::create().await;
+    let pool = database.pool(10).await;
     cashflow_identity::migrate(&pool).await.unwrap();
     let attempts = Arc::new(RateLimiter::<AttemptKey>::new(RateLimit::new(3, 1)));
     let api = AuthApi::new(Identity::new(pool.clone()).unwrap(), SECRET, Duration::from_secs(60), attempts);
@@ -101,5 +99,4 @@ async fn auth_outcomes_are_logged_without_secrets() {
     }
 
     pool.close().await;
-    let _ = drop_database(&url).await;
 }

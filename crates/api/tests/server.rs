@@ -5,22 +5,19 @@ use cashflow_api::{Api, ApiConfig, ApiHealth, ApiState, build};
 use cashflow_bus::CheckpointWatch;
 use cashflow_domain::UserId;
 use cashflow_eventstore::PgEventStore;
-use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
 use cashflow_identity::issue_token;
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries};
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::audit_service_client::AuditServiceClient;
 use cashflow_proto::v1::ledger_service_client::LedgerServiceClient;
 use cashflow_proto::v1::query_service_client::QueryServiceClient;
+use cashflow_testkit::{Bearer, Clients, SECRET, TestDatabase, bearer};
 use futures::TryStreamExt;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::transport::server::TcpIncoming;
@@ -31,21 +28,19 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 use uuid::Uuid;
 
-const SECRET: &str = "integration-test-secret";
-
 struct TestApp {
     addr: SocketAddr,
-    url: String,
     pool: PgPool,
     store: Arc<PgEventStore>,
     health: ApiHealth,
     shutdown: Option<oneshot::Sender<()>>,
+    // Dropped last, after the pool.
+    _database: TestDatabase,
 }
 
 async fn spawn_app() -> TestApp {
-    let url = format!("postgres://postgres@127.0.0.1:5432/cashflow_test_{}", Uuid::now_v7().simple());
-    create_database_if_missing(&url).await.unwrap();
-    let pool = PgPoolOptions::new().max_connections(5).connect(&url).await.unwrap();
+    let database = TestDatabase::create().await;
+    let pool = database.pool(5).await;
     PgEventStore::migrate(&pool).await.unwrap();
     cashflow_bus::migrate(&pool).await.unwrap();
     cashflow_projection_ledger::migrate(&pool).await.unwrap();
@@ -77,12 +72,12 @@ async fn spawn_app() -> TestApp {
             .await
             .unwrap();
     });
-    TestApp { addr, url, pool, store, health, shutdown: Some(shutdown) }
+    TestApp { addr, pool, store, health, shutdown: Some(shutdown), _database: database }
 }
 
 impl TestApp {
     async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr)).unwrap().connect().await.unwrap()
+        cashflow_testkit::channel(&self.addr.to_string()).await
     }
 
     async fn stop(mut self) {
@@ -90,7 +85,6 @@ impl TestApp {
             let _ = shutdown.send(());
         }
         self.pool.close().await;
-        let _ = drop_database(&self.url).await;
     }
 
     /// Projects everything stored so far into the ledger read model, as the projector would.
@@ -99,37 +93,23 @@ impl TestApp {
     }
 }
 
-/// Sends `authorization: Bearer <token>` on every call.
-#[derive(Clone)]
-struct Bearer(MetadataValue<Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-type Authed = InterceptedService<Channel, Bearer>;
-
-fn bearer(token: String) -> Bearer {
-    Bearer(format!("Bearer {token}").parse().unwrap())
-}
-
-struct Clients {
-    ledger: LedgerServiceClient<Authed>,
-    query: QueryServiceClient<Authed>,
-    audit: AuditServiceClient<Authed>,
-}
-
 async fn connect_as(app: &TestApp, user: UserId) -> Clients {
-    let channel = app.channel().await;
-    let token = || issue_token(SECRET, user.as_uuid(), Duration::from_secs(600));
-    Clients {
-        ledger: LedgerServiceClient::with_interceptor(channel.clone(), bearer(token())),
-        query: QueryServiceClient::with_interceptor(channel.clone(), bearer(token())),
-        audit: AuditServiceClient::with_interceptor(channel, bearer(token())),
-    }
+    Clients::new(app.channel().await, bearer(user.as_uuid()))
+}
+
+/// A server, a new user's clients, and what [`seed`] recorded for that user.
+async fn spawn_seeded() -> (TestApp, UserId, Clients, (String, String, u64)) {
+    let app = spawn_app().await;
+    let user = UserId::new();
+    let mut clients = connect_as(&app, user).await;
+    let seeded = seed(&mut clients).await;
+    (app, user, clients, seeded)
+}
+
+/// Every event of `stream_id`, read through the audit service.
+async fn read_stream(clients: &mut Clients, stream_id: String) -> Vec<pb::AuditEvent> {
+    let events = clients.audit.read_stream(pb::ReadStreamRequest { stream_id }).await.unwrap().into_inner();
+    events.try_collect().await.unwrap()
 }
 
 fn field(status: &Status) -> String {
@@ -227,12 +207,12 @@ async fn every_service_refuses_a_call_without_a_valid_token() {
         LedgerServiceClient::new(channel.clone()).open_account(pb::OpenAccountRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "no token, even with a bad message");
     let forged = issue_token("not-the-server-secret", Uuid::now_v7(), Duration::from_secs(600));
-    let status = QueryServiceClient::with_interceptor(channel.clone(), bearer(forged))
+    let status = QueryServiceClient::with_interceptor(channel.clone(), Bearer::new(&forged))
         .get_balances(pb::GetBalancesRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    let status = AuditServiceClient::with_interceptor(channel, bearer("garbage".into()))
+    let status = AuditServiceClient::with_interceptor(channel, Bearer::new("garbage"))
         .verify_stream(pb::VerifyStreamRequest { stream_id: format!("movement-{}", Uuid::now_v7()) })
         .await
         .unwrap_err();
@@ -242,9 +222,7 @@ async fn every_service_refuses_a_call_without_a_valid_token() {
 
 #[tokio::test]
 async fn an_oversized_request_is_resource_exhausted_and_a_retry_gets_the_first_answer() {
-    let app = spawn_app().await;
-    let mut clients = connect_as(&app, UserId::new()).await;
-    let (account_id, _, _) = seed(&mut clients).await;
+    let (app, _, mut clients, (account_id, _, _)) = spawn_seeded().await;
     let request = pb::RecordMovementRequest {
         command_id: Uuid::now_v7().to_string(),
         account_id,
@@ -279,8 +257,7 @@ struct RawOpenAccount {
 #[tokio::test]
 async fn an_undecodable_request_is_invalid_argument_naming_the_field() {
     let app = spawn_app().await;
-    let token = issue_token(SECRET, Uuid::now_v7(), Duration::from_secs(600));
-    let mut grpc = tonic::client::Grpc::new(InterceptedService::new(app.channel().await, bearer(token)));
+    let mut grpc = tonic::client::Grpc::new(InterceptedService::new(app.channel().await, bearer(Uuid::now_v7())));
     grpc.ready().await.unwrap();
     let request =
         RawOpenAccount { command_id: Uuid::now_v7().to_string(), name: vec![0xff, 0xfe], currency: "EUR".into() };
@@ -293,10 +270,7 @@ async fn an_undecodable_request_is_invalid_argument_naming_the_field() {
 
 #[tokio::test]
 async fn a_client_reads_its_own_writes_through_min_position() {
-    let app = spawn_app().await;
-    let user = UserId::new();
-    let mut clients = connect_as(&app, user).await;
-    let (account_id, movement_id, position) = seed(&mut clients).await;
+    let (app, _, mut clients, (account_id, movement_id, position)) = spawn_seeded().await;
 
     let beyond = pb::GetBalancesRequest { min_position: Some(position + 1_000) };
     let status = clients.query.get_balances(beyond).await.unwrap_err();
@@ -360,21 +334,10 @@ async fn a_client_reads_its_own_writes_through_min_position() {
 
 #[tokio::test]
 async fn the_owner_audits_a_stream_and_its_hash_chain_holds() {
-    let app = spawn_app().await;
-    let user = UserId::new();
-    let mut clients = connect_as(&app, user).await;
-    let (_, movement_id, position) = seed(&mut clients).await;
+    let (app, user, mut clients, (_, movement_id, position)) = spawn_seeded().await;
     let stream_id = format!("movement-{movement_id}");
 
-    let events: Vec<_> = clients
-        .audit
-        .read_stream(pb::ReadStreamRequest { stream_id: stream_id.clone() })
-        .await
-        .unwrap()
-        .into_inner()
-        .try_collect()
-        .await
-        .unwrap();
+    let events = read_stream(&mut clients, stream_id.clone()).await;
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].version, events[0].position), (1, position));
     assert_eq!(events[0].event_type, "MovementRecorded");
@@ -424,10 +387,7 @@ async fn category(clients: &mut Clients, name: &str) -> String {
 
 #[tokio::test]
 async fn apply_rules_categorises_past_movements_by_the_best_rule_but_never_over_a_persons_choice() {
-    let app = spawn_app().await;
-    let user = UserId::new();
-    let mut clients = connect_as(&app, user).await;
-    let (account, seeded, _) = seed(&mut clients).await;
+    let (app, _, mut clients, (account, seeded, _)) = spawn_seeded().await;
     let groceries = category(&mut clients, "Groceries").await;
     let treats = category(&mut clients, "Treats").await;
     let mine = category(&mut clients, "Mine").await;
@@ -474,15 +434,7 @@ async fn apply_rules_categorises_past_movements_by_the_best_rule_but_never_over_
 
     // Each change is an event that names its rule, caused by the run: reviewable.
     let stream = format!("movement-{big_shop}");
-    let events: Vec<pb::AuditEvent> = clients
-        .audit
-        .read_stream(pb::ReadStreamRequest { stream_id: stream })
-        .await
-        .unwrap()
-        .into_inner()
-        .try_collect()
-        .await
-        .unwrap();
+    let events = read_stream(&mut clients, stream).await;
     let assigned = events.iter().find(|e| e.event_type == "CategoryAssigned").expect("a CategoryAssigned");
     assert!(assigned.payload_json.contains("\"assigned_by\":\"rule\""), "{}", assigned.payload_json);
     assert!(assigned.payload_json.contains("rule_id"), "{}", assigned.payload_json);

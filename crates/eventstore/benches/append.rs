@@ -7,8 +7,9 @@
 //! JSON line for BENCHMARKS.md.
 
 use cashflow_eventstore::contract::{new_request, new_stream_id};
-use cashflow_eventstore::postgres::{connect_options, create_database_if_missing, drop_database, pool_options};
+use cashflow_eventstore::postgres::{connect_options, pool_options};
 use cashflow_eventstore::{EventStore, ExpectedVersion, PgEventStore};
+use cashflow_testkit::TestDatabase;
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -24,10 +25,9 @@ async fn main() {
         std::env::var("CASHFLOW_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/".into());
     let seconds: u64 = std::env::var("CASHFLOW_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let step = Duration::from_secs(seconds);
-    let url = format!("{server}cashflow_bench_{}", Uuid::now_v7().simple());
-    create_database_if_missing(&url).await.expect("create the bench database");
+    let database = TestDatabase::create_on(&server, "cashflow_bench").await;
     // As the binary connects: no TLS on loopback (ADR 0008), no ping before each statement.
-    let options = connect_options(&url).expect("a PostgreSQL URL");
+    let options = connect_options(database.url()).expect("a PostgreSQL URL");
     let pool = pool_options().max_connections(70).connect_with(options).await.expect("connect");
     PgEventStore::migrate(&pool).await.expect("migrate");
     sqlx::query("CREATE TABLE bench_raw (LIKE events INCLUDING ALL)").execute(&pool).await.expect("raw table");
@@ -79,7 +79,6 @@ async fn main() {
     println!("{report}");
 
     pool.close().await;
-    drop_database(&url).await.expect("drop the bench database");
 }
 
 /// Runs `op` from `writers` concurrent tasks for `step`; operations per second.

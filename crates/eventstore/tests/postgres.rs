@@ -6,6 +6,7 @@ mod support;
 use cashflow_eventstore::contract::{new_request, new_stream_id};
 use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
 use cashflow_eventstore::{EventStore, ExpectedVersion, PgEventStore, hash};
+use cashflow_testkit::{TestDatabase, connect};
 use serde_json::json;
 use sqlx::{PgPool, Row};
 use std::time::Duration;
@@ -230,7 +231,9 @@ async fn wait_for_events_survives_losing_its_listen_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_up_is_idempotent_and_safe_to_run_concurrently() {
-    let url = support::new_database_url();
+    // Reserved, not created: creating it is what this test is about.
+    let database = TestDatabase::reserve();
+    let url = database.url().to_owned();
     let creators: Vec<_> = (0..4)
         .map(|_| {
             let url = url.clone();
@@ -246,7 +249,7 @@ async fn set_up_is_idempotent_and_safe_to_run_concurrently() {
         .map(|_| {
             let url = url.clone();
             tokio::spawn(async move {
-                let pool = support::connect(&url).await;
+                let pool = connect(&url, support::CONNECTIONS).await;
                 let result = PgEventStore::migrate(&pool).await;
                 pool.close().await;
                 result
@@ -259,7 +262,7 @@ async fn set_up_is_idempotent_and_safe_to_run_concurrently() {
             failures.push(error.to_string());
         }
     }
-    let pool = support::connect(&url).await;
+    let pool = database.pool(support::CONNECTIONS).await;
     let again = PgEventStore::migrate(&pool).await;
     let head = PgEventStore::new(pool.clone()).head().await;
     let applied: i64 = sqlx::query("SELECT count(*) AS applied FROM _sqlx_migrations_eventstore")

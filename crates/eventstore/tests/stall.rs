@@ -3,19 +3,18 @@
 //! and shows the abandoned append leaves nothing behind: positions stay dense.
 
 use cashflow_eventstore::contract::{new_request, new_stream_id};
-use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
 use cashflow_eventstore::{EventStore, ExpectedVersion, PgEventStore};
+use cashflow_testkit::TestDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
-use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_append_is_cut_off_by_the_idle_timeout_and_writers_resume() {
-    let url = format!("postgres://postgres@127.0.0.1:5432/cashflow_test_{}", Uuid::now_v7().simple());
-    create_database_if_missing(&url).await.expect("create database");
-    let options =
-        PgConnectOptions::from_str(&url).expect("url").options([("idle_in_transaction_session_timeout", "1s")]);
+    let database = TestDatabase::create().await;
+    let options = PgConnectOptions::from_str(database.url())
+        .expect("url")
+        .options([("idle_in_transaction_session_timeout", "1s")]);
     let pool = PgPoolOptions::new().max_connections(4).connect_with(options).await.expect("connect");
     PgEventStore::migrate(&pool).await.expect("migrate");
     let store = PgEventStore::new(pool.clone());
@@ -48,5 +47,4 @@ async fn an_abandoned_append_is_cut_off_by_the_idle_timeout_and_writers_resume()
     assert_eq!(events.len(), 1);
 
     pool.close().await;
-    drop_database(&url).await.expect("drop database");
 }

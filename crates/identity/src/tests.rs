@@ -2,32 +2,24 @@
 
 use super::*;
 
-const BASE_URL: &str = "postgres://postgres@127.0.0.1:5432";
 const PASSWORD: &str = "orange-kettle-sings";
 
 struct TestDb {
-    name: String,
     pool: PgPool,
+    _database: cashflow_testkit::TestDatabase,
 }
 
 impl TestDb {
     async fn new() -> Self {
-        let name = format!("cashflow_test_{}", Uuid::now_v7().simple());
-        let admin = PgPool::connect(&format!("{BASE_URL}/postgres")).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await.unwrap();
-        admin.close().await;
-        let pool = PgPool::connect(&format!("{BASE_URL}/{name}")).await.unwrap();
+        let database = cashflow_testkit::TestDatabase::create().await;
+        let pool = database.pool(10).await;
         migrate(&pool).await.unwrap();
         migrate(&pool).await.expect("migrations are idempotent");
-        Self { name, pool }
+        Self { pool, _database: database }
     }
 
     async fn drop(self) {
         self.pool.close().await;
-        if let Ok(admin) = PgPool::connect(&format!("{BASE_URL}/postgres")).await {
-            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
-        }
     }
 }
 

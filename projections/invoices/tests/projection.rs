@@ -6,40 +6,15 @@ mod common;
 use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::invoice::{Confidence, ContentKind, InvoiceStatus, Reading};
 use cashflow_domain::{AccountId, MovementId, UserId};
-use cashflow_eventstore::{EventStore, RecordedEvent};
+use cashflow_eventstore::EventStore;
 use cashflow_projection_invoices::{InvoiceQueries, InvoiceView, InvoicesProjection};
+use cashflow_testkit::recorded_event as forged;
 use common::{TestDb, World, date, dec, full_reading, read, rich_history};
 use serde_json::json;
 use uuid::Uuid;
 
 async fn get(db: &TestDb, owner: UserId, id: cashflow_domain::InvoiceId) -> InvoiceView {
     InvoiceQueries::new(db.pool.clone()).get(owner.as_uuid(), id.as_uuid()).await.unwrap().unwrap()
-}
-
-fn forged(
-    stream_id: String,
-    version: u64,
-    position: u64,
-    owner: Uuid,
-    event_type: &str,
-    payload: serde_json::Value,
-) -> RecordedEvent {
-    RecordedEvent {
-        event_id: Uuid::now_v7(),
-        stream_id,
-        version,
-        position,
-        event_type: event_type.into(),
-        schema_version: 1,
-        payload,
-        owner,
-        command_id: Uuid::now_v7(),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        traceparent: None,
-        recorded_at: chrono::DateTime::UNIX_EPOCH,
-        hash: [0; 32],
-    }
 }
 
 #[test]
@@ -310,7 +285,7 @@ async fn applying_events_again_changes_nothing() {
     db.apply(&world.events).await;
     let once = db.dump().await;
     db.apply(&world.events).await;
-    db.apply_in_batches(&world.events[world.events.len() / 2..], 7).await;
+    db.apply_batches(&world.events[world.events.len() / 2..], 7).await;
     assert_eq!(db.dump().await, once);
     db.drop().await;
 }
@@ -338,7 +313,7 @@ async fn a_rebuild_from_position_zero_gives_the_live_table() {
 
     // Live: the projector's batches, a few events per transaction.
     let live = TestDb::new().await;
-    live.apply_in_batches(&events, 4).await;
+    live.apply_batches(&events, 4).await;
     let live_dump = live.dump().await;
     assert_eq!(live_dump.len(), 30);
     assert_rich(&live_dump);

@@ -8,10 +8,9 @@ use cashflow_domain::invoice::ContentKind;
 use cashflow_projection_invoices::{
     DEFAULT_PAGE_SIZE, InvalidPageToken, InvoiceCursor, InvoiceQueries, InvoiceView, MAX_PAGE_SIZE, QueryError,
 };
+use cashflow_testkit::unreachable_pool;
 use common::{TestDb, World, rich_history};
-use sqlx::postgres::PgPoolOptions;
 use std::collections::HashSet;
-use std::time::Duration;
 use uuid::Uuid;
 
 /// Every page from the first, following `next` through its encoded token as a client would.
@@ -163,12 +162,7 @@ async fn another_owner_sees_nothing_of_a_users_invoices() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable() {
-    // Port 1 on the loopback: nothing listens there.
-    let pool = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(2))
-        .connect_lazy("postgres://postgres@127.0.0.1:1/nothing")
-        .unwrap();
-    let queries = InvoiceQueries::new(pool);
+    let queries = InvoiceQueries::new(unreachable_pool());
     let result = queries.get(Uuid::now_v7(), Uuid::now_v7()).await;
     assert!(matches!(result, Err(QueryError::Unavailable(_))), "{result:?}");
     let result = queries.list(Uuid::now_v7(), 10, None).await;

@@ -15,9 +15,10 @@ use cashflow_domain::{
     AccountId, Amount, CategoryId, Currency, Description, DomainEvent, MovementId, Name, OccurredOn, SignedAmount,
     UserId,
 };
-use cashflow_eventstore::postgres::{connect_options, create_database_if_missing, drop_database, pool_options};
+use cashflow_eventstore::postgres::{connect_options, pool_options};
 use cashflow_eventstore::{EventStore, PgEventStore};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries, MovementFilter, PageCursor};
+use cashflow_testkit::TestDatabase;
 use chrono::{Days, NaiveDate, Utc};
 use futures::StreamExt;
 use rust_decimal::Decimal;
@@ -74,10 +75,9 @@ async fn main() {
     let users = env("CASHFLOW_BENCH_USERS", 1_000);
     let per_user = env("CASHFLOW_BENCH_MOVEMENTS_PER_USER", 1_000);
     let samples = env("CASHFLOW_BENCH_SAMPLES", 1_000);
-    let url = format!("{server}cashflow_bench_{}", Uuid::now_v7().simple());
-    create_database_if_missing(&url).await.expect("create the bench database");
+    let database = TestDatabase::create_on(&server, "cashflow_bench").await;
     // As the binary connects: no TLS on loopback (ADR 0008), no ping before each statement.
-    let options = connect_options(&url).expect("a PostgreSQL URL");
+    let options = connect_options(database.url()).expect("a PostgreSQL URL");
     let pool = pool_options().max_connections(8).connect_with(options).await.expect("connect");
     PgEventStore::migrate(&pool).await.expect("event store migrations");
     cashflow_bus::migrate(&pool).await.expect("bus migrations");
@@ -190,7 +190,6 @@ async fn main() {
     });
     println!("{report}");
     pool.close().await;
-    drop_database(&url).await.expect("drop the bench database");
 }
 
 /// Writes every user's account, categories and movements (30 % categorised afterwards) straight

@@ -6,8 +6,8 @@ mod common;
 use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::UserId;
 use cashflow_domain::movement::Direction;
-use cashflow_eventstore::RecordedEvent;
 use cashflow_projection_ledger::{CategorySummaryRow, LedgerProjection, LedgerQueries, MovementFilter, NAME};
+use cashflow_testkit::recorded_event as forged;
 use common::{TestDb, World, date, dec, rich_history};
 use serde_json::json;
 use uuid::Uuid;
@@ -188,32 +188,6 @@ async fn the_summary_is_per_month_direction_and_currency_within_its_bounds() {
     let to_february = queries.category_summary(owner.as_uuid(), None, Some(date("2026-02-28"))).await.unwrap();
     assert_eq!(to_february, [january, february].concat());
     db.drop().await;
-}
-
-fn forged(
-    stream_id: String,
-    version: u64,
-    position: u64,
-    owner: Uuid,
-    event_type: &str,
-    payload: serde_json::Value,
-) -> RecordedEvent {
-    RecordedEvent {
-        event_id: Uuid::now_v7(),
-        stream_id,
-        version,
-        position,
-        event_type: event_type.into(),
-        schema_version: 1,
-        payload,
-        owner,
-        command_id: Uuid::now_v7(),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        traceparent: None,
-        recorded_at: chrono::DateTime::UNIX_EPOCH,
-        hash: [0; 32],
-    }
 }
 
 #[tokio::test]

@@ -8,9 +8,8 @@ use cashflow_domain::movement::Direction;
 use cashflow_projection_ledger::{
     BalanceView, CategoryView, DEFAULT_PAGE_SIZE, LedgerQueries, MovementFilter, MovementView, PageCursor, QueryError,
 };
+use cashflow_testkit::unreachable_pool;
 use common::{Expected, TestDb, World, date, dec, rich_history};
-use sqlx::postgres::PgPoolOptions;
-use std::time::Duration;
 use uuid::Uuid;
 
 /// Every page from the first, following `next` through its encoded token as a client would.
@@ -243,12 +242,7 @@ async fn another_owner_sees_nothing_of_a_users_data() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable() {
-    // Port 1 on the loopback: nothing listens there.
-    let pool = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(2))
-        .connect_lazy("postgres://postgres@127.0.0.1:1/nothing")
-        .unwrap();
-    let queries = LedgerQueries::new(pool);
+    let queries = LedgerQueries::new(unreachable_pool());
     let result = queries.balances(Uuid::now_v7()).await;
     assert!(matches!(result, Err(QueryError::Unavailable(_))), "{result:?}");
     let result = queries.list_movements(Uuid::now_v7(), &MovementFilter::default(), 10, None).await;

@@ -3,12 +3,12 @@
 use async_nats::jetstream::{self, message::StreamMessage};
 use cashflow_bus::names::headers;
 use cashflow_bus::{BusError, BusNames, Relay, RelayConfig};
-use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
 use cashflow_eventstore::{
     AppendRequest, CommandMetadata, EventStore, ExpectedVersion, NewEvent, PgEventStore, RecordedEvent,
 };
+use cashflow_testkit::{NATS_URL, NatsPrefix, TestDatabase};
 use futures::future::BoxFuture;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,35 +16,33 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
-pub const NATS_URL: &str = "nats://127.0.0.1:4222";
-const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-
 /// A bound on how long a test waits for the system to get somewhere, not a timing assertion.
 pub const PATIENCE: Duration = Duration::from_secs(90);
 
 #[derive(Clone)]
 pub struct TestEnv {
-    pub url: String,
     pub pool: PgPool,
     pub store: Arc<PgEventStore>,
     pub jetstream: jetstream::Context,
     pub names: BusNames,
+    // Dropped with the last clone: the database and the events stream go with them.
+    _database: Arc<TestDatabase>,
+    _prefix: Arc<NatsPrefix>,
 }
 
 impl TestEnv {
     pub async fn start() -> Self {
-        let id = Uuid::now_v7().simple();
-        let url = format!("{PG_SERVER}/cashflow_test_{id}");
-        create_database_if_missing(&url).await.expect("create the test database");
-        let pool = PgPoolOptions::new().max_connections(30).connect(&url).await.expect("connect to the test database");
+        let database = TestDatabase::create().await;
+        let pool = database.pool(30).await;
         PgEventStore::migrate(&pool).await.expect("event store migrations");
         cashflow_bus::migrate(&pool).await.expect("bus migrations");
         // Twice: migrations must be idempotent.
         cashflow_bus::migrate(&pool).await.expect("bus migrations, again");
         let store = Arc::new(PgEventStore::new(pool.clone()));
         let jetstream = cashflow_bus::connect(NATS_URL).await.expect("connect to NATS");
-        let names = BusNames::new(format!("t{id}")).expect("a valid prefix");
-        Self { url, pool, store, jetstream, names }
+        let prefix = NatsPrefix::new();
+        let names = BusNames::new(prefix.as_str()).expect("a valid prefix");
+        Self { pool, store, jetstream, names, _database: Arc::new(database), _prefix: Arc::new(prefix) }
     }
 
     pub fn relay(&self) -> Relay {
@@ -134,11 +132,9 @@ impl TestEnv {
             .expect("read the relay checkpoint")
     }
 
+    /// Closes the pool; the database and the events stream go when the last clone does.
     pub async fn cleanup(self) {
-        let _ = self.jetstream.delete_stream(self.names.events_stream()).await;
         self.pool.close().await;
-        drop(self.store);
-        let _ = drop_database(&self.url).await;
     }
 }
 

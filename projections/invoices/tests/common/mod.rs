@@ -2,83 +2,45 @@
 //! domain's `decide` and stamps them as the store would (consecutive positions, stream versions).
 #![allow(dead_code)]
 
-use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::aggregate::Aggregate;
 use cashflow_domain::invoice::{
     self, Confidence, ContentKind, FileName, Invoice, InvoiceCommand, Read, Reading, Sha256Hex, UploadInvoice,
 };
-use cashflow_domain::{AccountId, Amount, Counterparty, Currency, DomainEvent, InvoiceId, MovementId, UserId};
-use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
+use cashflow_domain::{AccountId, Amount, Counterparty, Currency, InvoiceId, MovementId, UserId};
 use cashflow_eventstore::{
     AppendRequest, CommandMetadata, EventStore, ExpectedVersion, InMemoryEventStore, NewEvent, RecordedEvent,
 };
 use cashflow_projection_invoices::{InvoicesProjection, migrate};
+use cashflow_testkit::{ProjectionDb, ProjectionUnderTest, Stamper};
 use chrono::{NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
-use uuid::Uuid;
 
-pub const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+/// The invoices projection on a database of its own.
+pub type TestDb = ProjectionDb<Invoices>;
 
-pub struct TestDb {
-    pub pool: PgPool,
-    url: String,
-}
+pub struct Invoices;
 
-impl TestDb {
-    /// A new database of its own, with the invoices table and the bus's checkpoints.
-    pub async fn new() -> Self {
-        let url = format!("{SERVER}/cashflow_test_{}", Uuid::now_v7().simple());
-        create_database_if_missing(&url).await.unwrap();
-        let pool = PgPoolOptions::new().max_connections(4).connect(&url).await.unwrap();
-        migrate(&pool).await.unwrap();
-        cashflow_bus::migrate(&pool).await.unwrap();
-        Self { pool, url }
+impl ProjectionUnderTest for Invoices {
+    type Projection = InvoicesProjection;
+    type Dump = Vec<String>;
+
+    fn projection() -> InvoicesProjection {
+        InvoicesProjection
     }
 
-    /// Best-effort: a leftover test database is harmless.
-    pub async fn drop(self) {
-        self.pool.close().await;
-        let _ = drop_database(&self.url).await;
-    }
-
-    /// Applies events one `apply` at a time, all in one transaction.
-    pub async fn apply(&self, events: &[RecordedEvent]) {
-        self.try_apply(events).await.unwrap();
-    }
-
-    pub async fn try_apply(&self, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let mut tx = self.pool.begin().await?;
-        for event in events {
-            InvoicesProjection.apply(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Applies events as the projector runner does: `apply_batch` of `size` events, one
-    /// transaction each.
-    pub async fn apply_in_batches(&self, events: &[RecordedEvent], size: usize) {
-        for chunk in events.chunks(size) {
-            let mut tx = self.pool.begin().await.unwrap();
-            InvoicesProjection.apply_batch(&mut tx, chunk).await.unwrap();
-            tx.commit().await.unwrap();
-        }
-    }
-
-    pub async fn reset(&self) {
-        let mut tx = self.pool.begin().await.unwrap();
-        InvoicesProjection.reset(&mut tx).await.unwrap();
-        tx.commit().await.unwrap();
+    /// The invoices table and the bus's checkpoints.
+    async fn migrate(pool: &PgPool) {
+        migrate(pool).await.unwrap();
+        cashflow_bus::migrate(pool).await.unwrap();
     }
 
     /// Every row of `invoices` as JSON text, in id order: equal dumps mean equal contents,
     /// down to each NUMERIC's scale.
-    pub async fn dump(&self) -> Vec<String> {
+    async fn dump(pool: &PgPool) -> Self::Dump {
         sqlx::query("SELECT row_to_json(t)::text AS row FROM invoices t ORDER BY id")
-            .fetch_all(&self.pool)
+            .fetch_all(pool)
             .await
             .unwrap()
             .iter()
@@ -116,7 +78,7 @@ pub fn full_reading(merchant: &str, issued_on: &str, total: &str, tax: &str, con
 #[derive(Default)]
 pub struct World {
     pub events: Vec<RecordedEvent>,
-    versions: HashMap<String, u64>,
+    stamper: Stamper,
     pub invoices: HashMap<InvoiceId, Invoice>,
 }
 
@@ -132,26 +94,10 @@ impl World {
         let stream_id = id.stream_id();
         for event in events {
             state.apply(&event);
-            let version = self.versions.entry(stream_id.clone()).or_insert(0);
-            *version += 1;
-            let position = self.events.len() as u64 + 1;
-            self.events.push(RecordedEvent {
-                event_id: Uuid::now_v7(),
-                stream_id: stream_id.clone(),
-                version: *version,
-                position,
-                event_type: event.event_type().to_owned(),
-                schema_version: invoice::InvoiceEvent::SCHEMA_VERSION,
-                payload: event.payload().expect("an event serialises"),
-                owner: owner.as_uuid(),
-                command_id: Uuid::now_v7(),
-                correlation_id: Uuid::now_v7(),
-                causation_id: None,
-                traceparent: None,
-                // Three events a second, so uploads share timestamps and the id breaks ties.
-                recorded_at: Utc.timestamp_opt(1_790_000_000 + position as i64 / 3, 0).unwrap(),
-                hash: [0; 32],
-            });
+            let stamped = self.stamper.stamp(&stream_id, owner, &event);
+            // Three events a second, so uploads share timestamps and the id breaks ties.
+            let recorded_at = Utc.timestamp_opt(1_790_000_000 + stamped.position as i64 / 3, 0).unwrap();
+            self.events.push(RecordedEvent { recorded_at, ..stamped });
         }
         self.invoices.insert(id, state);
         count

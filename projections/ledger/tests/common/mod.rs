@@ -2,7 +2,6 @@
 //! domain's `decide` and stamps them as the store would (consecutive positions, stream versions).
 #![allow(dead_code)]
 
-use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::account::{self, Account, AccountCommand, AccountKind};
 use cashflow_domain::aggregate::Aggregate;
 use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext};
@@ -11,74 +10,40 @@ use cashflow_domain::movement::{
 };
 use cashflow_domain::rule::{Criteria, Rule, TextPattern};
 use cashflow_domain::{
-    AccountId, Amount, CategoryId, Counterparty, Currency, Description, DomainEvent, MovementId, Name, OccurredOn,
-    Reason, RuleId, SignedAmount, UserId,
+    AccountId, Amount, CategoryId, Counterparty, Currency, Description, MovementId, Name, OccurredOn, Reason, RuleId,
+    SignedAmount, UserId,
 };
 use cashflow_eventstore::RecordedEvent;
-use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
 use cashflow_projection_ledger::{LedgerProjection, migrate};
+use cashflow_testkit::{ProjectionDb, ProjectionUnderTest, Stamper};
 use chrono::{NaiveDate, TimeZone, Utc};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-pub const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-
 /// The day `decide` is judged on; every movement in the tests is on or before it.
 pub const TODAY: NaiveDate = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
 
-pub struct TestDb {
-    pub pool: PgPool,
-    url: String,
-}
+/// The ledger projection on a database of its own.
+pub type TestDb = ProjectionDb<Ledger>;
 
-impl TestDb {
-    /// A new, migrated database of its own.
-    pub async fn new() -> Self {
-        let url = format!("{SERVER}/cashflow_test_{}", Uuid::now_v7().simple());
-        create_database_if_missing(&url).await.unwrap();
-        let pool = PgPoolOptions::new().max_connections(4).connect(&url).await.unwrap();
-        migrate(&pool).await.unwrap();
-        Self { pool, url }
+pub struct Ledger;
+
+impl ProjectionUnderTest for Ledger {
+    type Projection = LedgerProjection;
+    type Dump = Vec<(String, Vec<String>)>;
+
+    fn projection() -> LedgerProjection {
+        LedgerProjection
     }
 
-    /// Best-effort: a leftover test database is harmless.
-    pub async fn drop(self) {
-        self.pool.close().await;
-        let _ = drop_database(&self.url).await;
-    }
-
-    /// Applies events through the projection, all in one transaction.
-    pub async fn apply(&self, events: &[RecordedEvent]) {
-        self.try_apply(events).await.unwrap();
-    }
-
-    pub async fn try_apply(&self, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        let mut tx = self.pool.begin().await?;
-        for event in events {
-            LedgerProjection.apply(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Applies events a few per transaction, as a live projector would.
-    pub async fn apply_in_batches(&self, events: &[RecordedEvent], batch: usize) {
-        for chunk in events.chunks(batch) {
-            self.apply(chunk).await;
-        }
-    }
-
-    pub async fn reset(&self) {
-        let mut tx = self.pool.begin().await.unwrap();
-        LedgerProjection.reset(&mut tx).await.unwrap();
-        tx.commit().await.unwrap();
+    async fn migrate(pool: &PgPool) {
+        migrate(pool).await.unwrap();
     }
 
     /// Every ledger table, each row as JSON text, in primary-key order: equal dumps mean
     /// equal contents, down to each NUMERIC's scale.
-    pub async fn dump(&self) -> Vec<(String, Vec<String>)> {
+    async fn dump(pool: &PgPool) -> Self::Dump {
         let tables = [
             ("ledger_accounts", "id"),
             ("ledger_categories", "id"),
@@ -94,7 +59,7 @@ impl TestDb {
         for (table, key) in tables {
             let rows =
                 sqlx::query(AssertSqlSafe(format!("SELECT row_to_json(t)::text AS row FROM {table} t ORDER BY {key}")))
-                    .fetch_all(&self.pool)
+                    .fetch_all(pool)
                     .await
                     .unwrap();
             dump.push((table.to_owned(), rows.iter().map(|r| r.get::<String, _>("row")).collect()));
@@ -130,7 +95,7 @@ pub struct Expected {
 pub struct World {
     pub events: Vec<RecordedEvent>,
     pub movements: Vec<Expected>,
-    versions: HashMap<String, u64>,
+    stamper: Stamper,
     accounts: HashMap<AccountId, Account>,
     categories: HashMap<CategoryId, Category>,
     movement_states: HashMap<MovementId, Movement>,
@@ -144,25 +109,9 @@ impl World {
     fn push<A: Aggregate>(&mut self, owner: UserId, stream_id: String, state: &mut A, events: Vec<A::Event>) {
         for event in events {
             state.apply(&event);
-            let version = self.versions.entry(stream_id.clone()).or_insert(0);
-            *version += 1;
-            let position = self.events.len() as u64 + 1;
-            self.events.push(RecordedEvent {
-                event_id: Uuid::now_v7(),
-                stream_id: stream_id.clone(),
-                version: *version,
-                position,
-                event_type: event.event_type().to_owned(),
-                schema_version: <A::Event as DomainEvent>::SCHEMA_VERSION,
-                payload: event.payload().expect("an event serialises"),
-                owner: owner.as_uuid(),
-                command_id: Uuid::now_v7(),
-                correlation_id: Uuid::now_v7(),
-                causation_id: None,
-                traceparent: None,
-                recorded_at: Utc.timestamp_opt(1_790_000_000 + position as i64, 0).unwrap(),
-                hash: [0; 32],
-            });
+            let stamped = self.stamper.stamp(&stream_id, owner, &event);
+            let recorded_at = Utc.timestamp_opt(1_790_000_000 + stamped.position as i64, 0).unwrap();
+            self.events.push(RecordedEvent { recorded_at, ..stamped });
         }
     }
 
