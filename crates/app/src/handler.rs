@@ -116,7 +116,7 @@ impl CommandHandler {
                 self.append(ctx, account_id.stream_id(), ExpectedVersion::NoStream, &events).await
             })
             .await?;
-        let id = self.created_id(ctx, &ran, AccountId::STREAM_CATEGORY, account_id.as_uuid()).await?;
+        let id = Self::created_id(&ran, AccountId::STREAM_CATEGORY, account_id.as_uuid())?;
         Ok(Created { id: AccountId::from_uuid(id), position: ran.outcome().position })
     }
 
@@ -169,7 +169,7 @@ impl CommandHandler {
                 self.append(ctx, movement_id.stream_id(), ExpectedVersion::NoStream, &events).await
             })
             .await?;
-        let id = self.created_id(ctx, &ran, MovementId::STREAM_CATEGORY, movement_id.as_uuid()).await?;
+        let id = Self::created_id(&ran, MovementId::STREAM_CATEGORY, movement_id.as_uuid())?;
         Ok(Created { id: MovementId::from_uuid(id), position: ran.outcome().position })
     }
 
@@ -280,7 +280,7 @@ impl CommandHandler {
                 self.append(ctx, category_id.stream_id(), ExpectedVersion::NoStream, &events).await
             })
             .await?;
-        let id = self.created_id(ctx, &ran, CategoryId::STREAM_CATEGORY, category_id.as_uuid()).await?;
+        let id = Self::created_id(&ran, CategoryId::STREAM_CATEGORY, category_id.as_uuid())?;
         Ok(Created { id: CategoryId::from_uuid(id), position: ran.outcome().position })
     }
 
@@ -365,25 +365,15 @@ impl CommandHandler {
     }
 
     /// The id of the resource a creation made. When the command was replayed, that is the
-    /// id chosen the first time, read back from the stream of the event at its position.
-    async fn created_id(&self, ctx: &CommandContext, ran: &Ran, category: &str, fresh: Uuid) -> Result<Uuid, AppError> {
+    /// id chosen the first time: the uuid of the stream its first run wrote to. (The store keys
+    /// commands by owner, so a replayed outcome is always this owner's.)
+    fn created_id(ran: &Ran, category: &str, fresh: Uuid) -> Result<Uuid, AppError> {
         let outcome = match ran {
             Ran::Appended(_) => return Ok(fresh),
-            Ran::Replayed(outcome) => outcome.clone(),
+            Ran::Replayed(outcome) => outcome,
         };
-        let events = self.store.read_all(outcome.position.saturating_sub(1), 1).await?;
-        let event = events
-            .into_iter()
-            .find(|e| {
-                e.position == outcome.position
-                    && e.owner == ctx.owner.as_uuid()
-                    && e.command_id == ctx.command_id.as_uuid()
-            })
-            .ok_or_else(|| {
-                AppError::internal(format!("no event of command {} at position {}", ctx.command_id, outcome.position))
-            })?;
-        let stream_id = StreamId::parse(&event.stream_id)
-            .map_err(|_| AppError::internal(format!("stream id {} is not <category>-<uuid>", event.stream_id)))?;
+        let stream_id = StreamId::parse(&outcome.stream_id)
+            .map_err(|_| AppError::internal(format!("stream id {} is not <category>-<uuid>", outcome.stream_id)))?;
         if stream_id.category() == category {
             Ok(stream_id.id())
         } else {
