@@ -37,8 +37,8 @@ impl PgEventStore {
 
 /// The connection settings of `url`. A URL naming a loopback host and no `sslmode` connects
 /// without TLS: sqlx's default (`prefer`) negotiates TLS with any server that has it, and on
-/// loopback that protects nothing yet cut end-to-end commands from 1,376/s to 570/s here
-/// (BENCHMARKS.md, ADR 0008). Any other host, or an explicit `sslmode`, is left as the URL says.
+/// loopback that protects nothing yet cut end-to-end commands by more than half (BENCHMARKS.md,
+/// ADR 0008). Any other host, or an explicit `sslmode`, is left as the URL says.
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;
     let loopback = match options.get_host() {

@@ -33,10 +33,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-/// The most appends one batch (one commit) takes. Over TCP with TLS a batch of 32 single-event
-/// appends wrote in about 2 ms here, one of 64 in about 45 ms (over a Unix socket 64 is fine);
-/// without TLS, 128 measured no better than 32 end to end (BENCHMARKS.md). The rest waits for
-/// the next batch.
+/// The most appends one batch (one commit) takes; the rest waits for the next batch. Larger
+/// batches measured no better end to end, and much slower per commit over TLS (BENCHMARKS.md,
+/// "End to end through gRPC").
 const MAX_BATCH: usize = 32;
 
 /// How many batch writers run (requests go to one by stream). Their commits are serialised
@@ -134,8 +133,8 @@ impl PgEventStore {
 /// Starts a batch writer on a thread of its own, with a runtime and a connection of its own.
 ///
 /// On the process's runtime the writer's replies waited in the run queue behind every request
-/// handler: under load a batch of 32 took 10–25 ms, of which PostgreSQL spent under 3 ms
-/// (BENCHMARKS.md). Its own thread answers the socket at once. If the thread cannot start, the
+/// handler, and a batch took several times what PostgreSQL spent on it (BENCHMARKS.md). Its own
+/// thread answers the socket at once. If the thread cannot start, the
 /// queue's receiver is dropped and every append goes `Alone`.
 fn start_writer(options: Arc<PgConnectOptions>, jobs: mpsc::UnboundedReceiver<Job>) {
     let started = std::thread::Builder::new().name("cashflow-append".into()).spawn(move || {

@@ -40,7 +40,8 @@ const ASSUMED_DPI: i32 = 300;
 
 /// One libtesseract instance with its language models loaded, reused across images.
 ///
-/// Starting one costs ~160 ms with eng+spa, so a pool thread keeps it. The binding's builder API
+/// Starting one loads the eng+spa models, which costs more than reading a receipt (BENCHMARKS.md,
+/// OCR), so a pool thread keeps it. The binding's builder API
 /// consumes the instance on every step, so a failed step loses it; the next call starts a new one.
 pub struct TesseractEngine {
     api: Option<Tesseract>,
