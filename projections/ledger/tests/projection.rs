@@ -3,10 +3,10 @@
 
 mod common;
 
-use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::UserId;
 use cashflow_domain::movement::Direction;
 use cashflow_eventstore::RecordedEvent;
+use cashflow_projection::{Projection, ProjectionError};
 use cashflow_projection_ledger::{CategorySummaryRow, LedgerProjection, LedgerQueries, MovementFilter, NAME};
 use common::{TestDb, World, date, dec, rich_history};
 use serde_json::json;

@@ -2,7 +2,6 @@
 //! domain's `decide` and stamps them as the store would (consecutive positions, stream versions).
 #![allow(dead_code)]
 
-use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::aggregate::Aggregate;
 use cashflow_domain::invoice::{
     self, Confidence, ContentKind, FileName, Invoice, InvoiceCommand, Read, Reading, Sha256Hex, UploadInvoice,
@@ -12,6 +11,7 @@ use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
 use cashflow_eventstore::{
     AppendRequest, CommandMetadata, EventStore, ExpectedVersion, InMemoryEventStore, NewEvent, RecordedEvent,
 };
+use cashflow_projection::{Projection, ProjectionError};
 use cashflow_projection_invoices::{InvoicesProjection, migrate};
 use chrono::{NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
@@ -28,13 +28,13 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// A new database of its own, with the invoices table and the bus's checkpoints.
+    /// A new database of its own, with the invoices table and the projection checkpoints.
     pub async fn new() -> Self {
         let url = format!("{SERVER}/cashflow_test_{}", Uuid::now_v7().simple());
         create_database_if_missing(&url).await.unwrap();
         let pool = PgPoolOptions::new().max_connections(4).connect(&url).await.unwrap();
         migrate(&pool).await.unwrap();
-        cashflow_bus::migrate(&pool).await.unwrap();
+        cashflow_projection::migrate(&pool).await.unwrap();
         Self { pool, url }
     }
 

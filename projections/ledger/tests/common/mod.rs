@@ -2,7 +2,6 @@
 //! domain's `decide` and stamps them as the store would (consecutive positions, stream versions).
 #![allow(dead_code)]
 
-use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::account::{self, Account, AccountCommand, AccountKind};
 use cashflow_domain::aggregate::Aggregate;
 use cashflow_domain::category::{self, Category, CategoryCommand, CategoryContext};
@@ -16,6 +15,7 @@ use cashflow_domain::{
 };
 use cashflow_eventstore::RecordedEvent;
 use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
+use cashflow_projection::{Projection, ProjectionError};
 use cashflow_projection_ledger::{LedgerProjection, migrate};
 use chrono::{NaiveDate, TimeZone, Utc};
 use sqlx::postgres::PgPoolOptions;
