@@ -33,8 +33,8 @@ pub mod trace_layer;
 
 use cashflow_app::{CommandHandler, InvoiceCommands, RuleRunner};
 use cashflow_blob::BlobStore;
-use cashflow_bus::CheckpointWatch;
 use cashflow_eventstore::EventStore;
+use cashflow_projection::CheckpointWatch;
 use cashflow_projection_invoices::InvoiceQueries;
 use cashflow_projection_ledger::LedgerQueries;
 use cashflow_proto::v1::audit_service_server::AuditServiceServer;

@@ -2,10 +2,10 @@
 //! read-your-writes through `min_position`, and audit. Each test has its own database.
 
 use cashflow_api::{Api, ApiConfig, ApiHealth, ApiState, build};
-use cashflow_bus::CheckpointWatch;
 use cashflow_domain::UserId;
 use cashflow_eventstore::PgEventStore;
 use cashflow_identity::issue_token;
+use cashflow_projection::CheckpointWatch;
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries};
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::audit_service_client::AuditServiceClient;
@@ -89,7 +89,7 @@ impl TestApp {
 
     /// Projects everything stored so far into the ledger read model, as the projector would.
     async fn project(&self) -> u64 {
-        cashflow_bus::rebuild(&self.pool, self.store.as_ref(), &LedgerProjection, |_, _| {}).await.unwrap()
+        cashflow_projection::rebuild(&self.pool, self.store.as_ref(), &LedgerProjection, |_, _| {}).await.unwrap()
     }
 }
 

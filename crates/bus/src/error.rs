@@ -1,7 +1,7 @@
 //! The bus layer's errors, grouped by how a caller reacts to them.
 
-use crate::projection::ProjectionError;
 use cashflow_eventstore::StoreError;
+use cashflow_projection::{CheckpointError, ProjectionError};
 use thiserror::Error;
 
 /// Errors of the relay, the projector runner and their helpers.
@@ -32,6 +32,19 @@ pub enum BusError {
     /// A message or stored row is not what this crate writes: an operator's problem.
     #[error("corrupt bus data: {0}")]
     Corrupt(String),
+}
+
+/// Each failure of the checkpoints or the rebuild as the variant a bus caller already handles
+/// the same way.
+impl From<CheckpointError> for BusError {
+    fn from(error: CheckpointError) -> Self {
+        match error {
+            CheckpointError::Database(error) => Self::Database(error),
+            CheckpointError::Store(error) => Self::Store(error),
+            CheckpointError::Projection(error) => Self::Projection(error),
+            CheckpointError::Corrupt(reason) => Self::Corrupt(reason),
+        }
+    }
 }
 
 impl BusError {

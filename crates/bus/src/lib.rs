@@ -1,4 +1,7 @@
-//! Event bus on NATS JetStream: the relay from the event store, and the checkpointed projector runner.
+//! Event bus on NATS JetStream: the relay from the event store, and the checkpointed projector and worker runners.
+//!
+//! What a projection is, its checkpoint, the watch on it and the rebuild live below this crate,
+//! in `cashflow-projection`, so that read models and readers need no NATS.
 //!
 //! # Layout
 //!
@@ -6,34 +9,29 @@
 //!   message body format.
 //! - [`jetstream`]: connecting, and declaring the events stream.
 //! - [`relay`]: publishes the event store to JetStream in commit order, exactly once.
-//! - [`projection`]: the port a read model implements.
-//! - [`checkpoint`]: projection checkpoints and [`CheckpointWatch`] (wait until a read model
-//!   has caught up with a position).
-//! - [`projector`]: [`ProjectorRunner`], which feeds a projection from its durable consumer
-//!   with an exactly-once effect, and [`rebuild`].
+//! - [`projector`]: [`ProjectorRunner`], which feeds a `cashflow_projection::Projection` from
+//!   its durable consumer with an exactly-once effect, moving its checkpoint in each batch's
+//!   transaction and filling gaps from the event store.
 //! - [`worker`]: [`WorkerRunner`], which feeds an application `Worker` (OCR, categoriser)
 //!   from its durable consumer, with retries, in-progress acks and giving up.
 //! - [`error`]: [`BusError`], by how a caller reacts.
-//! - `migrations/`: the `relay_checkpoint` and `projection_checkpoints` tables; run them with
-//!   [`migrate`].
+//! - `migrations/`: the `relay_checkpoint` table; run them with [`migrate`]. Migration 0002 created
+//!   `projection_checkpoints` before that table moved to `cashflow-projection`; it stays, since
+//!   landed migrations are never edited (ADR 0009).
 #![forbid(unsafe_code)]
 
-pub mod checkpoint;
 pub mod error;
 pub mod jetstream;
 pub mod names;
-pub mod projection;
 pub mod projector;
 pub mod relay;
 mod shutdown;
 pub mod worker;
 
-pub use checkpoint::{CHECKPOINT_CHANNEL, CheckpointWatch, read_checkpoint};
 pub use error::BusError;
 pub use jetstream::{DUPLICATE_WINDOW, connect, ensure_events_stream};
 pub use names::BusNames;
-pub use projection::{Projection, ProjectionError};
-pub use projector::{ProjectorConfig, ProjectorRunner, rebuild};
+pub use projector::{ProjectorConfig, ProjectorRunner};
 pub use relay::{Relay, RelayConfig};
 pub use worker::{WorkerConfig, WorkerRunner};
 
@@ -42,7 +40,9 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::PgPool;
 
 /// Creates the bus's tables; idempotent. Tracked in `_sqlx_migrations_bus`, apart from other
-/// crates' migrations in the same database.
+/// crates' migrations in the same database. Then runs `cashflow_projection::migrate`, since the
+/// projector runner moves projection checkpoints: its migration 1 and this crate's 2 create the
+/// same table, whichever runs first (ADR 0009).
 #[tracing::instrument(name = "bus.migrate", skip(pool), err)]
 pub async fn migrate(pool: &PgPool) -> Result<(), BusError> {
     let migration = |version, description: &'static str, sql: &'static str| {
@@ -54,5 +54,6 @@ pub async fn migrate(pool: &PgPool) -> Result<(), BusError> {
     ]);
     migrator.dangerous_set_table_name("_sqlx_migrations_bus");
     migrator.run(pool).await?;
+    cashflow_projection::migrate(pool).await?;
     Ok(())
 }

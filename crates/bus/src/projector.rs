@@ -1,5 +1,5 @@
 //! The projector runner: feeds one [`Projection`] from its durable JetStream consumer with an
-//! exactly-once effect on the read model, and the offline rebuild.
+//! exactly-once effect on the read model.
 //!
 //! Each batch runs in one transaction that first locks the projection's checkpoint row: events
 //! at or below the checkpoint are skipped (redeliveries, or applied by another replica), the
@@ -8,15 +8,14 @@
 //! which the checkpoint then covers). A gap (a message lost by the stream, or delivered to
 //! another replica that has not committed yet) is filled from the event store directly.
 
-use crate::checkpoint::{lock_checkpoint, save_checkpoint};
 use crate::error::BusError;
 use crate::jetstream::ensure_events_stream;
 use crate::names::{BusNames, decode_event};
-use crate::projection::Projection;
 use crate::shutdown::Shutdown;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
 use cashflow_eventstore::{EventStore, RecordedEvent};
+use cashflow_projection::{Gap, Projection, apply_in_order, first_gap, lock_checkpoint, save_checkpoint};
 use futures::StreamExt;
 use sqlx::postgres::PgPool;
 use std::collections::HashMap;
@@ -33,9 +32,6 @@ pub const REDELIVERIES: &str = "cashflow_projector_redeliveries_total";
 
 /// Events read, and applied in one call, per step of a catch-up from the store.
 const STORE_READ_BATCH: usize = 1000;
-/// Events read, and applied in one call, per step of a rebuild: large, since a projection's
-/// set-based `apply_batch` costs a few statements per batch rather than per event.
-const REBUILD_READ_BATCH: usize = 5000;
 
 /// How a runner batches and retries.
 #[derive(Debug, Clone)]
@@ -73,13 +69,6 @@ pub struct ProjectorRunner {
     jetstream: jetstream::Context,
     names: BusNames,
     config: ProjectorConfig,
-}
-
-/// Where a batch stopped because the next event did not follow the checkpoint.
-#[derive(Debug, Clone, Copy)]
-struct Gap {
-    expected: u64,
-    found: u64,
 }
 
 impl ProjectorRunner {
@@ -345,8 +334,11 @@ impl ProjectorRunner {
                     "the bus delivered position {target} but the event store ends at {checkpoint}"
                 )));
             }
-            let position =
-                apply_in_order(&mut tx, self.projection.as_ref(), Some(&self.names), checkpoint, &events).await?;
+            // Each event gets a span in its command's trace while the batch that holds it is applied.
+            let spans: Vec<_> =
+                events.iter().map(|event| apply_span(&self.names, name, event, event.traceparent.as_deref())).collect();
+            let position = apply_in_order(&mut tx, self.projection.as_ref(), checkpoint, &events).await?;
+            drop(spans);
             save_checkpoint(&mut tx, name, position).await?;
             tx.commit().await?;
             metrics::counter!(EVENTS_APPLIED, "projection" => name).increment(position - checkpoint);
@@ -384,78 +376,4 @@ fn apply_span(
         span.follows_from(&batch);
     }
     span
-}
-
-/// Where `events` (sorted by position) stop following `after` densely, if they do.
-fn first_gap(after: u64, events: &[RecordedEvent]) -> Option<Gap> {
-    events
-        .iter()
-        .zip(after + 1..)
-        .find(|(event, expected)| event.position != *expected)
-        .map(|(event, expected)| Gap { expected, found: event.position })
-}
-
-/// Applies events that must follow `after` densely, in one `apply_batch`; returns the last
-/// position. With `names` (a live catch-up, not a rebuild), each event gets a span in its
-/// command's trace.
-async fn apply_in_order(
-    tx: &mut sqlx::PgConnection,
-    projection: &dyn Projection,
-    names: Option<&BusNames>,
-    after: u64,
-    events: &[RecordedEvent],
-) -> Result<u64, BusError> {
-    if let Some(gap) = first_gap(after, events) {
-        return Err(BusError::Corrupt(format!(
-            "the event store returned position {} after {}",
-            gap.found,
-            gap.expected - 1
-        )));
-    }
-    let spans: Vec<_> = match names {
-        Some(names) => events
-            .iter()
-            .map(|event| apply_span(names, projection.name(), event, event.traceparent.as_deref()))
-            .collect(),
-        None => Vec::new(),
-    };
-    projection.apply_batch(tx, events).await?;
-    drop(spans);
-    Ok(events.last().map_or(after, |event| event.position))
-}
-
-/// Rebuilds a read model from position 0 in ONE transaction: locks the checkpoint row (a live
-/// runner of the projection waits, then carries on after it), resets the tables, replays the
-/// whole store and sets the checkpoint to the last position, which it returns.
-/// `progress(done, head)` is called after each step.
-#[tracing::instrument(name = "projection.rebuild", skip_all, fields(projection = projection.name()), err)]
-pub async fn rebuild(
-    pool: &PgPool,
-    store: &dyn EventStore,
-    projection: &dyn Projection,
-    mut progress: impl FnMut(u64, u64),
-) -> Result<u64, BusError> {
-    let name = projection.name();
-    let mut tx = pool.begin().await?;
-    lock_checkpoint(&mut tx, name).await?;
-    projection.reset(&mut tx).await?;
-    let head = store.head().await?;
-    progress(0, head);
-    let mut position = 0;
-    let mut events = store.read_all(position, REBUILD_READ_BATCH).await?;
-    while let Some(last) = events.last().map(|event| event.position) {
-        // The next batch is read (on another connection) while this one is applied.
-        let (applied, next) = futures::future::join(
-            apply_in_order(&mut tx, projection, None, position, &events),
-            store.read_all(last, REBUILD_READ_BATCH),
-        )
-        .await;
-        position = applied?;
-        events = next?;
-        progress(position, head.max(position));
-    }
-    save_checkpoint(&mut tx, name, position).await?;
-    tx.commit().await?;
-    tracing::info!(projection = name, position, "projection rebuilt");
-    Ok(position)
 }

@@ -341,7 +341,10 @@ impl Relay {
             .fetch_optional(&self.pool)
             .await?;
         match row {
-            Some(row) => crate::checkpoint::to_position(row.try_get("position")?),
+            Some(row) => {
+                let position: i64 = row.try_get("position")?;
+                u64::try_from(position).map_err(|_| BusError::Corrupt(format!("negative relay position {position}")))
+            }
             None => Ok(0),
         }
     }
@@ -358,12 +361,14 @@ impl Relay {
 
     #[tracing::instrument(name = "relay.save_checkpoint", skip(self), err)]
     async fn save_checkpoint(&self, position: u64) -> Result<(), BusError> {
+        let position = i64::try_from(position)
+            .map_err(|_| BusError::Corrupt(format!("position {position} does not fit a BIGINT")))?;
         sqlx::query(
             "INSERT INTO relay_checkpoint (stream, position, updated_at) VALUES ($1, $2, now())
              ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
         )
         .bind(self.names.events_stream())
-        .bind(crate::checkpoint::to_db(position)?)
+        .bind(position)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -19,6 +19,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<PgPool> {
         .context("creating the database")?;
     let pool = connect(config).await?;
     cashflow_eventstore::PgEventStore::migrate(&pool).await.context("event store migrations")?;
+    cashflow_projection::migrate(&pool).await.context("projection checkpoint migrations")?;
     cashflow_bus::migrate(&pool).await.context("bus migrations")?;
     cashflow_projection_ledger::migrate(&pool).await.context("ledger migrations")?;
     cashflow_projection_invoices::migrate(&pool).await.context("invoices migrations")?;

@@ -17,7 +17,7 @@ const SCAN_BATCH: usize = 5_000;
 pub async fn rebuild(config: &Config, name: ProjectionName) -> anyhow::Result<()> {
     let pool = database::prepare(config).await?;
     let store = PgEventStore::new(pool.clone());
-    let projection: Box<dyn cashflow_bus::Projection> = match name {
+    let projection: Box<dyn cashflow_projection::Projection> = match name {
         ProjectionName::Ledger => Box::new(cashflow_projection_ledger::LedgerProjection),
         ProjectionName::Invoices => Box::new(cashflow_projection_invoices::InvoicesProjection),
     };
@@ -28,7 +28,7 @@ pub async fn rebuild(config: &Config, name: ProjectionName) -> anyhow::Result<()
     );
     bar.set_message(projection.name());
     let started = Instant::now();
-    let last = cashflow_bus::rebuild(&pool, &store, projection.as_ref(), |done, head| {
+    let last = cashflow_projection::rebuild(&pool, &store, projection.as_ref(), |done, head| {
         bar.set_length(head);
         bar.set_position(done);
     })

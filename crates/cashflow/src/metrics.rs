@@ -152,7 +152,7 @@ impl Sources {
     }
 
     async fn projection_lag(&self, projection: &'static str, head: u64) -> anyhow::Result<()> {
-        let checkpoint = cashflow_bus::read_checkpoint(&self.pool, projection).await?;
+        let checkpoint = cashflow_projection::read_checkpoint(&self.pool, projection).await?;
         let behind = head.saturating_sub(checkpoint);
         metrics::gauge!(PROJECTION_LAG, "projection" => projection).set(behind as f64);
         let seconds = if behind == 0 {

@@ -1,9 +1,9 @@
 //! A projection on a database of its own, fed events directly: no store, no bus.
 
 use crate::database::TestDatabase;
-use cashflow_bus::{Projection, ProjectionError};
 use cashflow_eventstore::RecordedEvent;
-use sqlx::PgPool;
+use cashflow_projection::{Projection, ProjectionError};
+use sqlx::{PgConnection, PgPool};
 
 /// What a projection's tests tell [`ProjectionDb`]: the projection, the migrations of the tables
 /// it needs (each crate owns its own), and how to read those tables back.
@@ -13,6 +13,13 @@ pub trait ProjectionUnderTest: Send + Sync + 'static {
     type Dump;
 
     fn projection() -> Self::Projection;
+    /// Applies one event the simple way, event by event: the oracle the runner's
+    /// `apply_batch` is compared with.
+    fn apply_one(
+        projection: &Self::Projection,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
     fn migrate(pool: &PgPool) -> impl Future<Output = ()> + Send;
     fn dump(pool: &PgPool) -> impl Future<Output = Self::Dump> + Send;
 }
@@ -43,7 +50,7 @@ impl<T: ProjectionUnderTest> ProjectionDb<T> {
         T::dump(&self.pool).await
     }
 
-    /// Applies events one `apply` at a time, all in one transaction.
+    /// Applies events one [`ProjectionUnderTest::apply_one`] at a time, all in one transaction.
     pub async fn apply(&self, events: &[RecordedEvent]) {
         self.try_apply(events).await.expect("apply events");
     }
@@ -52,13 +59,13 @@ impl<T: ProjectionUnderTest> ProjectionDb<T> {
     pub async fn try_apply(&self, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
         let mut tx = self.pool.begin().await?;
         for event in events {
-            self.projection.apply(&mut tx, event).await?;
+            T::apply_one(&self.projection, &mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Applies events one `apply` at a time, `size` events a transaction.
+    /// Applies events one [`ProjectionUnderTest::apply_one`] at a time, `size` events a transaction.
     pub async fn apply_in_batches(&self, events: &[RecordedEvent], size: usize) {
         for chunk in events.chunks(size) {
             self.apply(chunk).await;

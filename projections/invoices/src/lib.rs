@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //!
-//! - [`projection`]: [`InvoicesProjection`], the bus's `Projection` that folds invoice events
-//!   into the `invoices` table.
+//! - [`projection`]: [`InvoicesProjection`], the `cashflow_projection::Projection` that folds
+//!   invoice events into the `invoices` table.
 //! - [`queries`]: [`InvoiceQueries`], the owner-scoped reads, with keyset pagination newest first.
 //! - [`schema`]: [`migrate`], which applies `migrations/` (tracked in `_sqlx_migrations_invoices`).
 //! - `columns`: how domain values are stored in columns, shared by both sides.

@@ -6,19 +6,18 @@
 //! another owner's name, changes nothing. Rows hold only values taken from events, so
 //! replaying the store from position 0 writes an identical table.
 //!
-//! Invoices arrive at the pace people photograph receipts, so the port's default
-//! `apply_batch` (each event in turn) is fast enough and `apply` is the only write path.
+//! Invoices arrive at the pace people photograph receipts, so `apply_batch` applies each
+//! event in turn, a statement each: fast enough, and one write path.
 
 use crate::columns::status_text;
 use async_trait::async_trait;
-use cashflow_bus::{Projection, ProjectionError};
+use cashflow_domain::InvoiceId;
 use cashflow_domain::invoice::{InvoiceEvent, InvoiceStatus, Read};
-use cashflow_domain::{DomainEvent, EventDecodeError, InvoiceId};
 use cashflow_eventstore::RecordedEvent;
+use cashflow_projection::decode::{aggregate_id, decode, to_bigint};
+use cashflow_projection::{Projection, ProjectionError};
 use rust_decimal::Decimal;
-use serde_json::Value;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// The invoices read model's projection. Stateless: everything it knows is in the table.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,21 +29,11 @@ impl Projection for InvoicesProjection {
         crate::NAME
     }
 
-    /// Applies one event. Other aggregates' streams, and invoice event types this projection
-    /// does not know (added later), are skipped; a known type that cannot be decoded is
-    /// [`ProjectionError::Decode`], so the projector stops rather than silently diverge.
-    #[tracing::instrument(
-        name = "invoices.apply",
-        skip_all,
-        fields(position = event.position, stream_id = %event.stream_id, event_type = %event.event_type),
-        err
-    )]
-    async fn apply(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-        if event.stream_category() != InvoiceId::STREAM_CATEGORY {
-            return Ok(());
-        }
-        if let Some(decoded) = decode(event)? {
-            apply_invoice(tx, event, decoded).await?;
+    /// Applies each event in turn with [`apply`](InvoicesProjection::apply).
+    #[tracing::instrument(name = "invoices.apply_batch", skip_all, fields(events = events.len()), err)]
+    async fn apply_batch(&self, tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(tx, event).await?;
         }
         Ok(())
     }
@@ -57,42 +46,25 @@ impl Projection for InvoicesProjection {
     }
 }
 
-/// The invoice event, or `None` for an event type the aggregate does not (yet) have.
-fn decode(event: &RecordedEvent) -> Result<Option<InvoiceEvent>, ProjectionError> {
-    match InvoiceEvent::decode(&event.event_type, event.schema_version, event.payload.clone()) {
-        Ok(decoded) => Ok(Some(decoded)),
-        // `Unknown` also means "a schema version with no upcast" for a type we do know; probing
-        // the type at today's version tells the two apart, and only the unknown type is skipped.
-        Err(EventDecodeError::Unknown { .. }) if !is_known_type(&event.event_type) => {
-            tracing::debug!(event_type = %event.event_type, "event type unknown to the invoices projection; skipped");
-            Ok(None)
+impl InvoicesProjection {
+    /// Applies one event. Other aggregates' streams, and invoice event types this projection
+    /// does not know (added later), are skipped; a known type that cannot be decoded is
+    /// [`ProjectionError::Decode`], so the projector stops rather than silently diverge.
+    #[tracing::instrument(
+        name = "invoices.apply",
+        skip_all,
+        fields(position = event.position, stream_id = %event.stream_id, event_type = %event.event_type),
+        err
+    )]
+    pub async fn apply(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        if event.stream_category() != InvoiceId::STREAM_CATEGORY {
+            return Ok(());
         }
-        Err(error) => Err(decode_error(event, error.to_string())),
+        if let Some(decoded) = decode::<InvoiceEvent>(event)? {
+            apply_invoice(tx, event, decoded).await?;
+        }
+        Ok(())
     }
-}
-
-fn is_known_type(event_type: &str) -> bool {
-    !matches!(
-        InvoiceEvent::decode(event_type, InvoiceEvent::SCHEMA_VERSION, Value::Null),
-        Err(EventDecodeError::Unknown { .. })
-    )
-}
-
-fn decode_error(event: &RecordedEvent, reason: String) -> ProjectionError {
-    ProjectionError::Decode { event_type: event.event_type.clone(), position: event.position, reason }
-}
-
-/// The invoice id: the `<uuid>` of the event's `invoice-<uuid>` stream.
-fn invoice_id(event: &RecordedEvent) -> Result<Uuid, ProjectionError> {
-    event
-        .stream_id
-        .split_once('-')
-        .and_then(|(_, id)| Uuid::parse_str(id).ok())
-        .ok_or_else(|| decode_error(event, format!("stream id {} does not end in a UUID", event.stream_id)))
-}
-
-fn to_bigint(event: &RecordedEvent, what: &str, value: u64) -> Result<i64, ProjectionError> {
-    i64::try_from(value).map_err(|_| decode_error(event, format!("{what} {value} overflows BIGINT")))
 }
 
 /// A reading's value and its confidence, for a value column and its confidence column.
@@ -108,7 +80,7 @@ async fn apply_invoice(
     event: &RecordedEvent,
     decoded: InvoiceEvent,
 ) -> Result<(), ProjectionError> {
-    let id = invoice_id(event)?;
+    let id = aggregate_id(event)?;
     let version = to_bigint(event, "version", event.version)?;
     let query = match &decoded {
         InvoiceEvent::InvoiceUploaded { filename, content_kind, size_bytes, sha256, blob_key, account_id, .. } => {
@@ -195,60 +167,4 @@ async fn apply_invoice(
     };
     query.execute(&mut *tx).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{TimeZone, Utc};
-
-    fn recorded(stream_id: &str, event_type: &str, schema_version: u32, payload: Value) -> RecordedEvent {
-        RecordedEvent {
-            event_id: Uuid::now_v7(),
-            stream_id: stream_id.to_owned(),
-            version: 1,
-            position: 7,
-            event_type: event_type.to_owned(),
-            schema_version,
-            payload,
-            owner: Uuid::now_v7(),
-            command_id: Uuid::now_v7(),
-            correlation_id: Uuid::now_v7(),
-            causation_id: None,
-            traceparent: None,
-            recorded_at: Utc.timestamp_opt(0, 0).unwrap(),
-            hash: [0; 32],
-        }
-    }
-
-    #[test]
-    fn an_event_type_the_aggregate_does_not_have_is_skipped() {
-        let event = recorded("invoice-x", "InvoiceArchived", 1, serde_json::json!({"why": "x"}));
-        assert!(decode(&event).unwrap().is_none());
-    }
-
-    #[test]
-    fn a_malformed_payload_of_a_known_type_is_a_decode_error() {
-        let event = recorded("invoice-x", "InvoiceScanFailed", 1, serde_json::json!({"reason": 3}));
-        let error = decode(&event).unwrap_err();
-        assert!(
-            matches!(&error, ProjectionError::Decode { event_type, position: 7, .. } if event_type == "InvoiceScanFailed"),
-            "{error:?}"
-        );
-    }
-
-    #[test]
-    fn a_known_type_at_a_schema_version_without_upcast_is_a_decode_error() {
-        let event = recorded("invoice-x", "InvoiceScanFailed", 99, serde_json::json!({"reason": "blurry"}));
-        assert!(matches!(decode(&event), Err(ProjectionError::Decode { .. })));
-    }
-
-    #[test]
-    fn the_invoice_id_is_the_uuid_after_the_category() {
-        let id = Uuid::now_v7();
-        let event = recorded(&format!("invoice-{id}"), "InvoiceLinked", 1, Value::Null);
-        assert_eq!(invoice_id(&event).unwrap(), id);
-        let event = recorded("invoice-nope", "InvoiceLinked", 1, Value::Null);
-        assert!(matches!(invoice_id(&event), Err(ProjectionError::Decode { .. })));
-    }
 }

@@ -3,45 +3,17 @@
 
 mod cursor;
 
+pub use cashflow_projection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryError};
 pub use cursor::{InvalidPageToken, InvoiceCursor};
 
 use crate::columns::parse_status;
 use cashflow_domain::invoice::{Confidence, InvoiceStatus, Read};
+use cashflow_projection::query::{effective_page_size, push_page, split_page, unsigned};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
-use thiserror::Error;
 use uuid::Uuid;
-
-/// The page size used when a request leaves it at 0.
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
-/// The largest page served; a larger request gets this many.
-pub const MAX_PAGE_SIZE: u32 = 500;
-
-/// Errors of the invoices reads, by how a caller should react.
-#[derive(Debug, Error)]
-pub enum QueryError {
-    /// The database cannot be reached, is overloaded or refused the query: retry later,
-    /// answer `UNAVAILABLE`.
-    #[error("invoices read model unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    /// A stored row is not what the projection writes: an operator's problem, answer `INTERNAL`.
-    #[error("invoices read model data is corrupt: {0}")]
-    Corrupt(String),
-}
-
-impl From<sqlx::Error> for QueryError {
-    fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::ColumnNotFound(_)
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::TypeNotFound { .. } => Self::Corrupt(error.to_string()),
-            other => Self::Unavailable(other),
-        }
-    }
-}
 
 /// One page of invoices, newest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,28 +136,16 @@ impl InvoiceQueries {
         page_size: u32,
         after: Option<InvoiceCursor>,
     ) -> Result<InvoicePage, QueryError> {
-        let page_size = match page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n => n.min(MAX_PAGE_SIZE),
-        } as usize;
+        let page_size = effective_page_size(page_size) as usize;
         let mut query = QueryBuilder::<Postgres>::new(concat!(select_invoices!(), "WHERE owner = "));
         query.push_bind(owner);
-        if let Some(after) = after {
-            query.push(" AND (uploaded_at, id) < (").push_bind(after.uploaded_at);
-            query.push(", ").push_bind(after.invoice_id).push(")");
-        }
-        // One more row than the page tells whether another page exists. The limit is written
-        // in (a bounded integer, not input text) so that even a generic plan reads a few
-        // rows in index order rather than sorting all of them.
-        query.push(" ORDER BY uploaded_at DESC, id DESC LIMIT ").push(page_size + 1);
+        push_page(&mut query, "uploaded_at", after.map(|a| (a.uploaded_at, a.invoice_id)), page_size);
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut invoices = rows.iter().map(invoice_view).collect::<Result<Vec<_>, _>>()?;
-        let next = if invoices.len() > page_size {
-            invoices.truncate(page_size);
-            invoices.last().map(|i| InvoiceCursor { uploaded_at: i.uploaded_at, invoice_id: i.invoice_id })
-        } else {
-            None
-        };
+        let next = split_page(&mut invoices, page_size, |i| InvoiceCursor {
+            uploaded_at: i.uploaded_at,
+            invoice_id: i.invoice_id,
+        });
         Ok(InvoicePage { invoices, next })
     }
 
@@ -243,9 +203,4 @@ where
         (None, None) => Ok(None),
         _ => Err(QueryError::Corrupt(format!("{value} and {confidence} must be both set or both NULL"))),
     }
-}
-
-fn unsigned(row: &PgRow, column: &str) -> Result<u64, QueryError> {
-    let value: i64 = row.try_get(column)?;
-    u64::try_from(value).map_err(|_| QueryError::Corrupt(format!("negative {column} {value}")))
 }

@@ -3,10 +3,10 @@
 
 mod common;
 
-use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::invoice::{Confidence, ContentKind, InvoiceStatus, Reading};
 use cashflow_domain::{AccountId, MovementId, UserId};
 use cashflow_eventstore::EventStore;
+use cashflow_projection::{Projection, ProjectionError};
 use cashflow_projection_invoices::{InvoiceQueries, InvoiceView, InvoicesProjection};
 use cashflow_testkit::recorded_event as forged;
 use common::{TestDb, World, date, dec, full_reading, read, rich_history};
@@ -320,12 +320,12 @@ async fn a_rebuild_from_position_zero_gives_the_live_table() {
 
     // The bus's rebuild into a second database, and over the live one (after its reset).
     let rebuilt = TestDb::new().await;
-    let position = cashflow_bus::rebuild(&rebuilt.pool, &store, &InvoicesProjection, |_, _| {}).await.unwrap();
+    let position = cashflow_projection::rebuild(&rebuilt.pool, &store, &InvoicesProjection, |_, _| {}).await.unwrap();
     assert_eq!(position, events.len() as u64);
     assert_eq!(rebuilt.dump().await, live_dump, "a second database");
-    cashflow_bus::rebuild(&live.pool, &store, &InvoicesProjection, |_, _| {}).await.unwrap();
+    cashflow_projection::rebuild(&live.pool, &store, &InvoicesProjection, |_, _| {}).await.unwrap();
     assert_eq!(live.dump().await, live_dump, "rebuilt in place");
-    assert_eq!(cashflow_bus::read_checkpoint(&live.pool, "invoices").await.unwrap(), position);
+    assert_eq!(cashflow_projection::read_checkpoint(&live.pool, "invoices").await.unwrap(), position);
 
     // One event at a time gives the same table too.
     rebuilt.reset().await;

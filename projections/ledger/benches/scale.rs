@@ -80,7 +80,7 @@ async fn main() {
     let options = connect_options(database.url()).expect("a PostgreSQL URL");
     let pool = pool_options().max_connections(8).connect_with(options).await.expect("connect");
     PgEventStore::migrate(&pool).await.expect("event store migrations");
-    cashflow_bus::migrate(&pool).await.expect("bus migrations");
+    cashflow_projection::migrate(&pool).await.expect("projection migrations");
     cashflow_projection_ledger::migrate(&pool).await.expect("ledger migrations");
 
     let started = Instant::now();
@@ -90,7 +90,7 @@ async fn main() {
     println!("seeded {events} events for {users} users in {:.1} s", started.elapsed().as_secs_f64());
 
     let started = Instant::now();
-    cashflow_bus::rebuild(&pool, &store, &LedgerProjection, |_, _| {}).await.expect("rebuild");
+    cashflow_projection::rebuild(&pool, &store, &LedgerProjection, |_, _| {}).await.expect("rebuild");
     let rebuild_seconds = started.elapsed().as_secs_f64();
     let rebuild_rate = events as f64 / rebuild_seconds;
     let (raw_rows, raw_seconds) = raw_copy(&pool).await;

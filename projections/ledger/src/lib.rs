@@ -2,8 +2,11 @@
 //!
 //! # Layout
 //!
-//! - [`projection`]: [`LedgerProjection`], the bus's `Projection` that folds account, category
-//!   (with its categorisation rules) and movement events into the `ledger_*` tables.
+//! - [`projection`]: [`LedgerProjection`], the `cashflow_projection::Projection` that folds
+//!   account, category (with its categorisation rules) and movement events into the `ledger_*`
+//!   tables, a batch at a time: its row cache (`projection/cache.rs`), fold (`fold.rs`) and SQL
+//!   (`sql.rs`); with the `oracle` feature, the one-event reference the tests compare it with
+//!   (`oracle.rs`).
 //! - [`queries`]: [`LedgerQueries`], the owner-scoped reads, with keyset pagination of movements,
 //!   and the rules and the movements they may categorise.
 //! - `lookups`: the application's [`cashflow_app::LedgerLookups`] port, answered by [`LedgerQueries`].

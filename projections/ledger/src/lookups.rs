@@ -7,24 +7,23 @@ use cashflow_domain::{AccountId, UserId};
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-impl From<QueryError> for PortError {
-    fn from(error: QueryError) -> Self {
-        match error {
-            QueryError::Unavailable(_) => Self::Unavailable(error.to_string()),
-            QueryError::Corrupt(_) => Self::Failed(error.to_string()),
-        }
+/// Down is worth a retry; corrupt rows are not.
+fn port_error(error: QueryError) -> PortError {
+    match error {
+        QueryError::Unavailable(_) => PortError::Unavailable(error.to_string()),
+        QueryError::Corrupt(_) => PortError::Failed(error.to_string()),
     }
 }
 
 #[async_trait::async_trait]
 impl LedgerLookups for LedgerQueries {
     async fn account_ids(&self, owner: UserId) -> Result<Vec<AccountId>, PortError> {
-        let balances = self.balances(owner.as_uuid()).await?;
+        let balances = self.balances(owner.as_uuid()).await.map_err(port_error)?;
         Ok(balances.into_iter().map(|account| AccountId::from_uuid(account.account_id)).collect())
     }
 
     async fn compiled_rules(&self, owner: UserId) -> Result<Vec<CompiledRule>, PortError> {
-        Ok(LedgerQueries::compiled_rules(self, owner.as_uuid()).await?)
+        LedgerQueries::compiled_rules(self, owner.as_uuid()).await.map_err(port_error)
     }
 
     async fn rule_candidates(
@@ -35,6 +34,6 @@ impl LedgerLookups for LedgerQueries {
         after: Option<(NaiveDate, Uuid)>,
         limit: u32,
     ) -> Result<Vec<RuleCandidate>, PortError> {
-        Ok(LedgerQueries::rule_candidates(self, owner.as_uuid(), from, to, after, limit).await?)
+        LedgerQueries::rule_candidates(self, owner.as_uuid(), from, to, after, limit).await.map_err(port_error)
     }
 }

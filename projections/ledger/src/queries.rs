@@ -3,47 +3,19 @@
 
 mod cursor;
 
+pub use cashflow_projection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryError};
 pub use cursor::PageCursor;
 
 use crate::columns::{category_from_key, direction_text, first_of_month, parse_direction};
 pub use cashflow_app::RuleCandidate;
 use cashflow_domain::movement::Direction;
 use cashflow_domain::rule::{CompiledRule, Rule};
+use cashflow_projection::query::{effective_page_size, push_page, split_page, unsigned};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
-use thiserror::Error;
 use uuid::Uuid;
-
-/// The page size used when a request leaves it at 0.
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
-/// The largest page served; a larger request gets this many.
-pub const MAX_PAGE_SIZE: u32 = 500;
-
-/// Errors of the ledger's reads, by how a caller should react.
-#[derive(Debug, Error)]
-pub enum QueryError {
-    /// The database cannot be reached, is overloaded or refused the query: retry later,
-    /// answer `UNAVAILABLE`.
-    #[error("ledger read model unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    /// A stored row is not what the projection writes: an operator's problem, answer `INTERNAL`.
-    #[error("ledger read model data is corrupt: {0}")]
-    Corrupt(String),
-}
-
-impl From<sqlx::Error> for QueryError {
-    fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::ColumnNotFound(_)
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::TypeNotFound { .. } => Self::Corrupt(error.to_string()),
-            other => Self::Unavailable(other),
-        }
-    }
-}
 
 /// Which movements to list; every field left `None` matches all. Dates are inclusive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -134,10 +106,7 @@ impl LedgerQueries {
         page_size: u32,
         after: Option<&PageCursor>,
     ) -> Result<MovementPage, QueryError> {
-        let page_size = match page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n => n.min(MAX_PAGE_SIZE),
-        } as usize;
+        let page_size = effective_page_size(page_size) as usize;
         // Only the filters given are written into the SQL, so each combination gets a plan
         // on its own index rather than one generic plan of `$n IS NULL OR …`.
         let mut query = QueryBuilder::<Postgres>::new(
@@ -161,22 +130,13 @@ impl LedgerQueries {
         if let Some(to) = filter.to {
             query.push(" AND occurred_on <= ").push_bind(to);
         }
-        if let Some(after) = after {
-            query.push(" AND (occurred_on, id) < (").push_bind(after.occurred_on);
-            query.push(", ").push_bind(after.movement_id).push(")");
-        }
-        // One more row than the page tells whether another page exists. The limit is written
-        // in (a bounded integer, not input text) so that even a cached generic plan knows it
-        // wants a few rows in index order, not a sort of all of them.
-        query.push(" ORDER BY occurred_on DESC, id DESC LIMIT ").push(page_size + 1);
+        push_page(&mut query, "occurred_on", after.map(|a| (a.occurred_on, a.movement_id)), page_size);
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut movements = rows.iter().map(movement_view).collect::<Result<Vec<_>, _>>()?;
-        let next = if movements.len() > page_size {
-            movements.truncate(page_size);
-            movements.last().map(|m| PageCursor { occurred_on: m.occurred_on, movement_id: m.movement_id })
-        } else {
-            None
-        };
+        let next = split_page(&mut movements, page_size, |m| PageCursor {
+            occurred_on: m.occurred_on,
+            movement_id: m.movement_id,
+        });
         Ok(MovementPage { movements, next })
     }
 
@@ -314,10 +274,7 @@ impl LedgerQueries {
         after: Option<(NaiveDate, Uuid)>,
         limit: u32,
     ) -> Result<Vec<RuleCandidate>, QueryError> {
-        let limit = match limit {
-            0 => DEFAULT_PAGE_SIZE,
-            n => n.min(MAX_PAGE_SIZE),
-        };
+        let limit = effective_page_size(limit);
         let rows = sqlx::query(
             "SELECT id, occurred_on, description, counterparty, amount, direction, category_id
              FROM ledger_movements
@@ -350,7 +307,8 @@ impl LedgerQueries {
     }
 }
 
-fn movement_view(row: &PgRow) -> Result<MovementView, QueryError> {
+/// A `ledger_movements` row as shown; the batch's row cache reads stored movements with it too.
+pub(crate) fn movement_view(row: &PgRow) -> Result<MovementView, QueryError> {
     Ok(MovementView {
         movement_id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
@@ -369,9 +327,4 @@ fn movement_view(row: &PgRow) -> Result<MovementView, QueryError> {
 fn direction(row: &PgRow) -> Result<Direction, QueryError> {
     let text: &str = row.try_get("direction")?;
     parse_direction(text).ok_or_else(|| QueryError::Corrupt(format!("unknown direction {text:?}")))
-}
-
-fn unsigned(row: &PgRow, column: &str) -> Result<u64, QueryError> {
-    let value: i64 = row.try_get(column)?;
-    u64::try_from(value).map_err(|_| QueryError::Corrupt(format!("negative {column} {value}")))
 }

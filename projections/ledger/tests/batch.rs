@@ -3,10 +3,10 @@
 
 mod common;
 
-use cashflow_bus::Projection;
 use cashflow_domain::UserId;
 use cashflow_domain::movement::Direction;
 use cashflow_eventstore::RecordedEvent;
+use cashflow_projection::Projection;
 use cashflow_projection_ledger::LedgerProjection;
 use chrono::Days;
 use common::{TestDb, World, date, rich_history};
@@ -191,7 +191,7 @@ async fn a_batch_with_an_undecodable_event_writes_nothing() {
     let mut tx = db.pool.begin().await.unwrap();
     let error = LedgerProjection.apply_batch(&mut tx, &events).await.unwrap_err();
     assert!(
-        matches!(&error, cashflow_bus::ProjectionError::Decode { position: 3, .. }),
+        matches!(&error, cashflow_projection::ProjectionError::Decode { position: 3, .. }),
         "the malformed event is named: {error:?}"
     );
     drop(tx);

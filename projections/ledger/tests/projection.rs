@@ -3,9 +3,9 @@
 
 mod common;
 
-use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::UserId;
 use cashflow_domain::movement::Direction;
+use cashflow_projection::{Projection, ProjectionError};
 use cashflow_projection_ledger::{CategorySummaryRow, LedgerProjection, LedgerQueries, MovementFilter, NAME};
 use cashflow_testkit::recorded_event as forged;
 use common::{TestDb, World, date, dec, rich_history};

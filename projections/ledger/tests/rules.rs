@@ -3,11 +3,11 @@
 
 mod common;
 
-use cashflow_bus::{Projection, ProjectionError};
 use cashflow_domain::UserId;
 use cashflow_domain::movement::Direction;
 use cashflow_domain::rule::{CompiledRule, Rule};
 use cashflow_eventstore::RecordedEvent;
+use cashflow_projection::{Projection, ProjectionError};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries, RuleCandidate};
 use chrono::NaiveDate;
 use common::{TestDb, World, date, dec, rich_history};

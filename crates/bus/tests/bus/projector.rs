@@ -3,10 +3,9 @@
 
 use crate::common::{PATIENCE, Running, TestEnv};
 use async_trait::async_trait;
-use cashflow_bus::{
-    CheckpointWatch, Projection, ProjectionError, ProjectorConfig, ProjectorRunner, read_checkpoint, rebuild,
-};
+use cashflow_bus::{ProjectorConfig, ProjectorRunner};
 use cashflow_eventstore::RecordedEvent;
+use cashflow_projection::{CheckpointWatch, Projection, ProjectionError, read_checkpoint, rebuild};
 use sqlx::{PgConnection, Row};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,13 +24,6 @@ struct Counting {
 impl Counting {
     fn new(fail_once_at: Option<u64>) -> Arc<Self> {
         Arc::new(Self { fail_once_at, failed: AtomicBool::new(false) })
-    }
-}
-
-#[async_trait]
-impl Projection for Counting {
-    fn name(&self) -> &'static str {
-        NAME
     }
 
     async fn apply(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -58,6 +50,20 @@ impl Projection for Counting {
         .await?;
         Ok(())
     }
+}
+
+#[async_trait]
+impl Projection for Counting {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn apply_batch(&self, tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(tx, event).await?;
+        }
+        Ok(())
+    }
 
     async fn reset(&self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         sqlx::query("DELETE FROM test_counts").execute(&mut *tx).await?;
@@ -76,8 +82,8 @@ impl Projection for SlowReset {
         self.0.name()
     }
 
-    async fn apply(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-        self.0.apply(tx, event).await
+    async fn apply_batch(&self, tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        self.0.apply_batch(tx, events).await
     }
 
     async fn reset(&self, tx: &mut PgConnection) -> Result<(), ProjectionError> {

@@ -1,5 +1,6 @@
 //! [`InvoiceCursor`]: where the next page of invoices starts, as an opaque page token.
 
+use cashflow_projection::page_token;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 use uuid::Uuid;
@@ -24,32 +25,19 @@ impl InvalidPageToken {
     pub const FIELD: &'static str = "page_token";
 }
 
-/// The token's layout, so a later one can be told apart.
-const FORMAT: u8 = 1;
-const LEN: usize = 1 + 8 + 16;
-
 impl InvoiceCursor {
     /// An opaque, URL-safe token (lowercase hex) that [`InvoiceCursor::decode`] reads back.
     /// Timestamps are kept to the microsecond, as PostgreSQL stores them.
     pub fn encode(&self) -> String {
-        let mut bytes = [0u8; LEN];
-        bytes[0] = FORMAT;
-        bytes[1..9].copy_from_slice(&self.uploaded_at.timestamp_micros().to_be_bytes());
-        bytes[9..].copy_from_slice(self.invoice_id.as_bytes());
-        hex::encode(bytes)
+        page_token::encode(&[&self.uploaded_at.timestamp_micros().to_be_bytes(), self.invoice_id.as_bytes()])
     }
 
     /// The cursor in a token from [`InvoiceCursor::encode`].
     pub fn decode(token: &str) -> Result<Self, InvalidPageToken> {
-        let mut bytes = [0u8; LEN];
-        hex::decode_to_slice(token, &mut bytes).map_err(|_| InvalidPageToken)?;
-        if bytes[0] != FORMAT {
-            return Err(InvalidPageToken);
-        }
-        let micros = i64::from_be_bytes(bytes[1..9].try_into().map_err(|_| InvalidPageToken)?);
-        let uploaded_at = DateTime::from_timestamp_micros(micros).ok_or(InvalidPageToken)?;
-        let invoice_id = Uuid::from_bytes(bytes[9..].try_into().map_err(|_| InvalidPageToken)?);
-        Ok(Self { uploaded_at, invoice_id })
+        let key: [u8; 8 + 16] = page_token::decode(token).ok_or(InvalidPageToken)?;
+        let (micros, id) = key.split_first_chunk().ok_or(InvalidPageToken)?;
+        let uploaded_at = DateTime::from_timestamp_micros(i64::from_be_bytes(*micros)).ok_or(InvalidPageToken)?;
+        Ok(Self { uploaded_at, invoice_id: Uuid::from_slice(id).map_err(|_| InvalidPageToken)? })
     }
 }
 

@@ -10,11 +10,12 @@ use cashflow_domain::{AccountId, Amount, Counterparty, Currency, InvoiceId, Move
 use cashflow_eventstore::{
     AppendRequest, CommandMetadata, EventStore, ExpectedVersion, InMemoryEventStore, NewEvent, RecordedEvent,
 };
+use cashflow_projection::ProjectionError;
 use cashflow_projection_invoices::{InvoicesProjection, migrate};
 use cashflow_testkit::{ProjectionDb, ProjectionUnderTest, Stamper};
 use chrono::{NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use std::collections::HashMap;
 
 /// The invoices projection on a database of its own.
@@ -30,10 +31,18 @@ impl ProjectionUnderTest for Invoices {
         InvoicesProjection
     }
 
+    async fn apply_one(
+        projection: &InvoicesProjection,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        projection.apply(tx, event).await
+    }
+
     /// The invoices table and the bus's checkpoints.
     async fn migrate(pool: &PgPool) {
         migrate(pool).await.unwrap();
-        cashflow_bus::migrate(pool).await.unwrap();
+        cashflow_projection::migrate(pool).await.unwrap();
     }
 
     /// Every row of `invoices` as JSON text, in id order: equal dumps mean equal contents,

@@ -1,5 +1,6 @@
 //! [`PageCursor`]: where the next page of movements starts, as an opaque page token.
 
+use cashflow_projection::page_token;
 use chrono::{Datelike, NaiveDate};
 use uuid::Uuid;
 
@@ -12,32 +13,19 @@ pub struct PageCursor {
     pub movement_id: Uuid,
 }
 
-/// The token's layout, so a later one can be told apart.
-const FORMAT: u8 = 1;
-const LEN: usize = 1 + 4 + 16;
-
 impl PageCursor {
     /// An opaque, URL-safe token (lowercase hex) that [`PageCursor::decode`] reads back.
     pub fn encode(&self) -> String {
-        let mut bytes = [0u8; LEN];
-        bytes[0] = FORMAT;
-        bytes[1..5].copy_from_slice(&self.occurred_on.num_days_from_ce().to_be_bytes());
-        bytes[5..].copy_from_slice(self.movement_id.as_bytes());
-        hex::encode(bytes)
+        page_token::encode(&[&self.occurred_on.num_days_from_ce().to_be_bytes(), self.movement_id.as_bytes()])
     }
 
     /// The cursor in a token from [`PageCursor::encode`]; `None` for anything else, which the
     /// API answers as an invalid `page_token`.
     pub fn decode(token: &str) -> Option<Self> {
-        let mut bytes = [0u8; LEN];
-        hex::decode_to_slice(token, &mut bytes).ok()?;
-        if bytes[0] != FORMAT {
-            return None;
-        }
-        let days = i32::from_be_bytes(bytes[1..5].try_into().ok()?);
-        let occurred_on = NaiveDate::from_num_days_from_ce_opt(days)?;
-        let movement_id = Uuid::from_bytes(bytes[5..].try_into().ok()?);
-        Some(Self { occurred_on, movement_id })
+        let key: [u8; 4 + 16] = page_token::decode(token)?;
+        let (days, id) = key.split_first_chunk()?;
+        let occurred_on = NaiveDate::from_num_days_from_ce_opt(i32::from_be_bytes(*days))?;
+        Some(Self { occurred_on, movement_id: Uuid::from_slice(id).ok()? })
     }
 }
 

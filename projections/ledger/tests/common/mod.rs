@@ -14,10 +14,11 @@ use cashflow_domain::{
     SignedAmount, UserId,
 };
 use cashflow_eventstore::RecordedEvent;
+use cashflow_projection::ProjectionError;
 use cashflow_projection_ledger::{LedgerProjection, migrate};
 use cashflow_testkit::{ProjectionDb, ProjectionUnderTest, Stamper};
 use chrono::{NaiveDate, TimeZone, Utc};
-use sqlx::{AssertSqlSafe, PgPool, Row};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -35,6 +36,14 @@ impl ProjectionUnderTest for Ledger {
 
     fn projection() -> LedgerProjection {
         LedgerProjection
+    }
+
+    async fn apply_one(
+        projection: &LedgerProjection,
+        tx: &mut PgConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        projection.apply(tx, event).await
     }
 
     async fn migrate(pool: &PgPool) {

@@ -1,4 +1,4 @@
-//! The port a read model implements to be run by the [`ProjectorRunner`](crate::ProjectorRunner).
+//! The port a read model implements, to be fed by the bus's projector runner or by [`rebuild`](crate::rebuild()).
 
 use cashflow_eventstore::RecordedEvent;
 
@@ -7,23 +7,16 @@ use cashflow_eventstore::RecordedEvent;
 /// The runner and the rebuild call [`apply_batch`](Projection::apply_batch) with the events
 /// that follow the checkpoint densely, in position order, inside the transaction that also
 /// moves the projection's checkpoint; an event at or below the checkpoint is never applied
-/// again. So both methods only write through `tx`, and do no other IO whose effect would
+/// again. So a projection only writes through `tx`, and does no other IO whose effect would
 /// survive a rollback.
 #[async_trait::async_trait]
 pub trait Projection: Send + Sync + 'static {
     /// Stable name: the checkpoint row and the durable consumer's name.
     fn name(&self) -> &'static str;
-    /// Applies one event inside the runner's transaction. Events this projection does not use are ignored (Ok).
-    async fn apply(&self, tx: &mut sqlx::PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError>;
-    /// Applies events (in position order) inside the runner's transaction, with the same effect
-    /// as [`apply`](Projection::apply) on each in turn, which the default does. A projection
-    /// overrides it to write a whole batch in a few set-based statements.
-    async fn apply_batch(&self, tx: &mut sqlx::PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        for event in events {
-            self.apply(tx, event).await?;
-        }
-        Ok(())
-    }
+    /// Applies events, in position order, inside the caller's transaction. Events this
+    /// projection does not use are ignored (Ok). The effect is that of each event in turn,
+    /// however the events are split into batches and transactions.
+    async fn apply_batch(&self, tx: &mut sqlx::PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError>;
     /// Empties the read model's tables, inside the rebuild's transaction.
     async fn reset(&self, tx: &mut sqlx::PgConnection) -> Result<(), ProjectionError>;
 }

@@ -1,73 +1,17 @@
-//! Projection checkpoints: the row each projector moves in its batch's transaction, and a
-//! watch that lets readers wait until a projection has caught up with a position.
+//! [`CheckpointWatch`]: follows a projection's checkpoint through PostgreSQL's LISTEN, so a
+//! reader can wait until a read model has applied a position (read-your-writes).
 
-use crate::error::BusError;
+use crate::checkpoint::{CHECKPOINT_CHANNEL, read_checkpoint};
+use crate::error::CheckpointError;
 use sqlx::postgres::{PgListener, PgPool};
-use sqlx::{PgConnection, Row};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The PostgreSQL channel the runner notifies with `<name>:<position>` after each batch.
-pub const CHECKPOINT_CHANNEL: &str = "cashflow_checkpoints";
-
 /// How often a [`CheckpointWatch`] re-reads the row, in case a notification was lost (they
 /// are while its listener reconnects).
 const REREAD_EVERY: Duration = Duration::from_secs(2);
-
-/// The projection's checkpoint, 0 when it has never run.
-#[tracing::instrument(name = "projection.read_checkpoint", skip(pool), err)]
-pub async fn read_checkpoint(pool: &PgPool, name: &str) -> Result<u64, BusError> {
-    let row = sqlx::query("SELECT position FROM projection_checkpoints WHERE name = $1")
-        .bind(name)
-        .fetch_optional(pool)
-        .await?;
-    match row {
-        Some(row) => to_position(row.try_get("position")?),
-        None => Ok(0),
-    }
-}
-
-/// Locks the projection's checkpoint row until the transaction ends (creating it at 0 when
-/// missing) and returns its position. A second runner of the same projection waits here.
-pub(crate) async fn lock_checkpoint(tx: &mut PgConnection, name: &str) -> Result<u64, BusError> {
-    const SELECT: &str = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE";
-    if let Some(row) = sqlx::query(SELECT).bind(name).fetch_optional(&mut *tx).await? {
-        return to_position(row.try_get("position")?);
-    }
-    sqlx::query("INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-    let row = sqlx::query(SELECT).bind(name).fetch_one(&mut *tx).await?;
-    to_position(row.try_get("position")?)
-}
-
-/// Moves the (locked) checkpoint and notifies [`CHECKPOINT_CHANNEL`]; PostgreSQL delivers the
-/// notification only when the transaction commits.
-pub(crate) async fn save_checkpoint(tx: &mut PgConnection, name: &str, position: u64) -> Result<(), BusError> {
-    sqlx::query(
-        "WITH saved AS (
-             UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1
-             RETURNING name, position
-         )
-         SELECT pg_notify('cashflow_checkpoints', name || ':' || position) FROM saved",
-    )
-    .bind(name)
-    .bind(to_db(position)?)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-pub(crate) fn to_position(value: i64) -> Result<u64, BusError> {
-    u64::try_from(value).map_err(|_| BusError::Corrupt(format!("negative position {value}")))
-}
-
-pub(crate) fn to_db(position: u64) -> Result<i64, BusError> {
-    i64::try_from(position).map_err(|_| BusError::Corrupt(format!("position {position} does not fit a BIGINT")))
-}
 
 /// Parses a notification payload `<name>:<position>`, keeping only `projection`'s.
 fn parse_notification(payload: &str, projection: &str) -> Option<u64> {
@@ -104,7 +48,7 @@ impl Drop for AbortOnDrop {
 impl CheckpointWatch {
     /// Listens on [`CHECKPOINT_CHANNEL`] and re-reads the row every few seconds.
     #[tracing::instrument(name = "projection.checkpoint_watch.start", skip(pool), err)]
-    pub async fn start(pool: PgPool, projection: &'static str) -> Result<Self, BusError> {
+    pub async fn start(pool: PgPool, projection: &'static str) -> Result<Self, CheckpointError> {
         // Listen before the first read, so nothing committed in between is missed.
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(CHECKPOINT_CHANNEL).await?;
