@@ -42,7 +42,7 @@ async fn spawn_app() -> TestApp {
     let database = TestDatabase::create().await;
     let pool = database.pool(5).await;
     PgEventStore::migrate(&pool).await.unwrap();
-    cashflow_bus::migrate(&pool).await.unwrap();
+    cashflow_projection::migrate(&pool).await.unwrap();
     cashflow_projection_ledger::migrate(&pool).await.unwrap();
     cashflow_projection_invoices::migrate(&pool).await.unwrap();
     let store = Arc::new(PgEventStore::new(pool.clone()));
