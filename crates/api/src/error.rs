@@ -11,48 +11,37 @@ use thiserror::Error;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// Everything a handler can fail with, by layer.
+/// Everything a call can fail with: the application's errors, and the read side's.
 #[derive(Debug, Error)]
 pub enum ApiError {
-    /// A request field that is not a valid value.
+    /// A command (or a request's parsing) failed, by the application's layers.
     #[error(transparent)]
-    Validation(#[from] ValidationError),
-    /// `decide` refused the command.
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    App(#[from] AppError),
     #[error(transparent)]
     Query(#[from] QueryError),
-    /// A read model or the blob store a command reads through is down.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
     /// The read model did not reach the requested `min_position` before the call's deadline.
     #[error("the read model has not reached position {0} yet")]
     NotCaughtUp(u64),
-    /// A bug or broken data on our side: answered INTERNAL, the text only logged.
-    #[error("{0}")]
-    Internal(String),
 }
 
 impl ApiError {
+    /// A bug or broken data on our side: answered INTERNAL, the text only logged.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self::Internal(cause.to_string())
+        Self::App(AppError::internal(cause))
     }
 }
 
-/// The application's errors, by the same layers.
-impl From<AppError> for ApiError {
-    fn from(error: AppError) -> Self {
-        match error {
-            AppError::Validation(error) => Self::Validation(error),
-            AppError::Domain(error) => Self::Domain(error),
-            AppError::Store(error) => Self::Store(error),
-            AppError::Port(PortError::Unavailable(cause)) => Self::Unavailable(cause),
-            AppError::Port(PortError::Failed(cause)) | AppError::Internal(cause) => Self::Internal(cause),
+macro_rules! through_the_application {
+    ($($error:ty),*) => {$(
+        impl From<$error> for ApiError {
+            fn from(error: $error) -> Self {
+                Self::App(error.into())
+            }
         }
-    }
+    )*};
 }
+
+through_the_application!(ValidationError, DomainError, StoreError);
 
 /// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` violation naming the request field.
 pub fn invalid_argument(error: &ValidationError) -> Status {
@@ -71,18 +60,18 @@ fn internal(cause: &dyn std::fmt::Display) -> Status {
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
         match error {
-            ApiError::Validation(error) => invalid_argument(&error),
-            ApiError::Domain(error) => domain_status(error),
-            ApiError::Store(error) => store_status(error),
+            ApiError::App(AppError::Validation(error)) => invalid_argument(&error),
+            ApiError::App(AppError::Domain(error)) => domain_status(error),
+            ApiError::App(AppError::Store(error)) => store_status(error),
+            ApiError::App(AppError::Port(PortError::Unavailable(cause))) => {
+                tracing::warn!(error = %cause, "a read model or the blob store is unavailable");
+                Status::unavailable("a dependency is unavailable; retry later")
+            }
+            ApiError::App(AppError::Port(PortError::Failed(cause)) | AppError::Internal(cause)) => internal(&cause),
             ApiError::Query(error) => query_status(error),
             ApiError::NotCaughtUp(position) => {
                 Status::deadline_exceeded(format!("the read model has not reached position {position} in time"))
             }
-            ApiError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "a read model or the blob store is unavailable");
-                Status::unavailable("a dependency is unavailable; retry later")
-            }
-            ApiError::Internal(cause) => internal(&cause),
         }
     }
 }
