@@ -531,3 +531,22 @@ async fn a_call_is_cut_at_the_configured_timeout() {
     assert_eq!(status.code(), Code::Cancelled, "{status:?}");
     assert!(status.message().contains("Timeout"), "{status:?}");
 }
+
+/// A hostile stream id is refused before it reaches the logs: the audit span used to carry the
+/// raw field (up to the 4 MiB message limit) into every log line of the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_huge_stream_id_is_refused_without_being_logged() {
+    let namespace = Namespace::new();
+    let server = Server::start_capturing_logs(CASHFLOW, &namespace, "api", &[("RUST_LOG", "info")]);
+    let junk = format!("movement-{}", "x".repeat(512 * 1024));
+    let mut audit = server.audit(Uuid::now_v7()).await;
+    let read = audit.read_stream(ReadStreamRequest { stream_id: junk.clone() }).await.expect_err("junk is refused");
+    assert_eq!(field(&read), "stream_id");
+    let verify = audit.verify_stream(VerifyStreamRequest { stream_id: junk }).await.expect_err("junk is refused");
+    assert_eq!(field(&verify), "stream_id");
+
+    let logs = server.logs();
+    assert!(!logs.iter().any(|line| line.contains(&"x".repeat(64))), "the junk was logged");
+    let logged: usize = logs.iter().map(String::len).sum();
+    assert!(logged < 64 * 1024, "{logged} bytes of logs for two refused calls");
+}

@@ -269,8 +269,8 @@ fn otlp_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("CASHFLOW_OTLP_ENDPOINT", endpoint.to_owned()),
         ("OTEL_BSP_SCHEDULE_DELAY", "200".to_owned()),
-        // RUST_LOG filters spans too; our crates' spans are at info. The info lines this
-        // lets through are kept by the harness (`start_capturing_logs`), not printed.
+        // The log lines of the flow's crates; the spans have their own filter
+        // (`CASHFLOW_TRACE_FILTER`). The harness keeps the lines (`start_capturing_logs`).
         ("RUST_LOG", "warn,cashflow_api=info,cashflow_app=info,cashflow_eventstore=info,cashflow_bus=info".to_owned()),
     ]
 }
@@ -313,6 +313,28 @@ async fn one_command_is_one_trace_from_the_call_to_the_projector() {
         .await;
     let read = spans.iter().find(|r| r.span.name == "cashflow.v1.AuditService/ReadStream").expect("the span");
     assert_eq!(attr(&read.span, "rpc.grpc.status_code").as_deref(), Some("0"));
+}
+
+/// Operators lower log levels in production: with `RUST_LOG=warn` and nothing else, the spans
+/// of the whole flow still reach the collector (the span layer has its own filter,
+/// `CASHFLOW_TRACE_FILTER`, whose default keeps cashflow's info-level spans).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quiet_logs_do_not_silence_the_traces() {
+    let collector = Collector::default();
+    let mut env = otlp_env(&collector.start().await);
+    env.retain(|(name, _)| *name != "RUST_LOG");
+    env.push(("RUST_LOG", "warn".to_owned()));
+    let namespace = Namespace::new();
+    let server = Server::start_capturing_logs(CASHFLOW, &namespace, "api,relay,projectors", &borrowed(&env));
+
+    let (trace_id, parent_id) = chosen_context();
+    record_one_movement(&server, Uuid::now_v7(), &format!("00-{trace_id}-{parent_id}-01")).await;
+
+    let spans = collector.wait_for("the whole flow", |spans| find_flow(spans, &trace_id).is_some()).await;
+    let flow = find_flow(&spans, &trace_id).expect("the flow");
+    check_flow(&spans, &flow, &trace_id, &parent_id, namespace.prefix());
+    // And the logs stayed quiet: no info line of the call made it to stderr.
+    assert!(!server.logs().iter().any(|line| line.contains("INFO")), "{:?}", server.logs());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

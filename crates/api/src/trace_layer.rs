@@ -6,10 +6,17 @@
 //! response headers of an error (trailers-only) or the trailers at the end of the body, so
 //! the span and the metrics end when the last byte is sent, streams included. grpc-web calls
 //! are translated to gRPC before they reach this layer, so they are traced the same way.
+//!
+//! Labels and span names only ever carry the methods the service descriptors declare
+//! ([`known_method`]): any other path is `unknown/unknown`, so a scanner cannot create series
+//! or span names at will, with or without a token.
 
 use http_body::{Body, Frame, SizeHint};
+use prost::Message;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tonic::Code;
@@ -30,6 +37,34 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "gRPC call latency until the last response byte, by service, method and status code"
     );
+}
+
+/// The label of a path that names no declared method.
+const UNKNOWN: &str = "unknown";
+const UNKNOWN_PATH: &str = "unknown/unknown";
+
+/// The methods of every service the server declares: Cashflow's, health and reflection.
+static KNOWN_METHODS: LazyLock<HashMap<String, HashSet<String>>> = LazyLock::new(|| {
+    let mut known: HashMap<String, HashSet<String>> = HashMap::new();
+    for encoded in [cashflow_proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+        // Both sets are generated at build time from protos we ship: they always decode.
+        let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else { continue };
+        for file in set.file {
+            for service in &file.service {
+                let methods = known.entry(format!("{}.{}", file.package(), service.name())).or_default();
+                methods.extend(service.method.iter().map(|method| method.name().to_owned()));
+            }
+        }
+    }
+    for reflection in ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] {
+        known.entry(reflection.to_owned()).or_default().insert("ServerReflectionInfo".to_owned());
+    }
+    known
+});
+
+/// Whether `service/method` is a method the service descriptors declare.
+pub fn known_method(service: &str, method: &str) -> bool {
+    KNOWN_METHODS.get(service).is_some_and(|methods| methods.contains(method))
 }
 
 /// Wraps a service (the API's routes) with [`TraceService`].
@@ -98,14 +133,18 @@ struct RpcCall {
 impl RpcCall {
     fn start<B>(request: &http::Request<B>) -> Self {
         let path = request.uri().path().trim_start_matches('/');
-        let (service, method) = path.split_once('/').unwrap_or((path, ""));
+        let (service, method) = match path.split_once('/') {
+            Some((service, method)) if known_method(service, method) => (service, method),
+            _ => (UNKNOWN, UNKNOWN),
+        };
+        let name = if service == UNKNOWN { UNKNOWN_PATH } else { path };
         // Health probes come every few seconds: counted, but not a trace each.
         let span = if service.starts_with("grpc.health.") {
             tracing::Span::none()
         } else {
             tracing::info_span!(
                 "grpc.server",
-                otel.name = %path,
+                otel.name = %name,
                 otel.kind = "server",
                 otel.status_code = Empty,
                 rpc.system = "grpc",
@@ -143,14 +182,8 @@ impl RpcCall {
             duration_ms = took.as_secs_f64() * 1000.0,
             "rpc finished"
         );
-        // Unknown paths are not labels: a scanner could otherwise create series at will.
-        let (service, method) = if code == Code::Unimplemented {
-            ("unknown".to_owned(), "unknown".to_owned())
-        } else {
-            (self.service, self.method)
-        };
         let code = format!("{code:?}");
-        let labels = [("service", service), ("method", method), ("code", code)];
+        let labels = [("service", self.service), ("method", self.method), ("code", code)];
         metrics::counter!(RPC_REQUESTS, &labels).increment(1);
         metrics::histogram!(RPC_DURATION, &labels).record(took.as_secs_f64());
     }
@@ -218,4 +251,21 @@ impl<B: Body + Unpin> Body for TracedBody<B> {
 /// `routes` with every call traced and counted, the unknown-path fallback included.
 pub fn traced(routes: tonic::service::Routes) -> tonic::service::Routes {
     tonic::service::Routes::from(routes.into_axum_router().layer(TraceLayer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_declared_methods_are_known() {
+        assert!(known_method("cashflow.v1.LedgerService", "OpenAccount"));
+        assert!(known_method("cashflow.v1.InvoiceService", "UploadInvoice"));
+        assert!(known_method("grpc.health.v1.Health", "Check"));
+        assert!(known_method("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo"));
+        assert!(!known_method("cashflow.v1.LedgerService", "Xq7Lw"));
+        assert!(!known_method("cashflow.v1.LedgerService", ""));
+        assert!(!known_method("cashflow.v1.NoSuchService", "OpenAccount"));
+        assert!(!known_method("", ""));
+    }
 }

@@ -8,11 +8,15 @@
 //!   metadata and NATS headers.
 //! - `json`: the JSON log line format, which adds the current `trace_id` and `span_id`.
 //!
-//! Spans reach OpenTelemetry through `tracing-opentelemetry`. One filter (`RUST_LOG`, else
-//! `info`) decides for logs and spans alike: per-layer filters lost spans under load (a span
-//! enabled for one layer and not the other went missing from both), so they are not used.
+//! Spans reach OpenTelemetry through `tracing-opentelemetry`. Logs and spans have a filter each:
+//! `RUST_LOG` (else `info`) for the log lines, `CASHFLOW_TRACE_FILTER` (else
+//! [`DEFAULT_TRACE_FILTER`]) for the exported spans, so an operator who quiets the logs keeps
+//! the traces. A span either filter enables exists for every layer (so some spans beyond the
+//! trace filter's are exported when `RUST_LOG` is more verbose); the log layer drops only the
+//! events `RUST_LOG` refuses (`filter`).
 #![forbid(unsafe_code)]
 
+mod filter;
 mod json;
 pub mod propagation;
 
@@ -25,6 +29,10 @@ use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use std::time::Duration;
 use thiserror::Error;
 use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*};
+
+/// The spans exported when `CASHFLOW_TRACE_FILTER` is unset: info-level spans of Cashflow's own
+/// crates (every target starting `cashflow`), warnings and errors of the rest.
+pub const DEFAULT_TRACE_FILTER: &str = "warn,cashflow=info";
 
 /// How long the exporter may take to send what is left at shutdown.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,6 +67,8 @@ pub struct TelemetryConfig {
     pub log_format: LogFormat,
     /// The log filter when `RUST_LOG` is unset.
     pub default_log_filter: String,
+    /// `CASHFLOW_TRACE_FILTER`: which spans reach OpenTelemetry, whatever `RUST_LOG` says.
+    pub trace_filter: String,
     /// `CASHFLOW_OTLP_ENDPOINT`: an OTLP/gRPC collector (`http://jaeger:4317`). None: no exporter.
     pub otlp_endpoint: Option<String>,
     /// `CASHFLOW_TRACE_SAMPLE_RATIO`: share of new traces kept, 0.0 to 1.0; a continued
@@ -95,9 +105,18 @@ impl TelemetryConfig {
                 })?
             }
         };
+        let trace_filter = get("CASHFLOW_TRACE_FILTER").unwrap_or_else(|| DEFAULT_TRACE_FILTER.to_owned());
+        if let Err(error) = EnvFilter::try_new(&trace_filter) {
+            return Err(TelemetryError::Invalid {
+                name: "CASHFLOW_TRACE_FILTER",
+                value: trace_filter,
+                reason: error.to_string(),
+            });
+        }
         Ok(Self {
             log_format: LogFormat::parse(get("CASHFLOW_LOG_FORMAT").as_deref()),
             default_log_filter: "info".into(),
+            trace_filter,
             otlp_endpoint: get("CASHFLOW_OTLP_ENDPOINT"),
             sample_ratio,
             roles,
@@ -138,21 +157,31 @@ impl TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber: logs to stderr (stdout stays free for command output) and
-/// spans to OpenTelemetry, both filtered by `RUST_LOG` or `default_log_filter`, the latter when
-/// [`TelemetryConfig`] asks for them. With an OTLP endpoint, call this inside a Tokio runtime
+/// Installs the global subscriber: logs to stderr (stdout stays free for command output), filtered
+/// by `RUST_LOG` or `default_log_filter`, and spans to OpenTelemetry when [`TelemetryConfig`] asks
+/// for them, filtered by its `trace_filter`. With an OTLP endpoint, call this inside a Tokio runtime
 /// (`runtime.enter()`): the exporter's channel is spawned on it.
 ///
 /// A second call in one process (tests) keeps the first subscriber and returns an idle guard.
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.default_log_filter));
+    let log_filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.default_log_filter));
+    let log_events = log_filter();
+    let trace_filter = EnvFilter::try_new(&config.trace_filter).map_err(|error| TelemetryError::Invalid {
+        name: "CASHFLOW_TRACE_FILTER",
+        value: config.trace_filter.clone(),
+        reason: error.to_string(),
+    })?;
     let dispatch = json::DispatchCell::default();
     let fmt_layer = match config.log_format {
-        LogFormat::Text => fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Text => {
+            fmt::layer().with_writer(std::io::stderr).with_filter(filter::EventsOnly(log_events)).boxed()
+        }
         LogFormat::Json => fmt::layer()
             .fmt_fields(fmt::format::JsonFields::new())
             .event_format(json::JsonWithTrace::new(dispatch.clone()))
             .with_writer(std::io::stderr)
+            .with_filter(filter::EventsOnly(log_events))
             .boxed(),
     };
 
@@ -172,7 +201,12 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         None
     };
 
-    let installed = tracing_subscriber::registry().with(filter).with(fmt_layer).with(otel_layer).try_init().is_ok();
+    // Spans the trace filter enables exist only when something exports or prints trace ids.
+    let global = match &otel_layer {
+        Some(_) => filter::Either { logs: log_filter(), spans: trace_filter }.boxed(),
+        None => log_filter().boxed(),
+    };
+    let installed = tracing_subscriber::registry().with(global).with(fmt_layer).with(otel_layer).try_init().is_ok();
     if installed {
         tracing::dispatcher::get_default(|current| {
             let _ = dispatch.set(current.downgrade());
@@ -235,6 +269,15 @@ mod tests {
         assert_eq!(config.otlp_endpoint, None);
         assert_eq!(config.sample_ratio, 1.0);
         assert!(!config.wants_trace_ids());
+    }
+
+    #[test]
+    fn the_span_filter_is_its_own_setting_and_a_bad_one_is_refused() {
+        assert_eq!(config(&[]).unwrap().trace_filter, DEFAULT_TRACE_FILTER);
+        assert_eq!(config(&[("CASHFLOW_TRACE_FILTER", "debug")]).unwrap().trace_filter, "debug");
+        assert_eq!(config(&[("RUST_LOG", "error")]).unwrap().trace_filter, DEFAULT_TRACE_FILTER);
+        let refused = config(&[("CASHFLOW_TRACE_FILTER", "cashflow=loudest")]).unwrap_err();
+        assert!(matches!(refused, TelemetryError::Invalid { name: "CASHFLOW_TRACE_FILTER", .. }), "{refused:?}");
     }
 
     #[test]
