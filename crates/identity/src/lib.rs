@@ -6,6 +6,8 @@
 //! - A refresh token is 256 random bits the client holds; only its SHA-256 is stored.
 //! - A spent token presented again means it was copied: the whole family is revoked
 //!   ([`IdentityError::RefreshTokenReused`]) so neither the thief nor the owner can go on.
+//! - Each family has a row that refresh and logout lock before they read or change any of its
+//!   tokens, so a rotation and a revocation of one family never interleave (ADR 0014).
 //!
 //! Access tokens (JWTs) are the API's business: this crate answers who the user is.
 #![forbid(unsafe_code)]
@@ -208,6 +210,11 @@ impl Identity {
             Some(user_id) if matches => {
                 let family_id = Uuid::now_v7();
                 let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO identity_refresh_families (family_id, user_id) VALUES ($1, $2)")
+                    .bind(family_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
                 let refresh_token = self.insert_token(&mut tx, user_id, family_id).await?;
                 tx.commit().await?;
                 Ok(Session { user_id, family_id, refresh_token })
@@ -219,18 +226,19 @@ impl Identity {
     /// Spends `refresh_token` for the next token of its family.
     #[tracing::instrument(name = "identity.refresh", skip_all, err(level = "debug"))]
     pub async fn refresh(&self, refresh_token: &str) -> Result<Session, IdentityError> {
+        let hash = token_hash(refresh_token);
         let mut tx = self.pool.begin().await?;
-        // FOR UPDATE: two refreshes of one token serialise, and the second finds it spent.
-        let row = sqlx::query(
-            "SELECT user_id, family_id, expires_at, spent_at, revoked_at FROM identity_refresh_tokens
-             WHERE token_hash = $1 FOR UPDATE",
-        )
-        .bind(token_hash(refresh_token))
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(IdentityError::InvalidRefreshToken)?;
-        let user_id: Uuid = row.try_get("user_id")?;
-        let family_id: Uuid = row.try_get("family_id")?;
+        let (user_id, family_id) = token_family(&mut tx, &hash).await?;
+        if lock_family(&mut tx, family_id, user_id).await?.is_some() {
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        // Read under the family's lock: no other refresh or revocation of the family can change
+        // the token until we commit, and every one before us has committed.
+        let row =
+            sqlx::query("SELECT expires_at, spent_at, revoked_at FROM identity_refresh_tokens WHERE token_hash = $1")
+                .bind(&hash)
+                .fetch_one(&mut *tx)
+                .await?;
         let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
         let spent_at: Option<DateTime<Utc>> = row.try_get("spent_at")?;
         let revoked_at: Option<DateTime<Utc>> = row.try_get("revoked_at")?;
@@ -243,7 +251,7 @@ impl Identity {
             return Err(IdentityError::RefreshTokenReused { user_id, family_id });
         }
         sqlx::query("UPDATE identity_refresh_tokens SET spent_at = now() WHERE token_hash = $1")
-            .bind(token_hash(refresh_token))
+            .bind(&hash)
             .execute(&mut *tx)
             .await?;
         let refresh_token = self.insert_token(&mut tx, user_id, family_id).await?;
@@ -256,13 +264,9 @@ impl Identity {
     #[tracing::instrument(name = "identity.logout", skip_all, err(level = "debug"))]
     pub async fn logout(&self, refresh_token: &str) -> Result<Uuid, IdentityError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT user_id, family_id FROM identity_refresh_tokens WHERE token_hash = $1")
-            .bind(token_hash(refresh_token))
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(IdentityError::InvalidRefreshToken)?;
-        let user_id: Uuid = row.try_get("user_id")?;
-        revoke_family(&mut tx, row.try_get("family_id")?).await?;
+        let (user_id, family_id) = token_family(&mut tx, &token_hash(refresh_token)).await?;
+        lock_family(&mut tx, family_id, user_id).await?;
+        revoke_family(&mut tx, family_id).await?;
         tx.commit().await?;
         Ok(user_id)
     }
@@ -289,10 +293,58 @@ impl Identity {
     }
 }
 
+/// The user and family of a token (both fixed when it is issued), or
+/// [`IdentityError::InvalidRefreshToken`] for a token never issued.
+async fn token_family(tx: &mut sqlx::PgConnection, hash: &[u8]) -> Result<(Uuid, Uuid), IdentityError> {
+    let row = sqlx::query("SELECT user_id, family_id FROM identity_refresh_tokens WHERE token_hash = $1")
+        .bind(hash)
+        .fetch_optional(tx)
+        .await?
+        .ok_or(IdentityError::InvalidRefreshToken)?;
+    Ok((row.try_get("user_id")?, row.try_get("family_id")?))
+}
+
+/// Locks the family's row until the transaction ends and answers when the family was revoked,
+/// if it was. Whoever rotates or revokes a family's tokens holds this lock, so those changes
+/// serialise. A family whose row is missing (its login ran on a release before the table) gets
+/// one here, revoked if any of its tokens was.
+async fn lock_family(
+    tx: &mut sqlx::PgConnection,
+    family_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<DateTime<Utc>>, IdentityError> {
+    let lock = || {
+        sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+            "SELECT revoked_at FROM identity_refresh_families WHERE family_id = $1 FOR UPDATE",
+        )
+        .bind(family_id)
+    };
+    if let Some(revoked_at) = lock().fetch_optional(&mut *tx).await? {
+        return Ok(revoked_at);
+    }
+    sqlx::query(
+        "INSERT INTO identity_refresh_families (family_id, user_id, created_at, revoked_at)
+         SELECT $1, $2, COALESCE(min(issued_at), now()), min(revoked_at)
+         FROM identity_refresh_tokens WHERE family_id = $1
+         ON CONFLICT (family_id) DO NOTHING",
+    )
+    .bind(family_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(lock().fetch_one(&mut *tx).await?)
+}
+
+/// Revokes the family and every token of it. The caller holds the family's lock
+/// ([`lock_family`]), so no token of the family is being issued meanwhile.
 async fn revoke_family(tx: &mut sqlx::PgConnection, family_id: Uuid) -> Result<(), IdentityError> {
+    sqlx::query("UPDATE identity_refresh_families SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
+        .bind(family_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE identity_refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
         .bind(family_id)
-        .execute(tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

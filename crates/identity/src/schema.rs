@@ -11,7 +11,10 @@ fn migrator() -> Migrator {
     let simple = |version, description: &'static str, sql: &'static str| {
         Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
     };
-    let migrations = vec![simple(1, "users and refresh tokens", include_str!("../migrations/0001_identity.sql"))];
+    let migrations = vec![
+        simple(1, "users and refresh tokens", include_str!("../migrations/0001_identity.sql")),
+        simple(2, "refresh-token families", include_str!("../migrations/0002_refresh_families.sql")),
+    ];
     let mut migrator = Migrator::with_migrations(migrations);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     migrator
@@ -21,4 +24,10 @@ fn migrator() -> Migrator {
 #[tracing::instrument(name = "identity.migrate", skip_all, err)]
 pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
     migrator().run(pool).await
+}
+
+/// Applies the migrations up to `version` only: tests of what a later one does to existing rows.
+#[cfg(test)]
+pub(crate) async fn migrate_to(pool: &PgPool, version: i64) -> Result<(), MigrateError> {
+    migrator().run_to(version, pool).await
 }

@@ -106,3 +106,64 @@ async fn logout_revokes_the_family_and_expired_tokens_are_refused() {
     assert!(matches!(identity.refresh(&session.refresh_token).await, Err(IdentityError::InvalidRefreshToken)));
     db.drop().await;
 }
+
+/// A token row as the first release wrote it: no family row.
+async fn issue_without_family(pool: &PgPool, user: Uuid, family: Uuid, spent: bool, revoked: bool) -> String {
+    let token = new_refresh_token().unwrap();
+    sqlx::query(
+        "INSERT INTO identity_refresh_tokens (token_hash, family_id, user_id, expires_at, spent_at, revoked_at)
+         VALUES ($1, $2, $3, now() + interval '1 day', CASE WHEN $4 THEN now() END, CASE WHEN $5 THEN now() END)",
+    )
+    .bind(token_hash(&token))
+    .bind(family)
+    .bind(user)
+    .bind(spent)
+    .bind(revoked)
+    .execute(pool)
+    .await
+    .unwrap();
+    token
+}
+
+#[tokio::test]
+async fn families_issued_before_their_table_keep_working_and_stay_revoked() {
+    let database = cashflow_testkit::TestDatabase::create().await;
+    let pool = database.pool(4).await;
+    schema::migrate_to(&pool, 1).await.unwrap();
+    let identity = Identity::new(pool.clone()).unwrap();
+    let user = identity.register("hal@example.com", PASSWORD, "Hal").await.unwrap();
+    let live = issue_without_family(&pool, user, Uuid::now_v7(), false, false).await;
+    let logged_out = issue_without_family(&pool, user, Uuid::now_v7(), false, true).await;
+    // A reuse whose revocation a racing refresh escaped: spent, revoked, and one left live.
+    let raced = Uuid::now_v7();
+    issue_without_family(&pool, user, raced, true, true).await;
+    let escaped = issue_without_family(&pool, user, raced, false, false).await;
+
+    migrate(&pool).await.unwrap();
+    let families: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM identity_refresh_families").fetch_one(&pool).await.unwrap();
+    assert_eq!(families, 3);
+    let next = identity.refresh(&live).await.unwrap();
+    assert!(matches!(identity.refresh(&live).await, Err(IdentityError::RefreshTokenReused { .. })));
+    assert!(matches!(identity.refresh(&next.refresh_token).await, Err(IdentityError::InvalidRefreshToken)));
+    assert!(matches!(identity.refresh(&logged_out).await, Err(IdentityError::InvalidRefreshToken)));
+    assert!(matches!(identity.refresh(&escaped).await, Err(IdentityError::InvalidRefreshToken)));
+
+    // A login by the previous release during a rolling upgrade: its family's row comes on first use.
+    let family = Uuid::now_v7();
+    let late = issue_without_family(&pool, user, family, false, false).await;
+    let next = identity.refresh(&late).await.unwrap();
+    assert_eq!(next.family_id, family);
+    assert!(matches!(identity.refresh(&late).await, Err(IdentityError::RefreshTokenReused { .. })));
+    assert!(matches!(identity.refresh(&next.refresh_token).await, Err(IdentityError::InvalidRefreshToken)));
+    let revoked: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT revoked_at FROM identity_refresh_families WHERE family_id = $1")
+            .bind(family)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(revoked.is_some());
+    pool.close().await;
+}
+
+mod races;
