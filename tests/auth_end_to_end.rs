@@ -238,6 +238,14 @@ fn sign(claims: &serde_json::Value, key: &EncodingKey, alg: Algorithm, kid: Opti
     jsonwebtoken::encode(&header, claims, key).expect("sign")
 }
 
+/// [`sign`] with the header's `typ` set to `typ`.
+fn sign_typed(claims: &serde_json::Value, key: &EncodingKey, alg: Algorithm, kid: &str, typ: &str) -> String {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
+    jsonwebtoken::encode(&header, claims, key).expect("sign")
+}
+
 fn base64_url(bytes: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
@@ -276,6 +284,9 @@ async fn every_kind_of_bad_token_is_unauthenticated() {
     balances(&server, &sign(&claims(user), &provider_key, Algorithm::EdDSA, Some("idp-1")))
         .await
         .expect("the IdP's token");
+    balances(&server, &sign_typed(&claims(user), &provider_key, Algorithm::EdDSA, "idp-1", "at+jwt"))
+        .await
+        .expect("the IdP's access token typed at+jwt (RFC 9068)");
 
     let unsigned = format!(
         "{}.{}.",
@@ -304,6 +315,12 @@ async fn every_kind_of_bad_token_is_unauthenticated() {
         ("HS/RS confusion", Some(sign(&claims(user), &public_as_secret, Algorithm::HS256, Some("idp-1")))),
         ("unknown kid", Some(sign(&claims(user), &provider_key, Algorithm::EdDSA, Some("idp-2")))),
         ("no kid", Some(sign(&claims(user), &provider_key, Algorithm::EdDSA, None))),
+        // Signed by the IdP, but not an access token: an ID token, a DPoP proof, a logout token.
+        ("IdP token typed dpop+jwt", Some(sign_typed(&claims(user), &provider_key, Algorithm::EdDSA, "idp-1", "dpop+jwt"))),
+        (
+            "IdP token typed logout+jwt",
+            Some(sign_typed(&claims(user), &provider_key, Algorithm::EdDSA, "idp-1", "logout+jwt")),
+        ),
     ];
     for (case, token) in cases {
         let mut query = QueryServiceClient::new(server.channel().await);

@@ -90,11 +90,18 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 
     fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        self.check_counting(key, now).0
+    }
+
+    /// [`Self::check_at`], and how many buckets it examined.
+    fn check_counting(&self, key: &K, now: Instant) -> (Result<(), Duration>, usize) {
+        let mut examined = 1;
         let burst = f64::from(self.limit.burst.max(1));
         let rate = self.per_second();
         // A panic elsewhere while holding the lock leaves the counts usable.
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() > SWEEP_ABOVE {
+            examined += buckets.len();
             buckets.retain(|_, bucket| {
                 bucket.tokens + now.saturating_duration_since(bucket.updated).as_secs_f64() * rate < burst
             });
@@ -103,14 +110,26 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
         bucket.updated = now;
-        if bucket.tokens >= 1.0 {
+        let answer = if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             Ok(())
         } else if rate > 0.0 {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate).max(Duration::from_millis(1)))
         } else {
             Err(Duration::from_secs(3600))
-        }
+        };
+        (answer, examined)
+    }
+}
+
+impl<K> RateLimiter<K> {
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -157,6 +176,22 @@ mod tests {
         let retry = status.get_details_retry_info().expect("RetryInfo");
         assert_eq!(retry.retry_delay, Some(Duration::from_millis(1_500)));
         assert!(status.message().contains("2 s"), "{}", status.message());
+    }
+
+    #[test]
+    fn a_check_examines_a_few_buckets_however_many_keys_are_held() {
+        let limiter = RateLimiter::new(RateLimit::new(1, 60));
+        let start = Instant::now();
+        // 50,000 keys, each with its allowance spent: none may be forgotten yet.
+        for key in 0..50_000usize {
+            let _ = limiter.check_at(&key, start);
+        }
+        let most = (0..1_000usize)
+            .map(|n| limiter.check_counting(&(100_000 + n), start + Duration::from_millis(n as u64)).1)
+            .max()
+            .unwrap();
+        assert!(most <= 16, "one check examined {most} buckets");
+        assert_eq!(limiter.len(), 51_000, "no bucket with its allowance spent is forgotten");
     }
 
     #[test]
