@@ -192,9 +192,8 @@ async fn register_answers_a_taken_email_as_a_new_one_and_is_limited_per_address(
         ],
     );
     let mut auth = auth(&server).await;
-    let register = |email: &str, password: &str, client: &str| {
-        forwarded(register_request(email, password, "Erin"), client)
-    };
+    let register =
+        |email: &str, password: &str, client: &str| forwarded(register_request(email, password, "Erin"), client);
     let first = auth.register(register("erin@example.com", PASSWORD, "192.0.2.1")).await.expect("new").into_inner();
     // The same email again, as someone probing for accounts would: the same kind of answer.
     let again = auth
@@ -206,11 +205,14 @@ async fn register_answers_a_taken_email_as_a_new_one_and_is_limited_per_address(
     assert!(uuid::Uuid::parse_str(&again.user_id).is_ok(), "{again:?}");
     // Nothing changed for the owner: their password signs in as them, the prober's does not.
     let owner = auth.login(forwarded(login_request("erin@example.com", PASSWORD), "192.0.2.50")).await;
-    let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(owner.expect("owner").get_ref().access_token.as_str())
-        .expect("jwt")
-        .claims;
+    let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(
+        owner.expect("owner").get_ref().access_token.as_str(),
+    )
+    .expect("jwt")
+    .claims;
     assert_eq!(claims["sub"], serde_json::json!(first.user_id));
-    let prober = auth.login(forwarded(login_request("erin@example.com", "another-long-passphrase"), "192.0.2.51")).await;
+    let prober =
+        auth.login(forwarded(login_request("erin@example.com", "another-long-passphrase"), "192.0.2.51")).await;
     assert_eq!(prober.unwrap_err().code(), Code::Unauthenticated);
     let pool = namespace.pool().await;
     let accounts: i64 =

@@ -60,7 +60,11 @@ fn tally(answers: &[tonic::Status]) -> String {
     for status in answers {
         *codes.entry(format!("{:?}", status.code())).or_insert(0) += 1;
     }
-    format!("{codes:?} (e.g. {:?})", answers.iter().find(|s| !matches!(s.code(), Code::Unauthenticated | Code::ResourceExhausted)).map(|s| s.message()))
+    let other = answers.iter().find(|status| !matches!(status.code(), Code::Unauthenticated | Code::ResourceExhausted));
+    match other {
+        Some(status) => format!("{codes:?}, e.g. {:?}", status.message()),
+        None => format!("{codes:?}"),
+    }
 }
 
 fn count(answers: &[tonic::Status], code: Code) -> usize {
