@@ -53,7 +53,8 @@ async fn register_login_call_refresh_reuse_and_logout() {
         .into_inner()
         .user_id;
 
-    // Refusals name their field, or say the email is taken.
+    // Refusals name their field. A taken email is not refused: it is answered like a new one
+    // (with an id of no account), so Register tells nobody which emails have accounts (ADR 0012).
     let weak = auth
         .register(RegisterRequest {
             email: "bob@example.com".into(),
@@ -71,8 +72,9 @@ async fn register_login_call_refresh_reuse_and_logout() {
             display_name: "Eve".into(),
         })
         .await
-        .unwrap_err();
-    assert_eq!(taken.code(), Code::AlreadyExists);
+        .expect("a taken email is answered like a new one")
+        .into_inner();
+    assert_ne!(taken.user_id, user_id);
 
     // Wrong password and unknown email: one answer.
     let wrong_password = login(&mut auth, "alice@example.com", "orange-kettle-sang").await.unwrap_err();
@@ -238,6 +240,14 @@ fn sign(claims: &serde_json::Value, key: &EncodingKey, alg: Algorithm, kid: Opti
     jsonwebtoken::encode(&header, claims, key).expect("sign")
 }
 
+/// [`sign`] with the header's `typ` set to `typ`.
+fn sign_typed(claims: &serde_json::Value, key: &EncodingKey, alg: Algorithm, kid: &str, typ: &str) -> String {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
+    jsonwebtoken::encode(&header, claims, key).expect("sign")
+}
+
 fn base64_url(bytes: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
@@ -276,6 +286,9 @@ async fn every_kind_of_bad_token_is_unauthenticated() {
     balances(&server, &sign(&claims(user), &provider_key, Algorithm::EdDSA, Some("idp-1")))
         .await
         .expect("the IdP's token");
+    balances(&server, &sign_typed(&claims(user), &provider_key, Algorithm::EdDSA, "idp-1", "at+jwt"))
+        .await
+        .expect("the IdP's access token typed at+jwt (RFC 9068)");
 
     let unsigned = format!(
         "{}.{}.",
@@ -304,6 +317,15 @@ async fn every_kind_of_bad_token_is_unauthenticated() {
         ("HS/RS confusion", Some(sign(&claims(user), &public_as_secret, Algorithm::HS256, Some("idp-1")))),
         ("unknown kid", Some(sign(&claims(user), &provider_key, Algorithm::EdDSA, Some("idp-2")))),
         ("no kid", Some(sign(&claims(user), &provider_key, Algorithm::EdDSA, None))),
+        // Signed by the IdP, but not an access token: an ID token, a DPoP proof, a logout token.
+        (
+            "IdP token typed dpop+jwt",
+            Some(sign_typed(&claims(user), &provider_key, Algorithm::EdDSA, "idp-1", "dpop+jwt")),
+        ),
+        (
+            "IdP token typed logout+jwt",
+            Some(sign_typed(&claims(user), &provider_key, Algorithm::EdDSA, "idp-1", "logout+jwt")),
+        ),
     ];
     for (case, token) in cases {
         let mut query = QueryServiceClient::new(server.channel().await);

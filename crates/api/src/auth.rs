@@ -4,8 +4,10 @@
 //! HS256 tokens are checked with the server's secret. Asymmetric tokens (EdDSA, RS256, …) of an
 //! external identity provider are checked with the key their `kid` names in a JWKS file; a
 //! token's algorithm must be the one its key is for, so `alg: none`, an unknown `kid`, and
-//! algorithm confusion (an HS256 token "signed" with a public key) are refused. `exp`, `iss`,
-//! `aud` and `sub` are required; `nbf` is honoured.
+//! algorithm confusion (an HS256 token "signed" with a public key) are refused. A JWKS token
+//! that declares a `typ` must declare an access token's (`JWT`, `at+jwt`): the provider's keys
+//! also sign ID tokens, logout tokens and the like, which are not for calling an API. `exp`,
+//! `iss`, `aud` and `sub` are required; `nbf` is honoured.
 
 use crate::limits::RateLimiter;
 use crate::security_log;
@@ -57,6 +59,18 @@ pub enum AuthError {
     Algorithm(Algorithm),
     #[error("the token names no key id, or one the JWKS does not have")]
     UnknownKey,
+    #[error("the token's typ {0:?} is not an access token's")]
+    Type(String),
+}
+
+/// Whether a JWKS token's header `typ` allows it as an access token: absent, `JWT`, or `at+jwt`
+/// (RFC 9068), case-insensitively and with or without the `application/` prefix (RFC 7515 §4.1.9).
+fn access_token_type(typ: Option<&str>) -> bool {
+    typ.is_none_or(|typ| {
+        let typ =
+            typ.get(..12).filter(|prefix| prefix.eq_ignore_ascii_case("application/")).map_or(typ, |_| &typ[12..]);
+        typ.eq_ignore_ascii_case("jwt") || typ.eq_ignore_ascii_case("at+jwt")
+    })
 }
 
 /// The claims read after validation checked `exp`, `nbf`, `iss` and `aud` (which may be a
@@ -166,6 +180,9 @@ impl JwtVerifier {
             let public = self.jwks.get(kid).ok_or(AuthError::UnknownKey)?;
             if !public.validation.algorithms.contains(&header.alg) {
                 return Err(AuthError::Algorithm(header.alg));
+            }
+            if !access_token_type(header.typ.as_deref()) {
+                return Err(AuthError::Type(header.typ.unwrap_or_default()));
             }
             (&public.key, &public.validation)
         };
@@ -471,6 +488,26 @@ mod tests {
         }
         let header = b64(&json!({ "alg": "none", "kid": "ed-1" }));
         assert!(verify(&format!("{header}.{}.", b64(&claims(user)))).is_err(), "alg none with a kid");
+    }
+
+    #[test]
+    fn a_jwks_token_typed_as_anything_but_an_access_token_is_refused() {
+        let (ed, ed_jwk, _) = provider_key(Algorithm::EdDSA, "ed-1");
+        let jwks = json!({ "keys": [ed_jwk] }).to_string();
+        let verifier = JwtVerifier::new(SECRET).unwrap().with_jwks(&jwks, ISSUER, AUDIENCE).unwrap();
+        let user = UserId::new();
+        let typed = |typ: Option<&str>| {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some("ed-1".into());
+            header.typ = typ.map(str::to_owned);
+            jsonwebtoken::encode(&header, &claims(user), &ed).unwrap()
+        };
+        for typ in [None, Some("JWT"), Some("jwt"), Some("at+jwt"), Some("application/at+jwt"), Some("AT+JWT")] {
+            assert_eq!(verifier.verify(&typed(typ)).map(|caller| caller.user_id).ok(), Some(user), "typ {typ:?}");
+        }
+        for typ in ["dpop+jwt", "logout+jwt", "secevent+jwt", "JOSE", "", "application/", "at+jwt "] {
+            assert!(matches!(verifier.verify(&typed(Some(typ))), Err(AuthError::Type(_))), "typ {typ:?} was accepted");
+        }
     }
 
     #[test]

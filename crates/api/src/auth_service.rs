@@ -1,7 +1,10 @@
 //! `cashflow.v1.AuthService`: register, login, refresh and logout. No access token is needed;
-//! Login and Register are rate-limited by email and peer address instead.
+//! instead Login is limited per client address and per account, separately, Register per
+//! client address, and password hashing runs behind a few permits, refused at once when they
+//! are taken. Register answers a taken email as it answers a new one (ADR 0012).
 
-use crate::limits::{RateLimiter, exhausted};
+use crate::client_addr::{ClientKey, TrustedProxies};
+use crate::limits::{RateLimit, RateLimiter, exhausted, exhausted_because};
 use crate::security_log;
 use cashflow_identity::issue_token;
 use cashflow_identity::{Identity, IdentityError, normalise_email};
@@ -9,7 +12,7 @@ use cashflow_proto::v1::auth_service_server::AuthService;
 use cashflow_proto::v1::{
     LoginRequest, LogoutRequest, LogoutResponse, RefreshRequest, RegisterRequest, RegisterResponse, TokenPair,
 };
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Code, Request, Response, Status};
@@ -18,11 +21,47 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// Access tokens live this long unless configured otherwise.
 pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
-/// What Login limits are keyed by: the attempted email and where the attempt comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum AttemptKey {
-    Login { email: String, ip: IpAddr },
-    Register { ip: IpAddr },
+/// What a call refused for want of a hashing permit is told to wait: a hash takes tens of
+/// milliseconds, so a permit is free again well within it.
+pub const HASHING_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The limits in front of Login and Register, and whose `x-forwarded-for` names the client.
+#[derive(Debug)]
+pub struct AuthLimiters {
+    /// Per client address (an IPv4 address, an IPv6 /64): Login and Register together, so one
+    /// address spraying a password over many accounts is stopped.
+    address: RateLimiter<ClientKey>,
+    /// Per account (normalised email): Login, so many addresses at one account are stopped.
+    account: RateLimiter<String>,
+    proxies: TrustedProxies,
+}
+
+impl AuthLimiters {
+    pub fn new(address: RateLimit, account: RateLimit) -> Self {
+        Self {
+            address: RateLimiter::new(address),
+            account: RateLimiter::new(account),
+            proxies: TrustedProxies::default(),
+        }
+    }
+
+    /// Believes the `x-forwarded-for` of calls from `proxies`.
+    pub fn trusting(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    fn client<T>(&self, request: &Request<T>) -> IpAddr {
+        let forwarded = request.metadata().get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok());
+        self.proxies.client(request.remote_addr(), forwarded)
+    }
+}
+
+/// Where a call came from: the TCP peer, and the client it speaks for (the same without a proxy).
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    peer: Option<SocketAddr>,
+    client: IpAddr,
 }
 
 #[derive(Clone)]
@@ -30,7 +69,7 @@ pub struct AuthApi {
     identity: Identity,
     secret: Arc<str>,
     access_ttl: Duration,
-    attempts: Arc<RateLimiter<AttemptKey>>,
+    limits: Arc<AuthLimiters>,
 }
 
 impl std::fmt::Debug for AuthApi {
@@ -40,8 +79,8 @@ impl std::fmt::Debug for AuthApi {
 }
 
 impl AuthApi {
-    pub fn new(identity: Identity, secret: &str, access_ttl: Duration, attempts: Arc<RateLimiter<AttemptKey>>) -> Self {
-        Self { identity, secret: secret.into(), access_ttl, attempts }
+    pub fn new(identity: Identity, secret: &str, access_ttl: Duration, limits: Arc<AuthLimiters>) -> Self {
+        Self { identity, secret: secret.into(), access_ttl, limits }
     }
 
     fn pair(&self, user_id: uuid::Uuid, refresh_token: String) -> TokenPair {
@@ -52,20 +91,24 @@ impl AuthApi {
         }
     }
 
-    fn limit(&self, key: AttemptKey, peer: Option<SocketAddr>) -> Result<(), Status> {
-        self.attempts.check(&key).map_err(|retry_after| {
-            let scope = match key {
-                AttemptKey::Login { .. } => "login",
-                AttemptKey::Register { .. } => "register",
-            };
-            security_log::rate_limited(scope, None, peer, retry_after);
+    fn origin<T>(&self, request: &Request<T>) -> Origin {
+        Origin { peer: request.remote_addr(), client: self.limits.client(request) }
+    }
+
+    fn limit_address(&self, scope: &'static str, origin: Origin) -> Result<(), Status> {
+        self.limits.address.check(&ClientKey::of(origin.client)).map_err(|retry_after| {
+            security_log::auth_rate_limited(scope, origin.peer, origin.client, retry_after);
             exhausted(retry_after)
         })
     }
-}
 
-fn ip(peer: Option<SocketAddr>) -> IpAddr {
-    peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.ip())
+    fn limit_account(&self, email: &str, origin: Origin) -> Result<(), Status> {
+        // Keyed by the normalised email only: the bucket is the account's, known or not.
+        self.limits.account.check(&email.to_owned()).map_err(|retry_after| {
+            security_log::auth_rate_limited("login_account", origin.peer, origin.client, retry_after);
+            exhausted(retry_after)
+        })
+    }
 }
 
 fn invalid(field: &str, message: &str) -> Status {
@@ -82,11 +125,13 @@ fn status(error: IdentityError) -> Status {
     match error {
         IdentityError::Invalid { field, message } => invalid(field, &message),
         IdentityError::WeakPassword(message) => invalid("password", &format!("password {message}")),
+        // Never answered as such: Register hides it (ADR 0012). Kept for any other caller.
         IdentityError::EmailTaken => Status::already_exists("an account with this email already exists"),
         IdentityError::InvalidCredentials => Status::unauthenticated("wrong email or password"),
         IdentityError::InvalidRefreshToken | IdentityError::RefreshTokenReused { .. } => {
             Status::unauthenticated("invalid refresh token")
         }
+        IdentityError::Busy => exhausted_because("password hashing is busy", HASHING_RETRY_AFTER),
         IdentityError::Unavailable(cause) => {
             tracing::warn!(error = %cause, "identity store unavailable");
             Status::unavailable("the identity store is unavailable; retry later")
@@ -106,46 +151,60 @@ fn reason(error: &IdentityError) -> &'static str {
         IdentityError::InvalidCredentials => "wrong email or password",
         IdentityError::InvalidRefreshToken => "unknown, expired or revoked refresh token",
         IdentityError::RefreshTokenReused { .. } => "refresh token reused",
+        IdentityError::Busy => "password hashing busy",
         IdentityError::Unavailable(_) => "identity store unavailable",
         IdentityError::Internal(_) => "internal error",
     }
 }
 
+/// Logs a refused Login or Register through `log` (a full hashing pool as a rate limit) and
+/// answers its status.
+fn refused(error: IdentityError, origin: Origin, log: fn(Option<SocketAddr>, IpAddr, &'static str)) -> Status {
+    match error {
+        IdentityError::Busy => {
+            security_log::auth_rate_limited("password_hashing", origin.peer, origin.client, HASHING_RETRY_AFTER);
+        }
+        ref other => log(origin.peer, origin.client, reason(other)),
+    }
+    status(error)
+}
+
 #[tonic::async_trait]
 impl AuthService for AuthApi {
+    /// A taken email gets what a new one gets: `OK` with a fresh user id that names no account,
+    /// after the same hashing and insert attempt. The owner's account is untouched.
     #[tracing::instrument(name = "auth.register", skip_all, err(level = "debug"))]
     async fn register(&self, request: Request<RegisterRequest>) -> Result<Response<RegisterResponse>, Status> {
-        let peer = request.remote_addr();
-        self.limit(AttemptKey::Register { ip: ip(peer) }, peer)?;
+        let origin = self.origin(&request);
+        self.limit_address("register_address", origin)?;
         let request = request.into_inner();
         match self.identity.register(&request.email, &request.password, &request.display_name).await {
             Ok(user_id) => {
-                security_log::registered(user_id, peer);
+                security_log::registered(user_id, origin.peer, origin.client);
                 Ok(Response::new(RegisterResponse { user_id: user_id.to_string() }))
             }
-            Err(error) => {
-                security_log::register_refused(peer, reason(&error));
-                Err(status(error))
+            Err(IdentityError::EmailTaken) => {
+                security_log::register_refused(origin.peer, origin.client, reason(&IdentityError::EmailTaken));
+                Ok(Response::new(RegisterResponse { user_id: uuid::Uuid::now_v7().to_string() }))
             }
+            Err(error) => Err(refused(error, origin, security_log::register_refused)),
         }
     }
 
     #[tracing::instrument(name = "auth.login", skip_all, err(level = "debug"))]
     async fn login(&self, request: Request<LoginRequest>) -> Result<Response<TokenPair>, Status> {
-        let peer = request.remote_addr();
+        let origin = self.origin(&request);
+        self.limit_address("login_address", origin)?;
         let request = request.into_inner();
-        // An email that is not one still counts against its (raw) key: junk is limited too.
-        let email = normalise_email(&request.email).unwrap_or_else(|_| request.email.chars().take(254).collect());
-        self.limit(AttemptKey::Login { email, ip: ip(peer) }, peer)?;
-        match self.identity.login(&request.email, &request.password).await {
+        let email =
+            normalise_email(&request.email).map_err(|error| refused(error, origin, security_log::login_failed))?;
+        self.limit_account(&email, origin)?;
+        match self.identity.login(&email, &request.password).await {
             Ok(session) => {
-                security_log::login_succeeded(session.user_id, peer);
+                security_log::login_succeeded(session.user_id, origin.peer, origin.client);
                 Ok(Response::new(self.pair(session.user_id, session.refresh_token)))
             }
-            Err(error) => {
-                security_log::login_failed(peer, reason(&error));
-                Err(status(error))
-            }
+            Err(error) => Err(refused(error, origin, security_log::login_failed)),
         }
     }
 

@@ -5,6 +5,7 @@
 //! - [`auth`]: bearer tokens (HS256, or JWKS keys), the interceptor that sets the [`auth::Caller`].
 //! - [`auth_service`]: register, login, refresh, logout over [`cashflow_identity`].
 //! - [`limits`]: rate limits and the other limits of [`limits::Limits`].
+//! - [`client_addr`]: which client a call counts as (trusted proxies, IPv6 /64s).
 //! - [`security_log`]: structured security events.
 //! - [`context`]: what a request carries besides its message (correlation, trace, deadline).
 //! - [`convert`]: proto ⇄ the application's inputs and the read models' views, parsed once here.
@@ -20,6 +21,7 @@
 pub mod audit_service;
 pub mod auth;
 pub mod auth_service;
+pub mod client_addr;
 pub mod context;
 pub mod convert;
 pub mod decode_status;
@@ -56,8 +58,9 @@ use tonic_health::server::HealthReporter;
 
 pub use audit_service::AuditApi;
 pub use auth::{AuthInterceptor, Caller, JwtVerifier};
-pub use auth_service::{AuthApi, DEFAULT_ACCESS_TOKEN_TTL};
+pub use auth_service::{AuthApi, AuthLimiters, DEFAULT_ACCESS_TOKEN_TTL};
 pub use cashflow_identity::Identity;
+pub use client_addr::TrustedProxies;
 pub use error::ApiError;
 pub use invoice_service::{InvoiceApi, UploadLimits};
 pub use ledger_service::LedgerApi;
@@ -91,6 +94,8 @@ pub struct ApiConfig {
     /// Lifetime of the access tokens Login and Refresh issue.
     pub access_token_ttl: Duration,
     pub limits: Limits,
+    /// Proxies whose `x-forwarded-for` names the client of Login and Register (`CASHFLOW_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
     /// Users and refresh tokens; AuthService is mounted only with it.
     pub identity: Option<Identity>,
     pub uploads: UploadLimits,
@@ -105,6 +110,7 @@ impl ApiConfig {
             jwks: None,
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             limits: Limits::default(),
+            trusted_proxies: TrustedProxies::default(),
             identity: None,
             uploads: UploadLimits::default(),
         }
@@ -127,6 +133,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("jwks", &self.jwks.as_ref().map(|jwks| (&jwks.issuer, &jwks.audience)))
             .field("access_token_ttl", &self.access_token_ttl)
             .field("limits", &self.limits)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("uploads", &self.uploads)
             .finish()
     }
@@ -270,8 +277,9 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
         .add_service(DecodeStatus(InterceptedService::new(invoice, command_auth.clone())))
         .add_service(DecodeStatus(InterceptedService::new(audit, query_auth)));
     if let Some(identity) = config.identity {
-        let attempts = Arc::new(limits::RateLimiter::new(config.limits.login));
-        let auth_api = AuthApi::new(identity, &config.jwt_secret, config.access_token_ttl, attempts);
+        let attempts = AuthLimiters::new(config.limits.login_address, config.limits.login)
+            .trusting(config.trusted_proxies.clone());
+        let auth_api = AuthApi::new(identity, &config.jwt_secret, config.access_token_ttl, Arc::new(attempts));
         routes = routes.add_service(DecodeStatus(AuthServiceServer::new(auth_api).max_decoding_message_size(limit)));
     }
     let routes = routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha);

@@ -1,9 +1,8 @@
 //! The security log: every auth outcome is one structured event under `cashflow::security`,
 //! and no password or token ever appears in any log line.
 
-use cashflow_api::auth_service::AttemptKey;
-use cashflow_api::limits::{RateLimit, RateLimiter};
-use cashflow_api::{AuthApi, Identity};
+use cashflow_api::limits::RateLimit;
+use cashflow_api::{AuthApi, AuthLimiters, Identity};
 use cashflow_proto::v1::auth_service_server::AuthService;
 use cashflow_proto::v1::*;
 use cashflow_testkit::TestDatabase;
@@ -42,7 +41,7 @@ async fn auth_outcomes_are_logged_without_secrets() {
     let database = TestDatabase::create().await;
     let pool = database.pool(10).await;
     cashflow_identity::migrate(&pool).await.unwrap();
-    let attempts = Arc::new(RateLimiter::<AttemptKey>::new(RateLimit::new(3, 1)));
+    let attempts = Arc::new(AuthLimiters::new(RateLimit::new(100, 100), RateLimit::new(3, 1)));
     let api = AuthApi::new(Identity::new(pool.clone()).unwrap(), SECRET, Duration::from_secs(60), attempts);
 
     api.register(Request::new(RegisterRequest {

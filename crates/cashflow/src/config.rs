@@ -1,6 +1,6 @@
 //! Configuration from the environment, with the names operators and tests rely on.
 
-use cashflow_api::{Limits, RateLimit};
+use cashflow_api::{Limits, RateLimit, TrustedProxies};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +29,12 @@ pub struct Config {
     /// Rate, size, time and concurrency limits (`CASHFLOW_RATE_LIMIT_*`, `CASHFLOW_MAX_MESSAGE_BYTES`,
     /// `CASHFLOW_CALL_TIMEOUT_SECS`, `CASHFLOW_MAX_CONCURRENT_CALLS`).
     pub limits: Limits,
+    /// `CASHFLOW_TRUSTED_PROXIES`: addresses and blocks (`10.0.0.0/8, 192.0.2.10`) whose
+    /// `x-forwarded-for` names the client Login and Register are limited by. None by default.
+    pub trusted_proxies: TrustedProxies,
+    /// `CASHFLOW_PASSWORD_HASH_CONCURRENCY`: passwords hashed at once (the cores); a Login or
+    /// Register beyond them is refused as `RESOURCE_EXHAUSTED`.
+    pub password_hash_concurrency: usize,
     /// `CASHFLOW_CORS_ORIGINS`: comma-separated origins browsers may call from over grpc-web.
     pub cors_origins: Vec<String>,
     /// `CASHFLOW_TLS_CERT` and `CASHFLOW_TLS_KEY`: PEM files; both or neither.
@@ -74,6 +80,8 @@ impl std::fmt::Debug for Config {
             .field("jwks", &self.jwks)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("limits", &self.limits)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("cors_origins", &self.cors_origins)
             .field("tls", &self.tls)
             .field("metrics_addr", &self.metrics_addr)
@@ -174,6 +182,11 @@ impl Config {
                 defaults.queries,
             )?,
             login: rate("CASHFLOW_RATE_LIMIT_LOGIN_PER_MINUTE", "CASHFLOW_RATE_LIMIT_LOGIN_BURST", defaults.login)?,
+            login_address: rate(
+                "CASHFLOW_RATE_LIMIT_LOGIN_ADDRESS_PER_MINUTE",
+                "CASHFLOW_RATE_LIMIT_LOGIN_ADDRESS_BURST",
+                defaults.login_address,
+            )?,
             max_message_bytes: usize::try_from(number(
                 "CASHFLOW_MAX_MESSAGE_BYTES",
                 defaults.max_message_bytes as u64,
@@ -248,6 +261,14 @@ impl Config {
             max_pixels: number("CASHFLOW_MAX_UPLOAD_PIXELS", upload_defaults.max_pixels)?,
         };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let password_hash_concurrency =
+            usize::try_from(number("CASHFLOW_PASSWORD_HASH_CONCURRENCY", cores as u64)?).unwrap_or(cores);
+        let trusted_proxies = lookup("CASHFLOW_TRUSTED_PROXIES").unwrap_or_default();
+        let trusted_proxies = trusted_proxies.parse().map_err(|reason| ConfigError::Invalid {
+            name: "CASHFLOW_TRUSTED_PROXIES",
+            value: trusted_proxies.clone(),
+            reason,
+        })?;
         let ocr_threads = usize::try_from(number("CASHFLOW_OCR_THREADS", cores as u64)?).unwrap_or(cores);
         let worker_defaults = cashflow_bus::WorkerConfig::default();
         let worker = cashflow_bus::WorkerConfig {
@@ -262,6 +283,8 @@ impl Config {
             )?),
         };
         Ok(Self {
+            trusted_proxies,
+            password_hash_concurrency,
             blob_url,
             uploads,
             ocr_threads,
@@ -364,9 +387,17 @@ mod tests {
             ("CASHFLOW_TLS_CERT", "/c.pem"),
             ("CASHFLOW_TLS_KEY", "/k.pem"),
             ("CASHFLOW_JWT_JWKS_FILE", "/jwks.json"),
+            ("CASHFLOW_RATE_LIMIT_LOGIN_ADDRESS_BURST", "7"),
+            ("CASHFLOW_TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::1"),
+            ("CASHFLOW_PASSWORD_HASH_CONCURRENCY", "3"),
         ])
         .unwrap();
         assert_eq!(set.limits.login, RateLimit::new(3, 1));
+        assert_eq!(set.limits.login_address, RateLimit::new(7, Limits::default().login_address.per_minute));
+        assert_eq!(set.trusted_proxies, "10.0.0.0/8,2001:db8::1".parse().unwrap());
+        assert_eq!(set.password_hash_concurrency, 3);
+        assert!(defaults.trusted_proxies.is_empty());
+        assert!(defaults.password_hash_concurrency >= 1);
         assert_eq!(set.limits.max_message_bytes, 1024);
         assert_eq!(set.cors_origins, ["https://app.example.com", "http://localhost:3000"]);
         assert_eq!(set.tls, Some(TlsFiles { cert: "/c.pem".into(), key: "/k.pem".into() }));
@@ -376,6 +407,9 @@ mod tests {
             ("CASHFLOW_RATE_LIMIT_QUERIES_BURST", "0"),
             ("CASHFLOW_CALL_TIMEOUT_SECS", "soon"),
             ("CASHFLOW_CORS_ORIGINS", "*"),
+            ("CASHFLOW_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("CASHFLOW_TRUSTED_PROXIES", "proxy.internal"),
+            ("CASHFLOW_PASSWORD_HASH_CONCURRENCY", "0"),
         ] {
             assert!(config(&[("CASHFLOW_JWT_SECRET", &secret), (name, value)]).is_err(), "{name}={value}");
         }

@@ -210,7 +210,9 @@ async fn api_config(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<ApiC
     let mut api = ApiConfig::new(config.jwt_secret.clone()).with_limits(config.limits);
     api.uploads = config.uploads;
     api.access_token_ttl = config.access_token_ttl;
-    api.identity = Some(cashflow_identity::Identity::new(pool.clone()).context("password hasher")?);
+    api.trusted_proxies = config.trusted_proxies.clone();
+    let identity = cashflow_identity::Identity::new(pool.clone()).context("password hasher")?;
+    api.identity = Some(identity.with_hash_concurrency(config.password_hash_concurrency));
     if let Some(jwks) = &config.jwks {
         let json = tokio::fs::read_to_string(&jwks.file)
             .await

@@ -26,6 +26,7 @@ use sqlx::{PgPool, Row};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 /// How long a refresh token may be spent.
@@ -51,6 +52,10 @@ pub enum IdentityError {
     /// A spent token came back: its family is now revoked.
     #[error("refresh token reused; its family is revoked")]
     RefreshTokenReused { user_id: Uuid, family_id: Uuid },
+    /// Every password-hashing permit is taken: refused at once rather than queued, so a flood
+    /// of logins cannot hold memory (19 MiB each) or threads. Retry shortly.
+    #[error("password hashing is at capacity")]
+    Busy,
     #[error("identity store unavailable: {0}")]
     Unavailable(String),
     #[error("identity internal error: {0}")]
@@ -143,18 +148,37 @@ fn token_hash(token: &str) -> Vec<u8> {
 pub struct Identity {
     pool: PgPool,
     hasher: Arc<Hasher>,
+    /// Permits to run argon2, one per hash in flight.
+    hashing: Arc<Semaphore>,
     refresh_ttl: Duration,
 }
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity").field("refresh_ttl", &self.refresh_ttl).finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("hashing_permits_free", &self.hashing.available_permits())
+            .finish_non_exhaustive()
     }
 }
 
 impl Identity {
+    /// A store hashing at most one password per core at once.
     pub fn new(pool: PgPool) -> Result<Self, IdentityError> {
-        Ok(Self { pool, hasher: Arc::new(Hasher::new()?), refresh_ttl: REFRESH_TOKEN_TTL })
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Self {
+            pool,
+            hasher: Arc::new(Hasher::new()?),
+            hashing: Arc::new(Semaphore::new(cores)),
+            refresh_ttl: REFRESH_TOKEN_TTL,
+        })
+    }
+
+    /// The same store hashing at most `permits` passwords at once (at least one); a Login or
+    /// Register that finds them all taken fails with [`IdentityError::Busy`].
+    pub fn with_hash_concurrency(mut self, permits: usize) -> Self {
+        self.hashing = Arc::new(Semaphore::new(permits.max(1)));
+        self
     }
 
     /// The same store with another refresh-token lifetime (tests of expiry).
@@ -163,23 +187,39 @@ impl Identity {
         self
     }
 
-    /// Runs argon2 off the async threads: it takes tens of milliseconds of CPU by design.
+    /// A hashing permit, or [`IdentityError::Busy`] at once. Taken before any other work, so
+    /// a refused call costs nothing.
+    fn permit(&self) -> Result<OwnedSemaphorePermit, IdentityError> {
+        self.hashing.clone().try_acquire_owned().map_err(|_| IdentityError::Busy)
+    }
+
+    /// Runs argon2 off the async threads: it takes tens of milliseconds of CPU by design. The
+    /// permit goes with the work, so a caller that gives up does not free it early.
     async fn blocking<T: Send + 'static>(
         &self,
+        permit: OwnedSemaphorePermit,
         work: impl FnOnce(&Hasher) -> T + Send + 'static,
     ) -> Result<T, IdentityError> {
         let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || work(&hasher)).await.map_err(IdentityError::internal)
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(&hasher)
+        })
+        .await
+        .map_err(IdentityError::internal)
     }
 
-    /// Creates a user and answers its id.
+    /// Creates a user and answers its id. A taken email fails with [`IdentityError::EmailTaken`]
+    /// after the same work as a new one (the password is hashed, the insert tried), so a caller
+    /// that hides the difference hides it in time too.
     #[tracing::instrument(name = "identity.register", skip_all, err(level = "debug"))]
     pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Result<Uuid, IdentityError> {
         let email = normalise_email(email)?;
         let display_name = normalise_display_name(display_name)?;
         check_policy(password)?;
+        let permit = self.permit()?;
         let password = password.to_owned();
-        let hash = self.blocking(move |hasher| hasher.hash(&password)).await??;
+        let hash = self.blocking(permit, move |hasher| hasher.hash(&password)).await??;
         let user_id = Uuid::now_v7();
         sqlx::query("INSERT INTO identity_users (user_id, email, display_name, password_hash) VALUES ($1, $2, $3, $4)")
             .bind(user_id)
@@ -192,10 +232,12 @@ impl Identity {
     }
 
     /// Checks the password and starts a refresh-token family. An unknown email and a wrong
-    /// password both answer [`IdentityError::InvalidCredentials`] after one argon2 verification.
+    /// password both answer [`IdentityError::InvalidCredentials`] after one argon2 verification;
+    /// a string that is no email is refused before any.
     #[tracing::instrument(name = "identity.login", skip_all, err(level = "debug"))]
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, IdentityError> {
-        let email = normalise_email(email).unwrap_or_default();
+        let email = normalise_email(email)?;
+        let permit = self.permit()?;
         let row = sqlx::query("SELECT user_id, password_hash FROM identity_users WHERE email = $1")
             .bind(&email)
             .fetch_optional(&self.pool)
@@ -205,7 +247,7 @@ impl Identity {
             None => (None, None),
         };
         let password = password.to_owned();
-        let matches = self.blocking(move |hasher| hasher.verify(&password, stored.as_deref())).await?;
+        let matches = self.blocking(permit, move |hasher| hasher.verify(&password, stored.as_deref())).await?;
         match user_id {
             Some(user_id) if matches => {
                 let family_id = Uuid::now_v7();

@@ -166,4 +166,25 @@ async fn families_issued_before_their_table_keep_working_and_stay_revoked() {
     pool.close().await;
 }
 
+
+#[tokio::test]
+async fn hashing_beyond_the_permits_is_refused_at_once_and_a_bad_email_needs_none() {
+    let db = TestDb::new().await;
+    let identity = Identity::new(db.pool.clone()).unwrap().with_hash_concurrency(1);
+    identity.register("eve@example.com", PASSWORD, "Eve").await.unwrap();
+    let held = identity.permit().unwrap();
+    assert!(matches!(identity.login("eve@example.com", PASSWORD).await, Err(IdentityError::Busy)));
+    assert!(matches!(identity.register("fay@example.com", PASSWORD, "Fay").await, Err(IdentityError::Busy)));
+    assert!(matches!(identity.login("nobody@example.com", PASSWORD).await, Err(IdentityError::Busy)), "the dummy too");
+    // Checked before a permit is asked for.
+    match identity.login("not an email", PASSWORD).await {
+        Err(IdentityError::Invalid { field: "email", .. }) => {}
+        other => panic!("expected the email refused, got {other:?}"),
+    }
+    assert!(matches!(identity.register("fay@example.com", "short", "Fay").await, Err(IdentityError::WeakPassword(_))));
+    drop(held);
+    identity.login("eve@example.com", PASSWORD).await.expect("a free permit");
+    db.drop().await;
+}
+
 mod races;
