@@ -41,8 +41,12 @@ fn mercadona() -> &'static str {
 }
 
 fn header(filename: &str) -> UploadInvoiceRequest {
-    let header =
-        UploadInvoiceHeader { command_id: command_id(), filename: filename.into(), content_type: String::new(), account_id: None };
+    let header = UploadInvoiceHeader {
+        command_id: command_id(),
+        filename: filename.into(),
+        content_type: String::new(),
+        account_id: None,
+    };
     UploadInvoiceRequest { part: Some(upload_invoice_request::Part::Header(header)) }
 }
 
@@ -135,8 +139,10 @@ async fn held_upload(
     png: Arc<Vec<u8>>,
     size: usize,
     tag: u64,
-) -> (tokio::sync::mpsc::Sender<UploadInvoiceRequest>, tokio::task::JoinHandle<Result<UploadInvoiceResponse, tonic::Status>>)
-{
+) -> (
+    tokio::sync::mpsc::Sender<UploadInvoiceRequest>,
+    tokio::task::JoinHandle<Result<UploadInvoiceResponse, tonic::Status>>,
+) {
     use futures::StreamExt;
     // A channel of one: each send returns once the transport took the previous part, so the
     // server has read all but a flow-control window of what was sent.
@@ -170,7 +176,8 @@ async fn the_upload_caps_are_per_person_in_flight_and_process_wide_in_bytes() {
     let third = franks.upload_invoice(padded_png(png.clone(), 1000, 3)).await.unwrap_err();
     assert_eq!(third.code(), Code::ResourceExhausted, "{third:?}");
     // Gina has slots of her own, but the process holds 2 MiB of Frank's of its 24: her 9 MiB
-    // fits once, and a second 9 MiB upload held beside it does not.
+    // fits once, and a second 9 MiB beside it does not (its chunks and their joined copy would
+    // take the process past 24 MiB).
     let (held, held_call) = held_upload(&mut ginas, png.clone(), 9 * MIB, 4).await;
     let over = ginas.upload_invoice(padded_png(png.clone(), 9 * MIB, 5)).await.unwrap_err();
     assert_eq!(over.code(), Code::ResourceExhausted, "{over:?}");
@@ -305,7 +312,11 @@ fn upload_of(owner: UserId, bytes: &[u8]) -> (CommandContext, UploadInvoice, Inv
     (CommandContext::new(owner, command_id, None, None), input, file)
 }
 
-async fn original(commands: &InvoiceCommands, owner: UserId, invoice_id: cashflow_domain::InvoiceId) -> Option<Vec<u8>> {
+async fn original(
+    commands: &InvoiceCommands,
+    owner: UserId,
+    invoice_id: cashflow_domain::InvoiceId,
+) -> Option<Vec<u8>> {
     let invoice = commands.uploaded_invoice(owner, invoice_id).await.expect("the invoice");
     let key = cashflow_blob::BlobKey::parse(&invoice.blob_key).expect("a key");
     commands.blobs().get(&key).await.ok().map(|b| b.to_vec())

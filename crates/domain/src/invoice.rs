@@ -398,12 +398,29 @@ pub struct UploadInvoice {
 #[derive(Debug, Clone)]
 pub enum InvoiceCommand {
     Upload(UploadInvoice),
-    RecordScan { owner: UserId, reading: Reading },
-    FailScan { owner: UserId, reason: String },
-    Link { owner: UserId, movement_id: MovementId },
+    RecordScan {
+        owner: UserId,
+        reading: Reading,
+    },
+    FailScan {
+        owner: UserId,
+        reason: String,
+    },
+    Link {
+        owner: UserId,
+        movement_id: MovementId,
+    },
     /// Settle a read invoice without a movement: the person decides.
-    LeaveForReview { owner: UserId, reason: ReviewReason },
-    Correct { owner: UserId, merchant: Option<Counterparty>, issued_on: Option<NaiveDate>, total: Option<Amount> },
+    LeaveForReview {
+        owner: UserId,
+        reason: ReviewReason,
+    },
+    Correct {
+        owner: UserId,
+        merchant: Option<Counterparty>,
+        issued_on: Option<NaiveDate>,
+        total: Option<Amount>,
+    },
 }
 
 /// Longest failure reason kept.

@@ -19,7 +19,9 @@ pub enum Exhausted {
 impl std::fmt::Display for Exhausted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::InFlight { max } => write!(f, "at most {max} uploads at once per person; retry when one has finished"),
+            Self::InFlight { max } => {
+                write!(f, "at most {max} uploads at once per person; retry when one has finished")
+            }
             Self::Buffer { max } => {
                 write!(f, "the server holds {max} bytes of uploads at most and is full; retry later")
             }

@@ -86,7 +86,8 @@ impl InvoiceCommands {
                 return Err(cashflow_domain::DomainError::NotFound { what: "account" }.into());
             }
         }
-        let replayed = |position| AppendOutcome { stream_id: stream_id.clone(), stream_version: 1, position, replayed: true };
+        let replayed =
+            |position| AppendOutcome { stream_id: stream_id.clone(), stream_version: 1, position, replayed: true };
         let ran = self
             .commands
             .run(ctx, true, || async {

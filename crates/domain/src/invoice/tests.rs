@@ -98,7 +98,8 @@ fn a_failure_after_a_scan_is_ignored_and_before_it_recorded() {
     let late = InvoiceCommand::FailScan { owner: w.owner, reason: "late".into() };
     let left = vec![InvoiceEvent::InvoiceLeftForReview { reason: ReviewReason::NotRecorded }];
     assert_eq!(decide(&scanned, late.clone()), Ok(left.clone()));
-    let settled = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("1", Decimal::ONE)), left[0].clone()]);
+    let settled =
+        w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("1", Decimal::ONE)), left[0].clone()]);
     assert_eq!(decide(&settled, late), Ok(vec![]));
 }
 
