@@ -1,5 +1,13 @@
 //! `cashflow.v1.InvoiceService`: uploads streamed in and checked at the edge, reads of the
 //! invoices read model, downloads streamed out of blob storage, and corrections.
+//!
+//! An upload is held whole in memory until it is stored, so uploads take a ticket of the
+//! [`UploadBudget`]: a slot of the person's few, and the bytes they hold of the process's
+//! budget, reserved as they arrive and given back when the call ends.
+
+mod upload_budget;
+
+pub use upload_budget::{Exhausted, UploadBudget, UploadTicket};
 
 use crate::auth::Caller;
 use crate::context::command_context;
@@ -27,11 +35,15 @@ pub struct UploadLimits {
     /// Most pixels an image may declare (`CASHFLOW_MAX_UPLOAD_PIXELS`): a small file can
     /// announce a huge image, and decoding it would take gigabytes.
     pub max_pixels: u64,
+    /// Bytes all uploads in flight may hold together (`CASHFLOW_UPLOAD_BUFFER_BYTES`).
+    pub buffer_bytes: usize,
+    /// Uploads one person may have in flight at once (`CASHFLOW_UPLOADS_PER_USER`).
+    pub per_user: usize,
 }
 
 impl Default for UploadLimits {
     fn default() -> Self {
-        Self { max_bytes: 10 * 1024 * 1024, max_pixels: 40_000_000 }
+        Self { max_bytes: 10 * 1024 * 1024, max_pixels: 40_000_000, buffer_bytes: 256 * 1024 * 1024, per_user: 4 }
     }
 }
 
@@ -41,6 +53,7 @@ pub struct InvoiceApi {
     queries: Arc<InvoiceQueries>,
     gate: ReadGate,
     limits: UploadLimits,
+    budget: Arc<UploadBudget>,
 }
 
 impl std::fmt::Debug for InvoiceApi {
@@ -51,13 +64,17 @@ impl std::fmt::Debug for InvoiceApi {
 
 impl InvoiceApi {
     pub fn new(handler: InvoiceCommands, queries: Arc<InvoiceQueries>, gate: ReadGate, limits: UploadLimits) -> Self {
-        Self { handler, queries, gate, limits }
+        let budget = UploadBudget::new(limits.buffer_bytes, limits.per_user);
+        Self { handler, queries, gate, limits, budget }
     }
 
-    /// Reads the header and every chunk, refusing as soon as the file is too large.
+    /// Reads the header and every chunk, refusing as soon as the file is too large or the
+    /// budget cannot hold the next chunk. Chunks are kept as they came (each reserved before
+    /// it is kept) and joined once at the end, the joined copy reserved before it is made.
     async fn receive(
         &self,
         mut parts: Streaming<pb::UploadInvoiceRequest>,
+        ticket: &mut UploadTicket,
     ) -> Result<(pb::UploadInvoiceHeader, bytes::Bytes), Status> {
         use pb::upload_invoice_request::Part;
         let header = match parts.message().await? {
@@ -69,17 +86,20 @@ impl InvoiceApi {
                 )));
             }
         };
-        let mut file = bytes::BytesMut::new();
+        let mut chunks = Vec::new();
+        let mut size = 0;
         while let Some(part) = parts.message().await? {
             match part.part {
                 Some(Part::Chunk(chunk)) => {
-                    if file.len() + chunk.len() > self.limits.max_bytes {
+                    if size + chunk.len() > self.limits.max_bytes {
                         return Err(Status::resource_exhausted(format!(
                             "the file is larger than the limit of {} bytes",
                             self.limits.max_bytes
                         )));
                     }
-                    file.extend_from_slice(&chunk);
+                    ticket.reserve(chunk.len()).map_err(exhausted)?;
+                    size += chunk.len();
+                    chunks.push(chunk);
                 }
                 Some(Part::Header(_)) => {
                     return Err(invalid_argument(&ValidationError::new(
@@ -90,8 +110,25 @@ impl InvoiceApi {
                 None => {}
             }
         }
-        Ok((header, file.freeze()))
+        let file = match chunks.len() {
+            0 => bytes::Bytes::new(),
+            1 => bytes::Bytes::from(chunks.pop().unwrap_or_default()),
+            _ => {
+                ticket.reserve(size).map_err(exhausted)?;
+                let mut file = Vec::with_capacity(size);
+                for chunk in chunks.drain(..) {
+                    file.extend_from_slice(&chunk);
+                }
+                ticket.release(size);
+                bytes::Bytes::from(file)
+            }
+        };
+        Ok((header, file))
     }
+}
+
+fn exhausted(why: Exhausted) -> Status {
+    Status::resource_exhausted(why.to_string())
 }
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::DownloadInvoiceResponse, Status>> + Send>>;
@@ -104,8 +141,10 @@ impl InvoiceService for InvoiceApi {
         request: Request<Streaming<pb::UploadInvoiceRequest>>,
     ) -> Result<Response<pb::UploadInvoiceResponse>, Status> {
         let caller = Caller::of(&request)?;
+        // Held until this call returns, or is dropped with it: slot and bytes come back either way.
+        let mut ticket = self.budget.begin(caller.user_id.as_uuid()).map_err(exhausted)?;
         let (metadata, _, parts) = request.into_parts();
-        let (header, bytes) = self.receive(parts).await?;
+        let (header, bytes) = self.receive(parts, &mut ticket).await?;
         let input = UploadInvoice::from_request(header).map_err(status)?;
         let file =
             InvoiceFile::check(input.declared, bytes, self.limits.max_pixels).map_err(|refused| match refused {

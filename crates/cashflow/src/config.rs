@@ -44,7 +44,9 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// `CASHFLOW_BLOB_URL`: where invoice originals are stored (`file:///…`, `s3://bucket/prefix`).
     pub blob_url: String,
-    /// `CASHFLOW_MAX_UPLOAD_BYTES` (10 MiB) and `CASHFLOW_MAX_UPLOAD_PIXELS` (40 million).
+    /// `CASHFLOW_MAX_UPLOAD_BYTES` (10 MiB), `CASHFLOW_MAX_UPLOAD_PIXELS` (40 million),
+    /// `CASHFLOW_UPLOAD_BUFFER_BYTES` (256 MiB held by uploads in flight across the process) and
+    /// `CASHFLOW_UPLOADS_PER_USER` (4 in flight per person).
     pub uploads: cashflow_api::UploadLimits,
     /// `CASHFLOW_OCR_THREADS`: OCR engines of this process, each on its own thread (the cores).
     pub ocr_threads: usize,
@@ -259,6 +261,10 @@ impl Config {
             max_bytes: usize::try_from(number("CASHFLOW_MAX_UPLOAD_BYTES", upload_defaults.max_bytes as u64)?)
                 .unwrap_or(usize::MAX),
             max_pixels: number("CASHFLOW_MAX_UPLOAD_PIXELS", upload_defaults.max_pixels)?,
+            buffer_bytes: usize::try_from(number("CASHFLOW_UPLOAD_BUFFER_BYTES", upload_defaults.buffer_bytes as u64)?)
+                .unwrap_or(usize::MAX),
+            per_user: usize::try_from(number("CASHFLOW_UPLOADS_PER_USER", upload_defaults.per_user as u64)?)
+                .unwrap_or(upload_defaults.per_user),
         };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let password_hash_concurrency =
@@ -363,6 +369,22 @@ mod tests {
         let set = config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_METRICS_ADDR", "0.0.0.0:9100")]).unwrap();
         assert_eq!(set.metrics_addr.map(|a| a.port()), Some(9100));
         assert!(config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_METRICS_ADDR", "9100")]).is_err());
+    }
+
+    #[test]
+    fn the_upload_budget_and_per_person_cap_are_read() {
+        let secret = "s".repeat(32);
+        let defaults = config(&[("CASHFLOW_JWT_SECRET", &secret)]).unwrap().uploads;
+        assert_eq!((defaults.buffer_bytes, defaults.per_user), (256 * 1024 * 1024, 4));
+        let set = config(&[
+            ("CASHFLOW_JWT_SECRET", &secret),
+            ("CASHFLOW_UPLOAD_BUFFER_BYTES", "1048576"),
+            ("CASHFLOW_UPLOADS_PER_USER", "2"),
+        ])
+        .unwrap()
+        .uploads;
+        assert_eq!((set.buffer_bytes, set.per_user), (1024 * 1024, 2));
+        assert!(config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_UPLOADS_PER_USER", "0")]).is_err());
     }
 
     #[test]

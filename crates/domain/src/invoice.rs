@@ -150,6 +150,11 @@ pub enum InvoiceEvent {
     InvoiceLinked {
         movement_id: MovementId,
     },
+    /// The invoice was read but no movement is recorded from it: the person decides. Settles
+    /// an invoice as an [`InvoiceLinked`](Self::InvoiceLinked) does.
+    InvoiceLeftForReview {
+        reason: ReviewReason,
+    },
     InvoiceCorrected {
         merchant: Option<Correction<Counterparty>>,
         issued_on: Option<Correction<NaiveDate>>,
@@ -158,8 +163,14 @@ pub enum InvoiceEvent {
 }
 
 impl DomainEvent for InvoiceEvent {
-    const EVENT_TYPES: &'static [&'static str] =
-        &["InvoiceUploaded", "InvoiceScanned", "InvoiceScanFailed", "InvoiceLinked", "InvoiceCorrected"];
+    const EVENT_TYPES: &'static [&'static str] = &[
+        "InvoiceUploaded",
+        "InvoiceScanned",
+        "InvoiceScanFailed",
+        "InvoiceLinked",
+        "InvoiceLeftForReview",
+        "InvoiceCorrected",
+    ];
 
     fn event_type(&self) -> &'static str {
         match self {
@@ -167,11 +178,14 @@ impl DomainEvent for InvoiceEvent {
             Self::InvoiceScanned(_) => "InvoiceScanned",
             Self::InvoiceScanFailed { .. } => "InvoiceScanFailed",
             Self::InvoiceLinked { .. } => "InvoiceLinked",
+            Self::InvoiceLeftForReview { .. } => "InvoiceLeftForReview",
             Self::InvoiceCorrected { .. } => "InvoiceCorrected",
         }
     }
 }
 
+/// How far an invoice got. As [`Invoice::status`], how far the machine's reading got; as
+/// [`Invoice::processing_status`], what a client is shown: settled or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
@@ -179,6 +193,22 @@ pub enum InvoiceStatus {
     Uploaded,
     Scanned,
     Failed,
+}
+
+/// Why no movement was recorded from a read invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewReason {
+    /// Total or date were not read surely enough.
+    NotSureEnough,
+    /// The receipt's currency is not the account's.
+    OtherCurrency,
+    /// No account was named and the person has none or several.
+    NoAccount,
+    /// The account named is closed.
+    AccountClosed,
+    /// Recording the movement kept failing; the worker gave up.
+    NotRecorded,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -204,7 +234,11 @@ pub struct Corrections {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Invoice {
     pub uploaded: Option<UploadedInvoice>,
+    /// How far the machine's reading got: `Scanned` once read, `Failed` when unreadable. What
+    /// clients see is [`processing_status`](Self::processing_status).
     pub status: InvoiceStatus,
+    /// Why no movement is recorded from it, when the machine left it to the person.
+    pub left_for_review: Option<ReviewReason>,
     pub reading: Option<Reading>,
     pub failure_reason: Option<String>,
     pub corrections: Corrections,
@@ -237,17 +271,45 @@ impl Invoice {
         corrected_or_read(&self.corrections.total, self.reading.as_ref().and_then(|r| r.total.as_ref()))
     }
 
+    /// What a client is shown. `Uploaded` while a step is still to come (the reading, then the
+    /// movement or the decision to leave it to the person); then settled: `Scanned` with the
+    /// movement linked or left for review, or `Failed`. A movement linked before the reading
+    /// (a correction came first) settles it only once the reading is done.
+    pub fn processing_status(&self) -> InvoiceStatus {
+        match (self.status, self.movement_id, self.left_for_review) {
+            (InvoiceStatus::Uploaded, _, _) => InvoiceStatus::Uploaded,
+            (_, Some(_), _) => InvoiceStatus::Scanned,
+            (InvoiceStatus::Failed, None, _) => InvoiceStatus::Failed,
+            (InvoiceStatus::Scanned, None, Some(_)) => InvoiceStatus::Scanned,
+            (InvoiceStatus::Scanned, None, None) => InvoiceStatus::Uploaded,
+        }
+    }
+
+    /// Whether the machine is done with it: nothing more happens until the person corrects it.
+    pub fn settled(&self) -> bool {
+        self.processing_status() != InvoiceStatus::Uploaded
+    }
+
     /// The movement this invoice should be, when its total and date are at least `confident`
     /// (a person's correction always is) and, if the receipt names a currency, it is `currency`
     /// (the account's: a movement's currency is always its account's).
     pub fn movement_draft(&self, confident: Confidence, currency: Currency) -> Option<MovementDraft> {
-        let total = self.total().filter(|t| t.confidence >= confident)?;
-        let issued_on = self.issued_on().filter(|d| d.confidence >= confident)?;
+        self.movement_draft_or_why(confident, currency).ok()
+    }
+
+    /// As [`movement_draft`](Self::movement_draft), saying why there is none.
+    pub fn movement_draft_or_why(
+        &self,
+        confident: Confidence,
+        currency: Currency,
+    ) -> Result<MovementDraft, ReviewReason> {
+        let total = self.total().filter(|t| t.confidence >= confident).ok_or(ReviewReason::NotSureEnough)?;
+        let issued_on = self.issued_on().filter(|d| d.confidence >= confident).ok_or(ReviewReason::NotSureEnough)?;
         let read_currency = self.reading.as_ref().and_then(|r| r.currency.as_ref());
         if read_currency.is_some_and(|c| c.value != currency && self.corrections.total.is_none()) {
-            return None;
+            return Err(ReviewReason::OtherCurrency);
         }
-        Some(MovementDraft {
+        Ok(MovementDraft {
             amount: total.value,
             occurred_on: OccurredOn::from_date(issued_on.value),
             merchant: self.merchant().map(|m| m.value),
@@ -305,6 +367,7 @@ impl Aggregate for Invoice {
                 self.failure_reason = Some(reason.clone());
             }
             InvoiceEvent::InvoiceLinked { movement_id } => self.movement_id = Some(*movement_id),
+            InvoiceEvent::InvoiceLeftForReview { reason } => self.left_for_review = Some(*reason),
             InvoiceEvent::InvoiceCorrected { merchant, issued_on, total } => {
                 if let Some(c) = merchant {
                     self.corrections.merchant = Some(c.person.clone());
@@ -335,10 +398,29 @@ pub struct UploadInvoice {
 #[derive(Debug, Clone)]
 pub enum InvoiceCommand {
     Upload(UploadInvoice),
-    RecordScan { owner: UserId, reading: Reading },
-    FailScan { owner: UserId, reason: String },
-    Link { owner: UserId, movement_id: MovementId },
-    Correct { owner: UserId, merchant: Option<Counterparty>, issued_on: Option<NaiveDate>, total: Option<Amount> },
+    RecordScan {
+        owner: UserId,
+        reading: Reading,
+    },
+    FailScan {
+        owner: UserId,
+        reason: String,
+    },
+    Link {
+        owner: UserId,
+        movement_id: MovementId,
+    },
+    /// Settle a read invoice without a movement: the person decides.
+    LeaveForReview {
+        owner: UserId,
+        reason: ReviewReason,
+    },
+    Correct {
+        owner: UserId,
+        merchant: Option<Counterparty>,
+        issued_on: Option<NaiveDate>,
+        total: Option<Amount>,
+    },
 }
 
 /// Longest failure reason kept.
@@ -372,6 +454,11 @@ pub fn decide(state: &Invoice, command: InvoiceCommand) -> Result<Vec<InvoiceEve
         }
         InvoiceCommand::FailScan { owner, reason } => {
             state.owned_by(owner).ok_or(not_found)?;
+            // Read, but the steps after the reading kept failing: the reading stands, and the
+            // invoice is settled for the person rather than left processing for ever.
+            if state.status == InvoiceStatus::Scanned && !state.settled() {
+                return Ok(vec![InvoiceEvent::InvoiceLeftForReview { reason: ReviewReason::NotRecorded }]);
+            }
             if state.status != InvoiceStatus::Uploaded {
                 return Ok(vec![]);
             }
@@ -384,6 +471,15 @@ pub fn decide(state: &Invoice, command: InvoiceCommand) -> Result<Vec<InvoiceEve
                 return Ok(vec![]);
             }
             Ok(vec![InvoiceEvent::InvoiceLinked { movement_id }])
+        }
+        InvoiceCommand::LeaveForReview { owner, reason } => {
+            state.owned_by(owner).ok_or(not_found)?;
+            // Only a read invoice that is not settled yet: before the reading a step is still
+            // to come, and a linked or failed one is settled already.
+            if state.status != InvoiceStatus::Scanned || state.settled() {
+                return Ok(vec![]);
+            }
+            Ok(vec![InvoiceEvent::InvoiceLeftForReview { reason }])
         }
         InvoiceCommand::Correct { owner, merchant, issued_on, total } => {
             state.owned_by(owner).ok_or(not_found)?;

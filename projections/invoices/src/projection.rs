@@ -1,6 +1,13 @@
 //! [`InvoicesProjection`]: folds invoice events into the `invoices` table, as the `Invoice`
 //! aggregate folds them into its state.
 //!
+//! [`Invoice::processing_status`]: cashflow_domain::invoice::Invoice::processing_status
+//!
+//! `status` is what clients see, as [`Invoice::processing_status`] says: `uploaded` while a step
+//! is still to come (the reading, then the movement or the review), then `scanned` (linked, or
+//! left for review) or `failed`. A row has been read when `raw_text` is set: a reading always
+//! carries its text, and nothing else writes it.
+//!
 //! The upload inserts the row (`ON CONFLICT DO NOTHING`); every later event updates it only
 //! under the same owner and a lower stream version, so an event applied twice, or forged under
 //! another owner's name, changes nothing. Rows hold only values taken from events, so
@@ -103,7 +110,8 @@ async fn apply_invoice(
             .bind(version)
             .bind(to_bigint(event, "position", event.position)?)
         }
-        // A reading replaces the previous one whole, and clears an earlier failure.
+        // A reading replaces the previous one whole, and clears an earlier failure. The
+        // movement or the review is still to come, unless a correction linked one already.
         InvoiceEvent::InvoiceScanned(reading) => {
             let (merchant, merchant_confidence) = split(reading.merchant.as_ref(), |m| m.as_str().to_owned());
             let (issued_on, date_confidence) = split(reading.issued_on.as_ref(), |d| *d);
@@ -112,7 +120,8 @@ async fn apply_invoice(
             let (currency, currency_confidence) = split(reading.currency.as_ref(), |c| c.code().to_owned());
             sqlx::query(
                 "UPDATE invoices
-                 SET status = $4, merchant = $5, merchant_confidence = $6, issued_on = $7, date_confidence = $8,
+                 SET status = CASE WHEN movement_id IS NULL THEN $4 ELSE 'scanned' END,
+                     merchant = $5, merchant_confidence = $6, issued_on = $7, date_confidence = $8,
                      total = $9, total_confidence = $10, tax = $11, tax_confidence = $12, currency = $13,
                      currency_confidence = $14, raw_text = $15, failure_reason = NULL, version = $3
                  WHERE id = $1 AND owner = $2 AND version < $3",
@@ -120,7 +129,7 @@ async fn apply_invoice(
             .bind(id)
             .bind(event.owner)
             .bind(version)
-            .bind(status_text(InvoiceStatus::Scanned))
+            .bind(status_text(InvoiceStatus::Uploaded))
             .bind(merchant)
             .bind(merchant_confidence)
             .bind(issued_on)
@@ -133,8 +142,10 @@ async fn apply_invoice(
             .bind(currency_confidence)
             .bind(reading.raw_text.as_str())
         }
+        // Unreadable: failed, unless a correction already recorded its movement.
         InvoiceEvent::InvoiceScanFailed { reason } => sqlx::query(
-            "UPDATE invoices SET status = $4, failure_reason = $5, version = $3
+            "UPDATE invoices SET status = CASE WHEN movement_id IS NULL THEN $4 ELSE 'scanned' END,
+                                 failure_reason = $5, version = $3
              WHERE id = $1 AND owner = $2 AND version < $3",
         )
         .bind(id)
@@ -142,13 +153,27 @@ async fn apply_invoice(
         .bind(version)
         .bind(status_text(InvoiceStatus::Failed))
         .bind(reason.as_str()),
+        // The movement settles a read (or unreadable) invoice; before the reading, the reading
+        // is still to come.
         InvoiceEvent::InvoiceLinked { movement_id } => sqlx::query(
-            "UPDATE invoices SET movement_id = $4, version = $3 WHERE id = $1 AND owner = $2 AND version < $3",
+            "UPDATE invoices
+             SET movement_id = $4, version = $3,
+                 status = CASE WHEN raw_text IS NOT NULL OR status = 'failed' THEN 'scanned' ELSE status END
+             WHERE id = $1 AND owner = $2 AND version < $3",
         )
         .bind(id)
         .bind(event.owner)
         .bind(version)
         .bind(movement_id.as_uuid()),
+        // Read, no movement: settled for the person to decide.
+        InvoiceEvent::InvoiceLeftForReview { .. } => sqlx::query(
+            "UPDATE invoices
+             SET version = $3, status = CASE WHEN raw_text IS NOT NULL THEN 'scanned' ELSE status END
+             WHERE id = $1 AND owner = $2 AND version < $3",
+        )
+        .bind(id)
+        .bind(event.owner)
+        .bind(version),
         // Each field corrected replaces the person's earlier value; the others, and the
         // machine's reading, stay as they were.
         InvoiceEvent::InvoiceCorrected { merchant, issued_on, total } => sqlx::query(

@@ -3,7 +3,7 @@
 
 mod common;
 
-use cashflow_domain::invoice::{Confidence, ContentKind, InvoiceStatus, Reading};
+use cashflow_domain::invoice::{Confidence, ContentKind, InvoiceStatus, Reading, ReviewReason};
 use cashflow_domain::{AccountId, MovementId, UserId};
 use cashflow_eventstore::EventStore;
 use cashflow_projection::{Projection, ProjectionError};
@@ -75,7 +75,7 @@ async fn a_scan_fills_the_machines_reading_with_its_confidences() {
     db.apply(&world.events).await;
 
     let view = get(&db, owner, id).await;
-    assert_eq!(view.status, InvoiceStatus::Scanned);
+    assert_eq!(view.status, InvoiceStatus::Uploaded, "read; the movement or the review is still to come");
     assert_eq!(view.content_type, "image/jpeg");
     assert_eq!(view.scanned_merchant, Some(read("Mercadona".to_owned(), "0.8765")));
     assert_eq!(view.scanned_issued_on, Some(read(date("2026-10-01"), "0.8765")));
@@ -101,7 +101,7 @@ async fn a_scan_that_found_nothing_leaves_every_field_empty_but_the_text() {
     world.scan(owner, id, Reading::default().with_raw_text("smudge"));
     db.apply(&world.events).await;
     let view = get(&db, owner, id).await;
-    assert_eq!(view.status, InvoiceStatus::Scanned);
+    assert_eq!(view.status, InvoiceStatus::Uploaded, "read; the review is still to come");
     assert_eq!(
         (view.scanned_merchant, view.scanned_issued_on, view.scanned_total, view.tax, view.currency),
         (None, None, None, None, None)
@@ -127,9 +127,94 @@ async fn a_failed_scan_keeps_its_reason_until_a_later_scan_succeeds() {
     world.scan(owner, id, full_reading("Lidl", "2026-10-02", "7.5", "0.68", "0.5"));
     db.apply(&world.events[applied..]).await;
     let view = get(&db, owner, id).await;
-    assert_eq!(view.status, InvoiceStatus::Scanned);
+    assert_eq!(view.status, InvoiceStatus::Uploaded, "read again; processing again");
     assert_eq!(view.failure_reason, None);
     assert_eq!(view.version, 3);
+    db.drop().await;
+}
+
+/// Applies the world's events one at a time and returns the invoice's status after each, after
+/// checking it is what the domain's fold says a client sees.
+async fn statuses(db: &TestDb, world: &World, owner: UserId, id: cashflow_domain::InvoiceId) -> Vec<InvoiceStatus> {
+    let mut seen = Vec::new();
+    let mut state = cashflow_domain::invoice::Invoice::default();
+    for event in &world.events {
+        db.apply(std::slice::from_ref(event)).await;
+        let decoded = <cashflow_domain::invoice::InvoiceEvent as cashflow_domain::DomainEvent>::decode(
+            &event.event_type,
+            event.schema_version,
+            event.payload.clone(),
+        )
+        .unwrap();
+        cashflow_domain::Aggregate::apply(&mut state, &decoded);
+        let status = get(db, owner, id).await.status;
+        assert_eq!(status, state.processing_status(), "after {}", event.event_type);
+        seen.push(status);
+    }
+    seen
+}
+
+#[tokio::test]
+async fn the_status_stays_uploaded_until_processing_is_settled_on_every_path() {
+    use InvoiceStatus::{Failed, Scanned, Uploaded};
+    let db = TestDb::new().await;
+    let owner = UserId::new();
+    let sure = || full_reading("Mercadona", "2026-10-01", "23.45", "2.13", "0.9");
+
+    // A confident reading: uploaded until the movement is linked.
+    let mut world = World::new();
+    let id = world.upload(owner, "a.jpg", ContentKind::Jpeg, 1, None);
+    world.scan(owner, id, sure());
+    world.link(owner, id, MovementId::new());
+    assert_eq!(statuses(&db, &world, owner, id).await, [Uploaded, Uploaded, Scanned]);
+    let view = get(&db, owner, id).await;
+    assert!(view.movement_id.is_some());
+
+    // Not sure enough: uploaded until it is left to the person, then scanned without a movement.
+    let mut world = World::new();
+    let id = world.upload(owner, "b.jpg", ContentKind::Jpeg, 2, None);
+    world.scan(owner, id, full_reading("Lidl", "2026-10-02", "7.5", "0.68", "0.3"));
+    world.leave_for_review(owner, id, ReviewReason::NotSureEnough);
+    assert_eq!(statuses(&db, &world, owner, id).await, [Uploaded, Uploaded, Scanned]);
+    assert_eq!(get(&db, owner, id).await.movement_id, None);
+
+    // Unreadable: failed, at once.
+    let mut world = World::new();
+    let id = world.upload(owner, "c.jpg", ContentKind::Jpeg, 3, None);
+    world.fail(owner, id, "no text");
+    assert_eq!(statuses(&db, &world, owner, id).await, [Uploaded, Failed]);
+
+    // Read, then the worker gave up on the movement: left for review, never processing for ever.
+    let mut world = World::new();
+    let id = world.upload(owner, "d.jpg", ContentKind::Jpeg, 4, None);
+    world.scan(owner, id, sure());
+    world.give_up(owner, id);
+    assert_eq!(statuses(&db, &world, owner, id).await, [Uploaded, Uploaded, Scanned]);
+
+    // A correction recorded the movement before the reading: the reading is still to come.
+    let mut world = World::new();
+    let id = world.upload(owner, "e.jpg", ContentKind::Jpeg, 5, None);
+    world.correct(owner, id, None, Some("2026-10-03"), Some("9.99"));
+    world.link(owner, id, MovementId::new());
+    world.scan(owner, id, sure());
+    assert_eq!(statuses(&db, &world, owner, id).await, [Uploaded, Uploaded, Uploaded, Scanned]);
+
+    // Unreadable, then the person's correction became a movement: only the correction changes it.
+    let mut world = World::new();
+    let id = world.upload(owner, "f.jpg", ContentKind::Jpeg, 6, None);
+    world.fail(owner, id, "no text");
+    world.correct(owner, id, None, Some("2026-10-03"), Some("9.99"));
+    world.link(owner, id, MovementId::new());
+    assert_eq!(statuses(&db, &world, owner, id).await, [Uploaded, Failed, Failed, Scanned]);
+
+    // Left for review, then corrected into a movement: still scanned, now with it.
+    let mut world = World::new();
+    let id = world.upload(owner, "g.jpg", ContentKind::Jpeg, 7, None);
+    world.scan(owner, id, full_reading("Dia", "2026-10-04", "3.10", "0.3", "0.3"));
+    world.leave_for_review(owner, id, ReviewReason::NotSureEnough);
+    world.correct(owner, id, None, None, Some("3.15"));
+    world.link(owner, id, MovementId::new());
+    assert_eq!(statuses(&db, &world, owner, id).await, [Uploaded, Uploaded, Scanned, Scanned, Scanned]);
     db.drop().await;
 }
 

@@ -1,5 +1,5 @@
 //! Invoice commands: upload (blob first, then the event), the OCR worker's scan results, the
-//! person's corrections, and the movement an invoice becomes.
+//! person's corrections, and the movement an invoice becomes or its review by the person.
 
 use super::{CommandHandler, Created};
 use crate::context::CommandContext;
@@ -8,9 +8,11 @@ use crate::input;
 use crate::ports::{LedgerLookups, PortError};
 use cashflow_blob::{BlobKey, BlobStore};
 use cashflow_domain::account::Account;
-use cashflow_domain::invoice::{self, CONFIDENT, Invoice, InvoiceCommand, Reading, UploadInvoice};
+use cashflow_domain::invoice::{
+    self, CONFIDENT, Invoice, InvoiceCommand, InvoiceStatus, Reading, ReviewReason, UploadInvoice,
+};
 use cashflow_domain::movement::{Direction, Movement, MovementSource};
-use cashflow_domain::{AccountId, Description, InvoiceId, Reason, UserId};
+use cashflow_domain::{AccountId, Description, InvoiceId, Reason, UserId, ValidationError};
 use cashflow_eventstore::{AppendOutcome, ExpectedVersion, StoreError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -58,8 +60,12 @@ impl InvoiceCommands {
     }
 
     /// Stores the file, then appends InvoiceUploaded. A file this person uploaded before
-    /// answers the first invoice and stores nothing; an append that fails removes the blob it
-    /// wrote, so a failed upload leaves neither an event nor an orphan file.
+    /// answers the first invoice, and writes the file again if it went missing.
+    ///
+    /// The file is never deleted on an unknown outcome (an append that may have committed):
+    /// the key is the file's digest, so the same upload's retry, or another upload of the same
+    /// file, would find an invoice without its original. Only a definite refusal discards it,
+    /// and only while no invoice claims it (see [`discard_unclaimed`](Self::discard_unclaimed)).
     #[tracing::instrument(name = "command.upload_invoice", skip_all, err(level = "info"),
         fields(owner = %ctx.owner, command_id = %ctx.command_id, bytes = file.bytes.len(), kind = ?file.kind,
             stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
@@ -80,16 +86,14 @@ impl InvoiceCommands {
                 return Err(cashflow_domain::DomainError::NotFound { what: "account" }.into());
             }
         }
+        let replayed =
+            |position| AppendOutcome { stream_id: stream_id.clone(), stream_version: 1, position, replayed: true };
         let ran = self
             .commands
             .run(ctx, true, || async {
                 if let Some(position) = self.uploaded_at(&stream_id).await? {
-                    return Ok(AppendOutcome {
-                        stream_id: stream_id.clone(),
-                        stream_version: 1,
-                        position,
-                        replayed: true,
-                    });
+                    self.restore_original(&key, &file).await?;
+                    return Ok(replayed(position));
                 }
                 let command = InvoiceCommand::Upload(UploadInvoice {
                     invoice_id,
@@ -104,28 +108,53 @@ impl InvoiceCommands {
                 let events = invoice::decide(&Invoice::default(), command)?;
                 blobs.put(&key, file.bytes.clone()).await.map_err(blob_error)?;
                 match self.commands.append(ctx, stream_id.clone(), ExpectedVersion::NoStream, &events).await {
-                    Ok(outcome) => Ok(outcome),
                     // The same file raced in through another call: theirs is the invoice, and
                     // the blob (same key, same bytes) is theirs too.
                     Err(AppError::Store(StoreError::Conflict { .. })) => match self.uploaded_at(&stream_id).await? {
-                        Some(position) => Ok(AppendOutcome {
-                            stream_id: stream_id.clone(),
-                            stream_version: 1,
-                            position,
-                            replayed: true,
-                        }),
+                        Some(position) => Ok(replayed(position)),
                         None => Err(AppError::internal(format!("{stream_id} conflicted but holds no upload"))),
                     },
-                    Err(error) => {
-                        if let Err(cleanup) = blobs.delete(&key).await {
-                            tracing::warn!(%key, error = %cleanup, "cannot remove the blob of a failed upload");
-                        }
-                        Err(error)
-                    }
+                    // Anything else, an outage included, may have committed: the file stays.
+                    other => other,
                 }
             })
             .await?;
-        Ok(Created { id: invoice_id, position: ran.outcome().position })
+        let outcome = ran.outcome();
+        if outcome.stream_id != stream_id {
+            // The command id answered for another command: nothing of this upload was appended.
+            self.discard_unclaimed(&key, &stream_id, &file).await;
+            return Err(ValidationError::new("command_id", "was already used for a different command").into());
+        }
+        Ok(Created { id: invoice_id, position: outcome.position })
+    }
+
+    /// Writes an invoice's original again when it is missing (lost, or removed by hand).
+    async fn restore_original(&self, key: &BlobKey, file: &input::InvoiceFile) -> Result<(), AppError> {
+        if !self.blobs.exists(key).await.map_err(blob_error)? {
+            tracing::warn!(%key, "an invoice's original was missing: written again");
+            self.blobs.put(key, file.bytes.clone()).await.map_err(blob_error)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the file of an upload that was definitely refused, unless an invoice claims it.
+    /// Another upload of the same file may be between its own write and its append: after the
+    /// delete, the stream is read again and the file put back if an invoice appeared. Best
+    /// effort: a file left behind is only storage, reclaimed by the next upload of it.
+    async fn discard_unclaimed(&self, key: &BlobKey, stream_id: &str, file: &input::InvoiceFile) {
+        let claimed = || async { self.uploaded_at(stream_id).await.map(|at| at.is_some()) };
+        if !matches!(claimed().await, Ok(false)) {
+            return;
+        }
+        if let Err(error) = self.blobs.delete(key).await {
+            tracing::warn!(%key, %error, "cannot remove the file of a refused upload");
+            return;
+        }
+        if !matches!(claimed().await, Ok(false))
+            && let Err(error) = self.blobs.put(key, file.bytes.clone()).await
+        {
+            tracing::error!(%key, %error, "an invoice appeared while its file was discarded; rewriting it failed");
+        }
     }
 
     /// The position of a stream's InvoiceUploaded, when it exists. Ids derive from the owner,
@@ -203,9 +232,10 @@ impl InvoiceCommands {
 
     /// Makes the invoice's movement match what the invoice says, when it is sure enough and
     /// an account is known: records it the first time, and after a correction voids the old
-    /// one and records it again. Each step's command id derives from `ctx` and the invoice's
-    /// version, so repeating this (a redelivered event, a retried command) repeats nothing.
-    /// Returns the position of the last event it appended, if any.
+    /// one and records it again. When no movement can be recorded, a read invoice is left for
+    /// the person to review: either way it is settled. Each step's command id derives from
+    /// `ctx` and the invoice's version, so repeating this (a redelivered event, a retried
+    /// command) repeats nothing. Returns the position of the last event it appended, if any.
     #[tracing::instrument(name = "invoice.follow", skip_all, err(level = "info"),
         fields(owner = %ctx.owner, invoice_id = %invoice_id, movement_id = tracing::field::Empty))]
     pub async fn follow_invoice(&self, ctx: &CommandContext, invoice_id: InvoiceId) -> Result<Option<u64>, AppError> {
@@ -215,15 +245,18 @@ impl InvoiceCommands {
         };
         let Some(account_id) = self.account_for(ctx.owner, uploaded.account_id).await? else {
             tracing::info!("no account to record the invoice's movement in");
-            return Ok(None);
+            return self.leave_for_review(ctx, invoice_id, &loaded.state, ReviewReason::NoAccount).await;
         };
         let account = self.commands.load::<Account>(&account_id.stream_id()).await?;
         let Some(open) = account.state.owned_by(ctx.owner).filter(|a| !a.closed) else {
-            return Ok(None);
+            return self.leave_for_review(ctx, invoice_id, &loaded.state, ReviewReason::AccountClosed).await;
         };
-        let Some(draft) = loaded.state.movement_draft(CONFIDENT, open.currency) else {
-            tracing::info!("the reading is not sure enough for a movement");
-            return Ok(None);
+        let draft = match loaded.state.movement_draft_or_why(CONFIDENT, open.currency) {
+            Ok(draft) => draft,
+            Err(reason) => {
+                tracing::info!(?reason, "no movement from the invoice's reading");
+                return self.leave_for_review(ctx, invoice_id, &loaded.state, reason).await;
+            }
         };
         let mut last = None;
         if let Some(linked) = loaded.state.movement_id {
@@ -271,6 +304,25 @@ impl InvoiceCommands {
             })
             .await?;
         Ok(Some(last.unwrap_or(0).max(created.position).max(linked)))
+    }
+
+    /// Settles a read invoice without a movement, for the person to decide; appends nothing
+    /// before the reading (a step is still to come) or once it is settled.
+    async fn leave_for_review(
+        &self,
+        ctx: &CommandContext,
+        invoice_id: InvoiceId,
+        state: &Invoice,
+        reason: ReviewReason,
+    ) -> Result<Option<u64>, AppError> {
+        if state.status != InvoiceStatus::Scanned || state.settled() {
+            return Ok(None);
+        }
+        let step = ctx.step(&format!("leave {invoice_id} for review"));
+        let position = self
+            .invoice_command(&step, invoice_id, || InvoiceCommand::LeaveForReview { owner: ctx.owner, reason })
+            .await?;
+        Ok(Some(position))
     }
 
     /// The account named at upload, else the person's only account (none when they have several).

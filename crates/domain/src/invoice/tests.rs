@@ -92,8 +92,65 @@ fn a_failure_after_a_scan_is_ignored_and_before_it_recorded() {
     let uploaded = w.given(&[w.uploaded()]);
     let failed = decide(&uploaded, InvoiceCommand::FailScan { owner: w.owner, reason: "unreadable\u{0}".into() });
     assert_eq!(failed, Ok(vec![InvoiceEvent::InvoiceScanFailed { reason: "unreadable".into() }]));
+    // After the reading, a failure does not mark it failed: the reading stands, and the
+    // invoice is left for the person, settled.
     let scanned = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("1", Decimal::ONE))]);
-    assert_eq!(decide(&scanned, InvoiceCommand::FailScan { owner: w.owner, reason: "late".into() }), Ok(vec![]));
+    let late = InvoiceCommand::FailScan { owner: w.owner, reason: "late".into() };
+    let left = vec![InvoiceEvent::InvoiceLeftForReview { reason: ReviewReason::NotRecorded }];
+    assert_eq!(decide(&scanned, late.clone()), Ok(left.clone()));
+    let settled =
+        w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("1", Decimal::ONE)), left[0].clone()]);
+    assert_eq!(decide(&settled, late), Ok(vec![]));
+}
+
+#[test]
+fn an_invoice_is_processing_until_its_movement_is_linked_or_it_is_left_for_review() {
+    let w = World::new();
+    let scanned = InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(9, 1)));
+    let linked = InvoiceEvent::InvoiceLinked { movement_id: MovementId::new() };
+    let left = InvoiceEvent::InvoiceLeftForReview { reason: ReviewReason::NotSureEnough };
+    let failed = InvoiceEvent::InvoiceScanFailed { reason: "unreadable".into() };
+    let status = |events: &[InvoiceEvent]| w.given(events).processing_status();
+    assert_eq!(status(&[w.uploaded()]), InvoiceStatus::Uploaded);
+    assert_eq!(status(&[w.uploaded(), scanned.clone()]), InvoiceStatus::Uploaded, "the movement is still to come");
+    assert_eq!(status(&[w.uploaded(), scanned.clone(), linked.clone()]), InvoiceStatus::Scanned);
+    assert_eq!(status(&[w.uploaded(), scanned.clone(), left.clone()]), InvoiceStatus::Scanned);
+    assert_eq!(status(&[w.uploaded(), failed.clone()]), InvoiceStatus::Failed);
+    // A correction came before the reading and linked a movement: the reading is still to come.
+    assert_eq!(status(&[w.uploaded(), linked.clone()]), InvoiceStatus::Uploaded);
+    assert_eq!(status(&[w.uploaded(), linked.clone(), scanned.clone()]), InvoiceStatus::Scanned);
+    assert_eq!(status(&[w.uploaded(), linked.clone(), failed.clone()]), InvoiceStatus::Scanned);
+    // An unreadable invoice the person corrected into a movement.
+    assert_eq!(status(&[w.uploaded(), failed, linked]), InvoiceStatus::Scanned);
+}
+
+#[test]
+fn only_a_read_invoice_not_yet_settled_is_left_for_review() {
+    let w = World::new();
+    let leave = || InvoiceCommand::LeaveForReview { owner: w.owner, reason: ReviewReason::NoAccount };
+    let scanned = InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(3, 1)));
+    assert_eq!(decide(&w.given(&[w.uploaded()]), leave()), Ok(vec![]), "the reading is still to come");
+    let read = w.given(&[w.uploaded(), scanned.clone()]);
+    let left = InvoiceEvent::InvoiceLeftForReview { reason: ReviewReason::NoAccount };
+    assert_eq!(decide(&read, leave()), Ok(vec![left.clone()]));
+    assert_eq!(decide(&w.given(&[w.uploaded(), scanned.clone(), left]), leave()), Ok(vec![]));
+    let linked = InvoiceEvent::InvoiceLinked { movement_id: MovementId::new() };
+    assert_eq!(decide(&w.given(&[w.uploaded(), scanned, linked]), leave()), Ok(vec![]));
+    let failed = InvoiceEvent::InvoiceScanFailed { reason: "x".into() };
+    assert_eq!(decide(&w.given(&[w.uploaded(), failed]), leave()), Ok(vec![]));
+    let stranger = InvoiceCommand::LeaveForReview { owner: UserId::new(), reason: ReviewReason::NoAccount };
+    assert_eq!(decide(&read, stranger), Err(DomainError::NotFound { what: "invoice" }));
+}
+
+#[test]
+fn a_reading_with_no_movement_says_why() {
+    let w = World::new();
+    let confident = Confidence::new(Decimal::new(6, 1));
+    let unsure = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(3, 1)))]);
+    assert_eq!(unsure.movement_draft_or_why(confident, eur()).unwrap_err(), ReviewReason::NotSureEnough);
+    let sure = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(9, 1)))]);
+    let usd = Currency::parse("c", "USD").unwrap();
+    assert_eq!(sure.movement_draft_or_why(confident, usd).unwrap_err(), ReviewReason::OtherCurrency);
 }
 
 #[test]
@@ -212,6 +269,7 @@ fn events_round_trip_through_their_stored_form() {
         InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::new(875, 3))),
         InvoiceEvent::InvoiceScanFailed { reason: "no text".into() },
         InvoiceEvent::InvoiceLinked { movement_id: MovementId::new() },
+        InvoiceEvent::InvoiceLeftForReview { reason: ReviewReason::NotSureEnough },
     ] {
         let decoded = InvoiceEvent::decode(event.event_type(), 1, event.payload().unwrap()).unwrap();
         assert_eq!(decoded, event);

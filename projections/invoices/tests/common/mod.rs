@@ -4,7 +4,8 @@
 
 use cashflow_domain::aggregate::Aggregate;
 use cashflow_domain::invoice::{
-    self, Confidence, ContentKind, FileName, Invoice, InvoiceCommand, Read, Reading, Sha256Hex, UploadInvoice,
+    self, Confidence, ContentKind, FileName, Invoice, InvoiceCommand, Read, Reading, ReviewReason, Sha256Hex,
+    UploadInvoice,
 };
 use cashflow_domain::{AccountId, Amount, Counterparty, Currency, InvoiceId, MovementId, UserId};
 use cashflow_eventstore::{
@@ -148,6 +149,15 @@ impl World {
         assert_eq!(self.push(owner, id, InvoiceCommand::Link { owner, movement_id: movement }), 1);
     }
 
+    pub fn leave_for_review(&mut self, owner: UserId, id: InvoiceId, reason: ReviewReason) {
+        assert_eq!(self.push(owner, id, InvoiceCommand::LeaveForReview { owner, reason }), 1);
+    }
+
+    /// The worker gave up after the reading: the domain settles it for review.
+    pub fn give_up(&mut self, owner: UserId, id: InvoiceId) {
+        assert_eq!(self.push(owner, id, InvoiceCommand::FailScan { owner, reason: "gave up".into() }), 1);
+    }
+
     pub fn correct(
         &mut self,
         owner: UserId,
@@ -219,7 +229,10 @@ pub fn rich_history() -> (World, UserId, UserId) {
                 world.correct(owner, id, None, Some("2026-10-03"), Some("7.60"));
                 world.link(owner, id, MovementId::new());
             }
-            4 => world.scan(owner, id, Reading::default().with_raw_text("")),
+            4 => {
+                world.scan(owner, id, Reading::default().with_raw_text(""));
+                world.leave_for_review(owner, id, ReviewReason::NotSureEnough);
+            }
             _ => {
                 let reading =
                     Reading { total: Some(read(Amount::parse("total", "100").unwrap(), "0.4")), ..Reading::default() };
