@@ -120,8 +120,12 @@ mod tests {
         let criteria = Criteria::new(TextPattern::parse("d", "shop").unwrap(), None, None, None, None).unwrap();
         (0..n)
             .map(|_| {
-                let rule =
-                    Rule { rule_id: RuleId::new(), category_id: CategoryId::new(), criteria: criteria.clone(), priority: 0 };
+                let rule = Rule {
+                    rule_id: RuleId::new(),
+                    category_id: CategoryId::new(),
+                    criteria: criteria.clone(),
+                    priority: 0,
+                };
                 CompiledRule::new(rule).unwrap()
             })
             .collect()

@@ -14,8 +14,8 @@
 
 pub mod cache;
 
-use cashflow_app::input::AssignCategory;
 use cache::RuleCache;
+use cashflow_app::input::AssignCategory;
 use cashflow_app::{AppError, CommandContext, CommandHandler, LedgerLookups, RulesVersion, WorkError, Worker};
 use cashflow_domain::movement::{AssignedBy, MovementEvent};
 use cashflow_domain::rule::{CompiledRule, MovementFacts, best_match};

@@ -7,8 +7,8 @@ use cashflow_app::{PortError, RuleCandidate, RulesVersion};
 use cashflow_domain::movement::{Direction, Movement};
 use cashflow_domain::rule::{CompiledRule, Criteria, Rule, TextPattern};
 use cashflow_domain::{
-    AccountId, Amount, CategoryId, CommandId, Currency, Description, Name, OccurredOn, RuleId,
-    SignedAmount, UserId, fold,
+    AccountId, Amount, CategoryId, CommandId, Currency, Description, Name, OccurredOn, RuleId, SignedAmount, UserId,
+    fold,
 };
 use cashflow_eventstore::{EventStore, InMemoryEventStore};
 use std::collections::HashMap;
@@ -96,8 +96,11 @@ impl World {
         };
         let account_id = handler.open_account(&ctx(owner), open).await.unwrap().id;
         let category = async |name: &str| {
-            let create =
-                CreateCategory { command_id: CommandId::new(), name: Name::parse("name", name).unwrap(), parent_id: None };
+            let create = CreateCategory {
+                command_id: CommandId::new(),
+                name: Name::parse("name", name).unwrap(),
+                parent_id: None,
+            };
             handler.create_category(&ctx(owner), create).await.unwrap().id
         };
         let food = category("Food").await;

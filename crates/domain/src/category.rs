@@ -181,8 +181,12 @@ mod tests {
         let owner = UserId::new();
         let parent = fold::<Category>(&[created(owner)]);
         let parent_id = parent.created.as_ref().map(|c| c.id);
-        let events =
-            decide(&Category::default(), create(owner, parent_id), CategoryContext { parent: Some(&parent), ..Default::default() }).unwrap();
+        let events = decide(
+            &Category::default(),
+            create(owner, parent_id),
+            CategoryContext { parent: Some(&parent), ..Default::default() },
+        )
+        .unwrap();
         assert!(matches!(&events[..], [CategoryEvent::CategoryCreated { parent_id: p, .. }] if *p == parent_id));
     }
 
@@ -190,8 +194,11 @@ mod tests {
     fn a_category_cannot_nest_under_another_users_category() {
         let parent = fold::<Category>(&[created(UserId::new())]);
         let parent_id = parent.created.as_ref().map(|c| c.id);
-        let result =
-            decide(&Category::default(), create(UserId::new(), parent_id), CategoryContext { parent: Some(&parent), ..Default::default() });
+        let result = decide(
+            &Category::default(),
+            create(UserId::new(), parent_id),
+            CategoryContext { parent: Some(&parent), ..Default::default() },
+        );
         assert_eq!(result, Err(DomainError::NotFound { what: "parent category" }));
     }
 

@@ -265,10 +265,7 @@ impl LedgerQueries {
         .bind(owner)
         .fetch_one(&self.pool)
         .await?;
-        Ok(RulesVersion {
-            count: unsigned(&row, "count")?,
-            last_added: unsigned(&row, "last_added")?,
-        })
+        Ok(RulesVersion { count: unsigned(&row, "count")?, last_added: unsigned(&row, "last_added")? })
     }
 
     /// [`rules`](Self::rules), compiled for matching many movements.

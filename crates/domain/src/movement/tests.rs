@@ -91,7 +91,9 @@ fn a_movement_takes_its_accounts_currency() {
 
 #[test]
 fn an_amount_finer_than_the_accounts_currency_is_refused_naming_amount() {
-    for (currency, refused) in [("JPY", "0.5"), ("JPY", "1200.1"), ("EUR", "0.001"), ("EUR", "12.505"), ("KWD", "1.0005")] {
+    for (currency, refused) in
+        [("JPY", "0.5"), ("JPY", "1200.1"), ("EUR", "0.001"), ("EUR", "12.505"), ("KWD", "1.0005")]
+    {
         let w = world_in(currency);
         let when = w.record_amount(refused);
         assert!(
@@ -103,7 +105,9 @@ fn an_amount_finer_than_the_accounts_currency_is_refused_naming_amount() {
 
 #[test]
 fn an_amount_in_the_currencys_minor_units_is_recorded() {
-    for (currency, accepted) in [("JPY", "1200"), ("JPY", "1200.00"), ("EUR", "0.01"), ("EUR", "12.500"), ("KWD", "1.005")] {
+    for (currency, accepted) in
+        [("JPY", "1200"), ("JPY", "1200.00"), ("EUR", "0.01"), ("EUR", "12.500"), ("KWD", "1.005")]
+    {
         let w = world_in(currency);
         let events = decide(&Movement::default(), w.record_amount(accepted), w.context()).unwrap();
         assert!(matches!(&events[..], [MovementEvent::MovementRecorded { .. }]), "{accepted} {currency}");

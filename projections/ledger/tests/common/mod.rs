@@ -285,7 +285,8 @@ impl World {
         let id = self.record(owner, account, direction, "1", on);
         let amount = Amount::parse("amount", amount).unwrap();
         let stored = self.events.last_mut().unwrap();
-        let mut event = MovementEvent::decode(&stored.event_type, stored.schema_version, stored.payload.clone()).unwrap();
+        let mut event =
+            MovementEvent::decode(&stored.event_type, stored.schema_version, stored.payload.clone()).unwrap();
         let MovementEvent::MovementRecorded { amount: recorded, .. } = &mut event else { unreachable!() };
         *recorded = amount;
         stored.payload = event.payload().unwrap();
