@@ -204,6 +204,9 @@ impl LedgerLookups for NoLedger {
     async fn compiled_rules(&self, _: UserId) -> Result<Vec<CompiledRule>, PortError> {
         Ok(vec![])
     }
+    async fn rules_version(&self, _: UserId) -> Result<cashflow_app::RulesVersion, PortError> {
+        Ok(cashflow_app::RulesVersion::default())
+    }
     async fn rule_candidates(
         &self,
         _: UserId,

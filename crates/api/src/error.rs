@@ -77,11 +77,12 @@ impl From<ApiError> for Status {
 }
 
 fn domain_status(error: DomainError) -> Status {
-    match error {
+    match &error {
         DomainError::NotFound { what } => Status::not_found(format!("{what} not found")),
-        DomainError::Invalid(error) => invalid_argument(&error),
-        DomainError::FailedPrecondition(why) => Status::failed_precondition(why),
+        DomainError::Invalid(error) => invalid_argument(error),
+        DomainError::FailedPrecondition(why) => Status::failed_precondition(why.clone()),
         DomainError::AlreadyExists { what } => Status::already_exists(format!("{what} already exists")),
+        DomainError::LimitReached { .. } => Status::resource_exhausted(error.to_string()),
     }
 }
 
@@ -138,6 +139,7 @@ mod tests {
             (DomainError::FailedPrecondition("voided".into()), Code::FailedPrecondition),
             (DomainError::AlreadyExists { what: "account" }, Code::AlreadyExists),
             (DomainError::Invalid(ValidationError::new("occurred_on", "future")), Code::InvalidArgument),
+            (DomainError::LimitReached { what: "categorisation rules", limit: 500 }, Code::ResourceExhausted),
         ];
         for (error, code) in cases {
             assert_eq!(status(error).code(), code);

@@ -96,7 +96,7 @@ impl LedgerService for LedgerApi {
         request: Request<pb::AddCategorizationRuleRequest>,
     ) -> Result<Response<pb::AddCategorizationRuleResponse>, Status> {
         let (context, input) = accept::<_, AddRule>(request)?;
-        let created = self.handler.add_rule(&context, input).await.map_err(status)?;
+        let created = self.rules.add_rule(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::AddCategorizationRuleResponse {
             rule_id: created.id.to_string(),
             position: created.position,

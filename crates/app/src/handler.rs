@@ -275,7 +275,7 @@ impl CommandHandler {
                     name: input.name.clone(),
                     parent_id: input.parent_id,
                 };
-                let context = CategoryContext { parent: parent.as_ref().map(|p| &p.state) };
+                let context = CategoryContext { parent: parent.as_ref().map(|p| &p.state), ..Default::default() };
                 let events = category::decide(&Category::default(), command, context)?;
                 self.append(ctx, category_id.stream_id(), ExpectedVersion::NoStream, &events).await
             })

@@ -30,5 +30,5 @@ pub use cashflow_blob::BlobStore;
 pub use context::{CommandContext, derived_command_id};
 pub use error::AppError;
 pub use handler::{Assigned, CommandHandler, Created, InvoiceCommands, MAX_ATTEMPTS, RuleRunner};
-pub use ports::{LedgerLookups, PortError, RuleCandidate};
+pub use ports::{LedgerLookups, PortError, RuleCandidate, RulesVersion};
 pub use worker::{WorkError, Worker};

@@ -30,6 +30,9 @@ pub trait LedgerLookups: Send + Sync + 'static {
     async fn account_ids(&self, owner: UserId) -> Result<Vec<AccountId>, PortError>;
     /// `owner`'s categorisation rules, compiled, best first.
     async fn compiled_rules(&self, owner: UserId) -> Result<Vec<CompiledRule>, PortError>;
+    /// How many rules `owner` has and where the last was added: one cheap read, for the cap on
+    /// rules and for telling whether rules compiled earlier are still `owner`'s rules.
+    async fn rules_version(&self, owner: UserId) -> Result<RulesVersion, PortError>;
     /// Up to `limit` of `owner`'s movements that are not voided, dated from `from` to `to`
     /// inclusive (`None` is unbounded), newest first after `after`: pass the last candidate's
     /// [`RuleCandidate::position`] for the next page, until one comes back shorter than `limit`.
@@ -41,6 +44,17 @@ pub trait LedgerLookups: Send + Sync + 'static {
         after: Option<(NaiveDate, Uuid)>,
         limit: u32,
     ) -> Result<Vec<RuleCandidate>, PortError>;
+}
+
+/// A person's rules as of one moment of the read model: it changes whenever a rule is added
+/// (the count and the position grow) or removed (the count falls), so compiled rules cached with
+/// it are current exactly while it is unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RulesVersion {
+    /// How many rules the person has, across all their categories.
+    pub count: u64,
+    /// The global position of the last CategorizationRuleAdded among them (0 when none).
+    pub last_added: u64,
 }
 
 /// A movement that rules may categorise: one that is not voided, with the facts rules match on.

@@ -7,14 +7,19 @@
 //! choice, even one made after the movement was recorded.
 //!
 //! Rules are read from the ledger read model, so a rule added a moment before a movement may
-//! not be seen yet; `LedgerService.ApplyRules` runs the rules over past movements.
+//! not be seen yet; `LedgerService.ApplyRules` runs the rules over past movements. They are
+//! compiled once per person and kept ([`cache`]) while the ledger's [`RulesVersion`] of that
+//! person, one cheap read per movement, stays the same: a rule added moves it.
 #![forbid(unsafe_code)]
 
+pub mod cache;
+
+use cache::RuleCache;
 use cashflow_app::input::AssignCategory;
-use cashflow_app::{AppError, CommandContext, CommandHandler, LedgerLookups, WorkError, Worker};
+use cashflow_app::{AppError, CommandContext, CommandHandler, LedgerLookups, RulesVersion, WorkError, Worker};
 use cashflow_domain::movement::{AssignedBy, MovementEvent};
-use cashflow_domain::rule::{MovementFacts, best_match};
-use cashflow_domain::{DomainError, DomainEvent, MovementId};
+use cashflow_domain::rule::{CompiledRule, MovementFacts, best_match};
+use cashflow_domain::{DomainError, DomainEvent, MovementId, UserId};
 use cashflow_eventstore::RecordedEvent;
 use std::sync::Arc;
 
@@ -24,11 +29,31 @@ pub const NAME: &str = "categoriser";
 pub struct Categoriser {
     handler: CommandHandler,
     ledger: Arc<dyn LedgerLookups>,
+    cache: RuleCache,
 }
 
 impl Categoriser {
     pub fn new(handler: CommandHandler, ledger: Arc<dyn LedgerLookups>) -> Self {
-        Self { handler, ledger }
+        Self { handler, ledger, cache: RuleCache::default() }
+    }
+
+    /// `owner`'s rules, compiled: from the cache while their version is unchanged. Empty when
+    /// they have none, without compiling anything.
+    async fn rules(&self, owner: UserId) -> Result<Arc<[CompiledRule]>, WorkError> {
+        let port = |error| WorkError::from(AppError::from(error));
+        let version: RulesVersion = self.ledger.rules_version(owner).await.map_err(port)?;
+        if version.count == 0 {
+            return Ok(Arc::from([]));
+        }
+        if let Some(rules) = self.cache.get(owner, version) {
+            return Ok(rules);
+        }
+        // Read after the version, so these rules are at least as new as it: at worst a rule
+        // added in between is compiled again on the next movement.
+        let rules: Arc<[CompiledRule]> = self.ledger.compiled_rules(owner).await.map_err(port)?.into();
+        tracing::debug!(%owner, rules = rules.len(), "compiled a person's rules");
+        self.cache.put(owner, version, rules.clone());
+        Ok(rules)
     }
 }
 
@@ -51,7 +76,7 @@ impl Worker for Categoriser {
         else {
             return Ok(());
         };
-        let rules = self.ledger.compiled_rules(owner).await.map_err(|error| WorkError::from(AppError::from(error)))?;
+        let rules = self.rules(owner).await?;
         if rules.is_empty() {
             return Ok(());
         }
@@ -88,3 +113,6 @@ impl Worker for Categoriser {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -121,6 +121,7 @@ pub fn decide(state: &Account, command: AccountCommand) -> Result<Vec<AccountEve
             if state.opened.is_some() {
                 return Err(DomainError::AlreadyExists { what: "account" });
             }
+            currency.check_minor_units("opening_balance", opening_balance.value())?;
             Ok(vec![AccountEvent::AccountOpened { account_id, owner, name, kind, currency, opening_balance }])
         }
         AccountCommand::Rename { owner, name } => {
@@ -169,6 +170,36 @@ mod tests {
             opening_balance: SignedAmount::ZERO,
         };
         assert_eq!(decide(&given, when), Err(DomainError::AlreadyExists { what: "account" }));
+    }
+
+    fn open_in(currency: &str, opening_balance: &str) -> AccountCommand {
+        AccountCommand::Open {
+            account_id: AccountId::new(),
+            owner: UserId::new(),
+            name: Name::parse("name", "Main").unwrap(),
+            kind: AccountKind::Checking,
+            currency: Currency::parse("currency", currency).unwrap(),
+            opening_balance: SignedAmount::parse("opening_balance", opening_balance).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_opening_balance_finer_than_the_currency_is_refused_naming_it() {
+        for (currency, refused) in [("JPY", "0.5"), ("JPY", "-10.25"), ("EUR", "0.001"), ("BHD", "-1.0001")] {
+            let error = decide(&Account::default(), open_in(currency, refused));
+            assert!(
+                matches!(&error, Err(DomainError::Invalid(e)) if e.field == "opening_balance"),
+                "{refused} {currency}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_opening_balance_in_minor_units_opens_the_account() {
+        for (currency, accepted) in [("JPY", "-1500"), ("JPY", "20.000"), ("EUR", "100.10"), ("BHD", "1.005")] {
+            let events = decide(&Account::default(), open_in(currency, accepted)).unwrap();
+            assert!(matches!(&events[..], [AccountEvent::AccountOpened { .. }]), "{accepted} {currency}");
+        }
     }
 
     #[test]

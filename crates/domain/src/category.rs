@@ -98,10 +98,18 @@ impl Aggregate for Category {
     }
 }
 
-/// What `decide` needs beyond the category itself: the parent named by `Create`, as loaded.
+/// Most categorisation rules a person may have, across all their categories: each rule is
+/// compiled and tried against every new movement, so the count bounds that work and memory.
+pub const MAX_RULES_PER_PERSON: usize = 500;
+
+/// What `decide` needs beyond the category itself: the parent named by `Create`, as loaded,
+/// and for `AddRule` how many rules the owner has across all their categories. That count
+/// comes from a read model (no aggregate holds every rule of a person), so it may lag by the
+/// rules added a moment ago; see ADR 0015.
 #[derive(Debug, Default)]
 pub struct CategoryContext<'a> {
     pub parent: Option<&'a Category>,
+    pub rules_of_owner: usize,
 }
 
 pub fn decide(
@@ -136,6 +144,10 @@ pub fn decide(
             if state.rules.iter().any(|r| r.rule_id == rule.rule_id) {
                 return Err(DomainError::AlreadyExists { what: "rule" });
             }
+            // This category's own rules are counted for certain; the read model's count may lag.
+            if context.rules_of_owner.max(state.rules.len()) >= MAX_RULES_PER_PERSON {
+                return Err(DomainError::LimitReached { what: "categorisation rules", limit: MAX_RULES_PER_PERSON });
+            }
             Ok(vec![CategoryEvent::CategorizationRuleAdded(rule)])
         }
     }
@@ -169,8 +181,12 @@ mod tests {
         let owner = UserId::new();
         let parent = fold::<Category>(&[created(owner)]);
         let parent_id = parent.created.as_ref().map(|c| c.id);
-        let events =
-            decide(&Category::default(), create(owner, parent_id), CategoryContext { parent: Some(&parent) }).unwrap();
+        let events = decide(
+            &Category::default(),
+            create(owner, parent_id),
+            CategoryContext { parent: Some(&parent), ..Default::default() },
+        )
+        .unwrap();
         assert!(matches!(&events[..], [CategoryEvent::CategoryCreated { parent_id: p, .. }] if *p == parent_id));
     }
 
@@ -178,8 +194,11 @@ mod tests {
     fn a_category_cannot_nest_under_another_users_category() {
         let parent = fold::<Category>(&[created(UserId::new())]);
         let parent_id = parent.created.as_ref().map(|c| c.id);
-        let result =
-            decide(&Category::default(), create(UserId::new(), parent_id), CategoryContext { parent: Some(&parent) });
+        let result = decide(
+            &Category::default(),
+            create(UserId::new(), parent_id),
+            CategoryContext { parent: Some(&parent), ..Default::default() },
+        );
         assert_eq!(result, Err(DomainError::NotFound { what: "parent category" }));
     }
 
@@ -203,6 +222,32 @@ mod tests {
         let stranger =
             decide(&category, CategoryCommand::AddRule { owner: UserId::new(), rule }, CategoryContext::default());
         assert_eq!(stranger, Err(DomainError::NotFound { what: "category" }));
+    }
+
+    #[test]
+    fn the_501st_rule_of_a_person_is_refused_whichever_category_it_goes_to() {
+        let owner = UserId::new();
+        let category = fold::<Category>(&[created(owner)]);
+        let category_id = category.created.as_ref().map(|c| c.id).unwrap();
+        let criteria = crate::rule::Criteria::new(
+            crate::rule::TextPattern::parse("description_pattern", "lidl").unwrap(),
+            None,
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        let add = || CategoryCommand::AddRule {
+            owner,
+            rule: Rule { rule_id: crate::RuleId::new(), category_id, criteria: criteria.clone(), priority: 0 },
+        };
+        let context = |rules_of_owner| CategoryContext { parent: None, rules_of_owner };
+        let events = decide(&category, add(), context(MAX_RULES_PER_PERSON - 1)).unwrap();
+        assert!(matches!(&events[..], [CategoryEvent::CategorizationRuleAdded(_)]));
+        assert!(matches!(
+            decide(&category, add(), context(MAX_RULES_PER_PERSON)),
+            Err(DomainError::LimitReached { what: "categorisation rules", limit: MAX_RULES_PER_PERSON })
+        ));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! ISO 4217 currency codes: the active list, not a pattern.
 
 use crate::error::ValidationError;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -50,6 +51,21 @@ impl Currency {
         }
     }
 
+    /// Refuses `value` as an amount of this currency when it is finer than the minor unit
+    /// (0.5 JPY, 0.001 EUR); trailing zeros do not count (`1200.00` JPY is fine).
+    pub fn check_minor_units(&self, field: &'static str, value: Decimal) -> Result<(), ValidationError> {
+        let places = self.minor_units();
+        if value.normalize().scale() <= places {
+            return Ok(());
+        }
+        let message = match places {
+            0 => format!("must be a whole number of {self}: it has no minor unit"),
+            1 => format!("at most 1 decimal place for {self}"),
+            _ => format!("at most {places} decimal places for {self}"),
+        };
+        Err(ValidationError::new(field, message))
+    }
+
     pub fn code(&self) -> &str {
         // Built only from the ASCII list above.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
@@ -96,6 +112,16 @@ mod tests {
         assert_eq!(Currency::parse("currency", "EUR").unwrap().minor_units(), 2);
         assert_eq!(Currency::parse("currency", "JPY").unwrap().minor_units(), 0);
         assert_eq!(Currency::parse("currency", "KWD").unwrap().minor_units(), 3);
+    }
+
+    #[test]
+    fn an_amount_is_checked_against_the_minor_unit_ignoring_trailing_zeros() {
+        let jpy = Currency::parse("currency", "JPY").unwrap();
+        assert!(jpy.check_minor_units("amount", Decimal::new(120_000, 2)).is_ok());
+        assert_eq!(jpy.check_minor_units("amount", Decimal::new(5, 1)).unwrap_err().field, "amount");
+        let eur = Currency::parse("currency", "EUR").unwrap();
+        assert!(eur.check_minor_units("total", Decimal::new(-1_250, 3)).is_ok());
+        assert_eq!(eur.check_minor_units("total", Decimal::new(1, 3)).unwrap_err().field, "total");
     }
 
     #[test]

@@ -39,4 +39,8 @@ pub enum DomainError {
     /// The resource was already created by an earlier command.
     #[error("{what} already exists")]
     AlreadyExists { what: &'static str },
+    /// The owner has as many of `what` as anyone may: the command is refused until some are
+    /// gone (answered `RESOURCE_EXHAUSTED`; retrying unchanged will not help).
+    #[error("at most {limit} {what} per person")]
+    LimitReached { what: &'static str, limit: usize },
 }

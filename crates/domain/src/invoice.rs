@@ -203,6 +203,8 @@ pub enum ReviewReason {
     NotSureEnough,
     /// The receipt's currency is not the account's.
     OtherCurrency,
+    /// The total has more decimals than the account's currency has (0.5 JPY): not rounded.
+    FinerThanCurrency,
     /// No account was named and the person has none or several.
     NoAccount,
     /// The account named is closed.
@@ -293,6 +295,10 @@ impl Invoice {
     /// The movement this invoice should be, when its total and date are at least `confident`
     /// (a person's correction always is) and, if the receipt names a currency, it is `currency`
     /// (the account's: a movement's currency is always its account's).
+    ///
+    /// A total finer than `currency`'s minor unit (12.345 EUR) drafts nothing: read by the
+    /// machine it is a misreading, and rounding it would record an amount nobody read; so the
+    /// invoice waits for the person's correction, as an unsure reading does.
     pub fn movement_draft(&self, confident: Confidence, currency: Currency) -> Option<MovementDraft> {
         self.movement_draft_or_why(confident, currency).ok()
     }
@@ -309,6 +315,7 @@ impl Invoice {
         if read_currency.is_some_and(|c| c.value != currency && self.corrections.total.is_none()) {
             return Err(ReviewReason::OtherCurrency);
         }
+        currency.check_minor_units("total", total.value.value()).map_err(|_| ReviewReason::FinerThanCurrency)?;
         Ok(MovementDraft {
             amount: total.value,
             occurred_on: OccurredOn::from_date(issued_on.value),
@@ -491,6 +498,11 @@ pub fn decide(state: &Invoice, command: InvoiceCommand) -> Result<Vec<InvoiceEve
             let merchant = changed(merchant, state.merchant().map(|m| m.value));
             let issued_on = changed(issued_on, state.issued_on().map(|d| d.value));
             let total = changed(total, state.total().map(|t| t.value));
+            // The receipt's currency, when read, is the one the total is in. (The account's,
+            // which the movement takes, is checked again when the movement is recorded.)
+            if let (Some(total), Some(read)) = (total, state.reading.as_ref().and_then(|r| r.currency.as_ref())) {
+                read.value.check_minor_units("total", total.value())?;
+            }
             if merchant.is_none() && issued_on.is_none() && total.is_none() {
                 return Ok(vec![]);
             }

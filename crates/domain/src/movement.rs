@@ -230,6 +230,7 @@ fn decide_record(
     if account.closed {
         return Err(DomainError::FailedPrecondition("the account is closed".into()));
     }
+    account.currency.check_minor_units("amount", record.amount.value())?;
     let latest = context.today.checked_add_days(Days::new(MAX_DAYS_AHEAD)).unwrap_or(NaiveDate::MAX);
     if record.occurred_on.date() > latest {
         return Err(ValidationError::new("occurred_on", "must not be more than one day in the future").into());

@@ -166,7 +166,6 @@ async fn families_issued_before_their_table_keep_working_and_stay_revoked() {
     pool.close().await;
 }
 
-
 #[tokio::test]
 async fn hashing_beyond_the_permits_is_refused_at_once_and_a_bad_email_needs_none() {
     let db = TestDb::new().await;

@@ -1,7 +1,7 @@
 //! The application's ledger lookups, answered from this read model.
 
 use crate::queries::{LedgerQueries, QueryError, RuleCandidate};
-use cashflow_app::{LedgerLookups, PortError};
+use cashflow_app::{LedgerLookups, PortError, RulesVersion};
 use cashflow_domain::rule::CompiledRule;
 use cashflow_domain::{AccountId, UserId};
 use chrono::NaiveDate;
@@ -24,6 +24,10 @@ impl LedgerLookups for LedgerQueries {
 
     async fn compiled_rules(&self, owner: UserId) -> Result<Vec<CompiledRule>, PortError> {
         LedgerQueries::compiled_rules(self, owner.as_uuid()).await.map_err(port_error)
+    }
+
+    async fn rules_version(&self, owner: UserId) -> Result<RulesVersion, PortError> {
+        LedgerQueries::rules_version(self, owner.as_uuid()).await.map_err(port_error)
     }
 
     async fn rule_candidates(

@@ -7,7 +7,7 @@ pub use cashflow_projection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryError};
 pub use cursor::PageCursor;
 
 use crate::columns::{category_from_key, direction_text, first_of_month, parse_direction};
-pub use cashflow_app::RuleCandidate;
+pub use cashflow_app::{RuleCandidate, RulesVersion};
 use cashflow_domain::movement::Direction;
 use cashflow_domain::rule::{CompiledRule, Rule};
 use cashflow_projection::query::{effective_page_size, push_page, split_page, unsigned};
@@ -252,6 +252,20 @@ impl LedgerQueries {
                 serde_json::from_value(json).map_err(|error| QueryError::Corrupt(format!("rule {rule_id}: {error}")))
             })
             .collect()
+    }
+
+    /// How many rules `owner` has and the position of the last one added: one index range of
+    /// at most a few hundred rows, cheap enough to ask before every movement.
+    #[tracing::instrument(name = "ledger.rules_version", skip(self), err)]
+    pub async fn rules_version(&self, owner: Uuid) -> Result<RulesVersion, QueryError> {
+        let row = sqlx::query(
+            "SELECT count(*) AS count, COALESCE(MAX(added_position), 0) AS last_added
+             FROM ledger_categorization_rules WHERE owner = $1",
+        )
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RulesVersion { count: unsigned(&row, "count")?, last_added: unsigned(&row, "last_added")? })
     }
 
     /// [`rules`](Self::rules), compiled for matching many movements.

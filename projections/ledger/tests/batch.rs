@@ -19,7 +19,8 @@ use uuid::Uuid;
 /// owner, and events this projection does not use.
 fn history() -> Vec<RecordedEvent> {
     let (mut world, alice, _) = rich_history();
-    let account = world.open_account(alice, "Cards", "EUR", "12.3400");
+    // KWD has three decimal places, as the amounts below do.
+    let account = world.open_account(alice, "Cards", "KWD", "12.3400");
     world.rename_account(alice, account, "Cards 2");
     let food = world.create_category(alice, "Snacks", None);
     world.rename_category(alice, food, "Treats");

@@ -38,7 +38,7 @@ async fn balances_are_exact_to_the_cent() {
         world.record(owner, dimes, Direction::Income, "0.1", date("2026-10-03"));
     }
     let overdrawn = world.open_account(owner, "Overdrawn", "EUR", "-5.5");
-    world.record(owner, overdrawn, Direction::Expense, "0.0001", date("2026-10-04"));
+    world.record_finer_than_currency(owner, overdrawn, Direction::Expense, "0.0001", date("2026-10-04"));
     db.apply(&world.events).await;
 
     let balances = LedgerQueries::new(db.pool.clone()).balances(owner.as_uuid()).await.unwrap();
@@ -324,7 +324,7 @@ async fn totals_do_not_depend_on_how_events_were_split_into_transactions() {
     let mut world = World::new();
     let owner = UserId::new();
     let account = world.open_account(owner, "Main", "EUR", "10.10");
-    let odd = world.record(owner, account, Direction::Expense, "1.005", date("2026-10-01"));
+    let odd = world.record_finer_than_currency(owner, account, Direction::Expense, "1.005", date("2026-10-01"));
     world.void(owner, odd);
     world.record(owner, account, Direction::Expense, "2.5", date("2026-10-02"));
     world.record(owner, account, Direction::Income, "0.90", date("2026-10-03"));

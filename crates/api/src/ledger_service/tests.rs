@@ -40,6 +40,10 @@ impl LedgerLookups for EmptyLedger {
         Ok(Vec::new())
     }
 
+    async fn rules_version(&self, _: UserId) -> Result<cashflow_app::RulesVersion, PortError> {
+        Ok(cashflow_app::RulesVersion::default())
+    }
+
     async fn rule_candidates(
         &self,
         _: UserId,

@@ -16,17 +16,42 @@ use std::sync::Arc;
 /// Movements read from the ledger per step of a rules run.
 const RUN_BATCH: u32 = 500;
 
-impl CommandHandler {
+/// The rule commands that read the ledger read model, so take the lookups at construction:
+/// adding a rule (the cap counts the person's rules there) and running a person's rules over
+/// their past movements.
+#[derive(Clone)]
+pub struct RuleRunner {
+    commands: CommandHandler,
+    ledger: Arc<dyn LedgerLookups>,
+}
+
+impl std::fmt::Debug for RuleRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleRunner").finish_non_exhaustive()
+    }
+}
+
+impl RuleRunner {
+    pub fn new(commands: CommandHandler, ledger: Arc<dyn LedgerLookups>) -> Self {
+        Self { commands, ledger }
+    }
+
+    /// Adds a rule to one of the person's categories, unless they have
+    /// [`MAX_RULES_PER_PERSON`](cashflow_domain::category::MAX_RULES_PER_PERSON) already. The
+    /// count is the ledger's, read inside each attempt: it may miss rules added a moment ago
+    /// (ADR 0015).
     #[tracing::instrument(name = "command.add_categorization_rule", skip_all, err(level = "info"),
         fields(owner = %ctx.owner, command_id = %ctx.command_id, category_id = %input.category_id,
             stream_id = tracing::field::Empty, expected_version = tracing::field::Empty,
             events_appended = tracing::field::Empty))]
     pub async fn add_rule(&self, ctx: &CommandContext, input: input::AddRule) -> Result<Created<RuleId>, AppError> {
+        let commands = &self.commands;
         let rule_id = RuleId::new();
         let stream_id = input.category_id.stream_id();
-        let ran = self
+        let ran = commands
             .run(ctx, true, || async {
-                let loaded = self.load::<Category>(&stream_id).await?;
+                let loaded = commands.load::<Category>(&stream_id).await?;
+                let rules_of_owner = self.ledger.rules_version(ctx.owner).await?.count;
                 let rule = Rule {
                     rule_id,
                     category_id: input.category_id,
@@ -34,15 +59,19 @@ impl CommandHandler {
                     priority: input.priority,
                 };
                 let command = CategoryCommand::AddRule { owner: ctx.owner, rule };
-                let events = category::decide(&loaded.state, command, CategoryContext::default())?;
-                self.append(ctx, stream_id.clone(), ExpectedVersion::Exact(loaded.version), &events).await
+                let context = CategoryContext {
+                    parent: None,
+                    rules_of_owner: usize::try_from(rules_of_owner).unwrap_or(usize::MAX),
+                };
+                let events = category::decide(&loaded.state, command, context)?;
+                commands.append(ctx, stream_id.clone(), ExpectedVersion::Exact(loaded.version), &events).await
             })
             .await?;
         let id = match &ran {
             Ran::Appended(_) => rule_id,
             // The rule id chosen the first time is in the event at the replayed position.
             Ran::Replayed(outcome) => {
-                let events = self.store.read_all(outcome.position.saturating_sub(1), 1).await?;
+                let events = commands.store.read_all(outcome.position.saturating_sub(1), 1).await?;
                 events
                     .into_iter()
                     .find(|e| e.position == outcome.position && e.command_id == ctx.command_id.as_uuid())
@@ -60,26 +89,6 @@ impl CommandHandler {
             }
         };
         Ok(Created { id, position: ran.outcome().position })
-    }
-}
-
-/// Runs a person's rules over their past movements: it reads the rules and the movements from
-/// the ledger read model, so it takes the lookups at construction.
-#[derive(Clone)]
-pub struct RuleRunner {
-    commands: CommandHandler,
-    ledger: Arc<dyn LedgerLookups>,
-}
-
-impl std::fmt::Debug for RuleRunner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuleRunner").finish_non_exhaustive()
-    }
-}
-
-impl RuleRunner {
-    pub fn new(commands: CommandHandler, ledger: Arc<dyn LedgerLookups>) -> Self {
-        Self { commands, ledger }
     }
 
     /// Runs the person's rules over their movements dated within the range. Each change is its

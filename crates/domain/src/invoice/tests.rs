@@ -239,6 +239,48 @@ fn a_persons_correction_makes_an_unsure_reading_good_enough() {
 }
 
 #[test]
+fn a_corrected_total_finer_than_the_receipts_currency_is_refused_naming_total() {
+    let w = World::new();
+    let state = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("23.45", Decimal::ONE))]);
+    let total = Some(Amount::parse("total", "23.455").unwrap());
+    let when = InvoiceCommand::Correct { owner: w.owner, merchant: None, issued_on: None, total };
+    assert!(matches!(decide(&state, when), Err(DomainError::Invalid(e)) if e.field == "total"));
+    let total = Some(Amount::parse("total", "23.40").unwrap());
+    let when = InvoiceCommand::Correct { owner: w.owner, merchant: None, issued_on: None, total };
+    assert!(matches!(&decide(&state, when).unwrap()[..], [InvoiceEvent::InvoiceCorrected { .. }]));
+}
+
+#[test]
+fn a_reading_finer_than_the_accounts_currency_is_left_to_the_person() {
+    // 12.345 read from a EUR receipt is a misreading (a unit price, a smudge): rounding it would
+    // record an amount nobody read, so no movement is drafted and the invoice waits for a person.
+    let w = World::new();
+    let confident = Confidence::new(Decimal::new(6, 1));
+    let fine = w.given(&[w.uploaded(), InvoiceEvent::InvoiceScanned(World::reading("12.345", Decimal::ONE))]);
+    assert_eq!(fine.movement_draft(confident, eur()), None);
+    // A person's correction to whole yen on a JPY account (the receipt said EUR) is drafted;
+    // their 0.5 would not be.
+    let jpy = Currency::parse("currency", "JPY").unwrap();
+    let corrected = |total: &str| InvoiceEvent::InvoiceCorrected {
+        merchant: None,
+        issued_on: None,
+        total: Some(Correction { machine: None, person: Amount::parse("total", total).unwrap() }),
+    };
+    let whole = w.given(&[
+        w.uploaded(),
+        InvoiceEvent::InvoiceScanned(World::reading("12.345", Decimal::ONE)),
+        corrected("1200"),
+    ]);
+    assert_eq!(whole.movement_draft(confident, jpy).map(|d| d.amount.to_string()), Some("1200".into()));
+    let half = w.given(&[
+        w.uploaded(),
+        InvoiceEvent::InvoiceScanned(World::reading("12.345", Decimal::ONE)),
+        corrected("0.5"),
+    ]);
+    assert_eq!(half.movement_draft(confident, jpy), None);
+}
+
+#[test]
 fn linking_the_same_movement_again_appends_nothing() {
     let w = World::new();
     let movement_id = MovementId::new();

@@ -18,6 +18,10 @@ struct World {
 }
 
 fn world() -> World {
+    world_in("EUR")
+}
+
+fn world_in(currency: &str) -> World {
     let owner = UserId::new();
     let account_id = AccountId::new();
     let category_id = CategoryId::new();
@@ -26,7 +30,7 @@ fn world() -> World {
         owner,
         name: Name::parse("name", "Main").unwrap(),
         kind: AccountKind::Checking,
-        currency: Currency::parse("currency", "EUR").unwrap(),
+        currency: Currency::parse("currency", currency).unwrap(),
         opening_balance: SignedAmount::ZERO,
     }]);
     let category = fold::<Category>(&[CategoryEvent::CategoryCreated {
@@ -59,6 +63,11 @@ impl World {
         })
     }
 
+    fn record_amount(&self, amount: &str) -> MovementCommand {
+        let MovementCommand::Record(record) = self.record(TODAY) else { unreachable!() };
+        MovementCommand::Record(RecordMovement { amount: Amount::parse("amount", amount).unwrap(), ..record })
+    }
+
     fn recorded(&self) -> Movement {
         let events = decide(&Movement::default(), self.record(TODAY), self.context()).unwrap();
         fold::<Movement>(&events)
@@ -78,6 +87,31 @@ fn a_movement_takes_its_accounts_currency() {
     let w = world();
     let events = decide(&Movement::default(), w.record(TODAY), w.context()).unwrap();
     assert!(matches!(&events[..], [MovementEvent::MovementRecorded { currency, .. }] if currency.code() == "EUR"));
+}
+
+#[test]
+fn an_amount_finer_than_the_accounts_currency_is_refused_naming_amount() {
+    for (currency, refused) in
+        [("JPY", "0.5"), ("JPY", "1200.1"), ("EUR", "0.001"), ("EUR", "12.505"), ("KWD", "1.0005")]
+    {
+        let w = world_in(currency);
+        let when = w.record_amount(refused);
+        assert!(
+            matches!(decide(&Movement::default(), when, w.context()), Err(DomainError::Invalid(e)) if e.field == "amount"),
+            "{refused} {currency} should be refused"
+        );
+    }
+}
+
+#[test]
+fn an_amount_in_the_currencys_minor_units_is_recorded() {
+    for (currency, accepted) in
+        [("JPY", "1200"), ("JPY", "1200.00"), ("EUR", "0.01"), ("EUR", "12.500"), ("KWD", "1.005")]
+    {
+        let w = world_in(currency);
+        let events = decide(&Movement::default(), w.record_amount(accepted), w.context()).unwrap();
+        assert!(matches!(&events[..], [MovementEvent::MovementRecorded { .. }]), "{accepted} {currency}");
+    }
 }
 
 #[test]
