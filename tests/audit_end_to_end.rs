@@ -4,11 +4,11 @@
 mod support;
 
 use cashflow_eventstore::{EventStore, PgEventStore, hash};
+use cashflow_proto::v1::ledger_service_client::LedgerServiceClient;
 use cashflow_proto::v1::*;
 use sqlx::PgPool;
 use std::path::PathBuf;
 use std::process::Output;
-use cashflow_proto::v1::ledger_service_client::LedgerServiceClient;
 use support::{Authed, CASHFLOW, Namespace, Server, command_id, open_account, run_cli_with};
 use uuid::Uuid;
 
@@ -65,6 +65,7 @@ impl History {
         assert_eq!(output.status.code(), Some(1), "audit verify {args:?} must fail:\n{stdout}{}", stderr(&output));
         assert!(stdout.contains(expected), "expected {expected:?} in:\n{stdout}");
         assert!(!stdout.contains(", 0 broken"), "{stdout}");
+        println!("audit verify {args:?} exited with 1:\n{stdout}");
         stdout
     }
 

@@ -4,8 +4,8 @@
 
 pub mod web;
 
-pub use cashflow_testkit::{Authed, Namespace, SECRET, Server, bearer, command_id, open_account, run_cli, run_cli_with,
-    token,
+pub use cashflow_testkit::{
+    Authed, Namespace, SECRET, Server, bearer, command_id, open_account, run_cli, run_cli_with, token,
 };
 
 /// The binary under test, for [`Server::start`] and [`run_cli`].
