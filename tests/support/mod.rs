@@ -4,7 +4,9 @@
 
 pub mod web;
 
-pub use cashflow_testkit::{Authed, Namespace, SECRET, Server, bearer, command_id, open_account, run_cli, token};
+pub use cashflow_testkit::{
+    Authed, Namespace, SECRET, Server, bearer, command_id, open_account, run_cli, run_cli_with, token,
+};
 
 /// The binary under test, for [`Server::start`] and [`run_cli`].
 pub const CASHFLOW: &str = env!("CARGO_BIN_EXE_cashflow");

@@ -1,6 +1,7 @@
-//! The command line: `serve`, `migrate`, `projections rebuild`, `audit verify`, `token`.
+//! The command line: `serve`, `migrate`, `projections rebuild`, `audit verify`, `audit anchor`, `token`.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -62,11 +63,23 @@ pub enum ProjectionsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute hash chains; exits with status 1 when any stream was altered.
+    /// Check the whole store (dense positions, the head, every stream's chain, the global
+    /// chain, the `commands` rows); exits with status 1 when anything was altered.
     Verify {
-        /// One stream (`movement-<uuid>`); every stream when absent.
-        #[arg(long)]
+        /// Check only this stream's chain (`movement-<uuid>`).
+        #[arg(long, conflicts_with = "anchor")]
         stream: Option<String>,
+        /// Also check every anchor in FILE (written by `audit anchor`, verified with the same
+        /// key: CASHFLOW_AUDIT_KEY or CASHFLOW_AUDIT_KEY_FILE).
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
+    },
+    /// Verify the whole store, then print its head position and global hash, HMAC-SHA256'd
+    /// with CASHFLOW_AUDIT_KEY or CASHFLOW_AUDIT_KEY_FILE (a key kept outside the database).
+    Anchor {
+        /// Append the anchor to FILE (created if missing) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 

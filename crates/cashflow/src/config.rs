@@ -53,6 +53,56 @@ pub struct Config {
     /// `CASHFLOW_WORKER_CONCURRENCY`, `CASHFLOW_WORKER_ACK_WAIT_SECS`, `CASHFLOW_WORKER_MAX_DELIVER`,
     /// `CASHFLOW_WORKER_RETRY_DELAY_MS`: how the OCR worker and the categoriser consume.
     pub worker: cashflow_bus::WorkerConfig,
+    /// `CASHFLOW_AUDIT_KEY` or `CASHFLOW_AUDIT_KEY_FILE`: the key that signs and checks audit
+    /// anchors; kept outside the database. Only `audit anchor` and `audit verify --anchor` need it.
+    pub audit_key: Option<AuditKey>,
+}
+
+/// Where the audit anchors' HMAC key is: the value itself, or a file holding it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AuditKey {
+    Value(String),
+    File(PathBuf),
+}
+
+impl AuditKey {
+    /// The key's bytes (a file's without its trailing newline), at least
+    /// [`MIN_KEY_BYTES`](cashflow_eventstore::audit::MIN_KEY_BYTES) of them.
+    pub fn load(&self) -> Result<Vec<u8>, ConfigError> {
+        let (name, value, key) = match self {
+            AuditKey::Value(value) => ("CASHFLOW_AUDIT_KEY", String::new(), value.as_bytes().to_vec()),
+            AuditKey::File(path) => {
+                let value = path.display().to_string();
+                let mut key = std::fs::read(path).map_err(|error| ConfigError::Invalid {
+                    name: "CASHFLOW_AUDIT_KEY_FILE",
+                    value: value.clone(),
+                    reason: error.to_string(),
+                })?;
+                while key.last().is_some_and(|byte| matches!(byte, b'\n' | b'\r')) {
+                    key.pop();
+                }
+                ("CASHFLOW_AUDIT_KEY_FILE", value, key)
+            }
+        };
+        let min = cashflow_eventstore::audit::MIN_KEY_BYTES;
+        if key.len() < min {
+            return Err(ConfigError::Invalid {
+                name,
+                value,
+                reason: format!("the key is {} bytes; use at least {min}, e.g. `openssl rand -hex 32`", key.len()),
+            });
+        }
+        Ok(key)
+    }
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditKey::Value(_) => f.write_str("Value(<redacted>)"),
+            AuditKey::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
 }
 
 /// Where the JWKS is and what its tokens claim.
@@ -91,6 +141,7 @@ impl std::fmt::Debug for Config {
             .field("uploads", &self.uploads)
             .field("ocr_threads", &self.ocr_threads)
             .field("worker", &self.worker)
+            .field("audit_key", &self.audit_key)
             .finish()
     }
 }
@@ -288,9 +339,28 @@ impl Config {
                 worker_defaults.retry_delay.as_millis() as u64,
             )?),
         };
+        let audit_key = match (
+            lookup("CASHFLOW_AUDIT_KEY").filter(|v| !v.is_empty()),
+            lookup("CASHFLOW_AUDIT_KEY_FILE").filter(|v| !v.is_empty()),
+        ) {
+            (None, None) => None,
+            (Some(value), None) => Some(AuditKey::Value(value)),
+            (None, Some(file)) => Some(AuditKey::File(file.into())),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "CASHFLOW_AUDIT_KEY_FILE",
+                    value: String::new(),
+                    reason: "set CASHFLOW_AUDIT_KEY or CASHFLOW_AUDIT_KEY_FILE, not both".into(),
+                });
+            }
+        };
+        if let Some(key @ AuditKey::Value(_)) = &audit_key {
+            key.load()?;
+        }
         Ok(Self {
             trusted_proxies,
             password_hash_concurrency,
+            audit_key,
             blob_url,
             uploads,
             ocr_threads,
@@ -435,6 +505,35 @@ mod tests {
         ] {
             assert!(config(&[("CASHFLOW_JWT_SECRET", &secret), (name, value)]).is_err(), "{name}={value}");
         }
+    }
+
+    #[test]
+    fn the_audit_key_comes_from_the_environment_or_a_file_and_is_long_enough() {
+        let secret = "s".repeat(32);
+        let key = "k".repeat(32);
+        assert_eq!(config(&[("CASHFLOW_JWT_SECRET", &secret)]).unwrap().audit_key, None);
+        let set = config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_AUDIT_KEY", &key)]).unwrap();
+        assert_eq!(set.audit_key.unwrap().load().unwrap(), key.as_bytes());
+        assert!(
+            !format!("{:?}", config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_AUDIT_KEY", &key)]).unwrap())
+                .contains(&key)
+        );
+        assert!(config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_AUDIT_KEY", "short")]).is_err());
+        let both =
+            [("CASHFLOW_JWT_SECRET", secret.as_str()), ("CASHFLOW_AUDIT_KEY", &key), ("CASHFLOW_AUDIT_KEY_FILE", "/k")];
+        assert!(config(&both).is_err());
+
+        let dir = std::env::temp_dir().join(format!("cashflow-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("audit.key");
+        std::fs::write(&file, format!("{key}\n")).unwrap();
+        let from_file =
+            config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_AUDIT_KEY_FILE", file.to_str().unwrap())]);
+        assert_eq!(from_file.unwrap().audit_key.unwrap().load().unwrap(), key.as_bytes());
+        std::fs::write(&file, "short\n").unwrap();
+        assert!(AuditKey::File(file.clone()).load().is_err());
+        assert!(AuditKey::File(dir.join("missing")).load().is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! - [`serve`]: runs the chosen roles until SIGTERM/Ctrl-C, then drains.
 //! - [`transport`]: grpc-web, CORS and TLS around the API.
 //! - [`metrics`]: `/metrics`, `/healthz` and `/readyz` on `CASHFLOW_METRICS_ADDR`.
-//! - [`maintenance`]: `projections rebuild`, `audit verify`, `token`.
+//! - [`maintenance`]: `projections rebuild`, `audit verify`, `audit anchor`, `token`.
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -38,8 +38,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Projections { command: ProjectionsCommand::Rebuild { name } } => {
             maintenance::rebuild(&config, name).await?;
         }
-        Command::Audit { command: AuditCommand::Verify { stream } } => {
-            if !maintenance::verify(&config, stream.as_deref()).await? {
+        Command::Audit { command: AuditCommand::Verify { stream, anchor } } => {
+            if !maintenance::verify(&config, stream.as_deref(), anchor.as_deref()).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Audit { command: AuditCommand::Anchor { out } } => {
+            if !maintenance::anchor(&config, out.as_deref()).await? {
                 return Ok(ExitCode::FAILURE);
             }
         }

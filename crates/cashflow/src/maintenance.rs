@@ -1,17 +1,16 @@
-//! Operator subcommands: rebuild a projection, verify the audit chain, mint a token.
+//! Operator subcommands: rebuild a projection, verify and anchor the audit trail, mint a token.
 
 use crate::cli::ProjectionName;
 use crate::config::Config;
 use crate::database;
 use anyhow::Context;
+use cashflow_eventstore::audit::{Anchor, Finding, Report};
 use cashflow_eventstore::{EventStore, PgEventStore, hash};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-/// Events read per step when scanning the whole store.
-const SCAN_BATCH: usize = 5_000;
 
 /// Replays the store into the emptied read model, with a progress bar on stderr.
 pub async fn rebuild(config: &Config, name: ProjectionName) -> anyhow::Result<()> {
@@ -45,40 +44,105 @@ pub async fn rebuild(config: &Config, name: ProjectionName) -> anyhow::Result<()
     Ok(())
 }
 
-/// Recomputes the hash chain of one stream or of every stream. Returns whether all are intact;
-/// each broken stream is printed with its first bad version.
-pub async fn verify(config: &Config, stream: Option<&str>) -> anyhow::Result<bool> {
+/// Audits the whole store (ADR 0016) and checks every anchor in `anchors`; with `stream`,
+/// only that stream's chain. Prints each finding on a line of its own, then a summary;
+/// returns whether everything holds.
+pub async fn verify(config: &Config, stream: Option<&str>, anchors: Option<&Path>) -> anyhow::Result<bool> {
     let pool = database::connect(config).await?;
     let store = PgEventStore::new(pool);
-    let streams = match stream {
-        Some(stream) => BTreeSet::from([stream.to_owned()]),
-        None => all_streams(&store).await?,
-    };
-    let (mut events_checked, mut broken) = (0u64, 0usize);
-    for stream_id in &streams {
+    if let Some(stream_id) = stream {
         let events = store.read_stream(stream_id).await.with_context(|| format!("reading {stream_id}"))?;
         let verification = hash::verify(&events);
-        events_checked += verification.events_checked;
-        if !verification.ok {
-            broken += 1;
-            let version = verification.first_bad_version.map_or_else(|| "?".into(), |v| v.to_string());
-            println!("TAMPERED {stream_id}: first bad version {version}");
+        if let Some(version) = verification.first_bad_version {
+            println!("{}", Finding::Stream { stream_id: stream_id.to_owned(), first_bad_version: version });
         }
+        let broken = usize::from(!verification.ok);
+        println!("cashflow: 1 stream, {} events checked, {broken} broken", verification.events_checked);
+        return Ok(verification.ok);
     }
-    println!("cashflow: {} streams, {events_checked} events checked, {broken} broken", streams.len());
-    Ok(broken == 0)
+    let (anchors, unreadable) = match anchors {
+        Some(path) => read_anchors(config, path)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let positions: Vec<u64> = anchors.iter().map(|anchor| anchor.position).collect();
+    let mut report = store.audit(&positions).await.context("auditing the event store")?;
+    for anchor in &anchors {
+        report.check_anchor(anchor);
+    }
+    report.findings.extend(unreadable);
+    print_report(&report);
+    Ok(report.ok())
 }
 
-async fn all_streams(store: &PgEventStore) -> anyhow::Result<BTreeSet<String>> {
-    let mut streams = BTreeSet::new();
-    let mut after = 0;
-    loop {
-        let events = store.read_all(after, SCAN_BATCH).await.context("reading the event store")?;
-        let Some(last) = events.last() else { break };
-        after = last.position;
-        streams.extend(events.into_iter().map(|e| e.stream_id));
+/// Audits the whole store and, when it holds, writes an anchor of its last event (to `out`,
+/// appended, or to standard output). Returns false, anchoring nothing, when it does not hold.
+pub async fn anchor(config: &Config, out: Option<&Path>) -> anyhow::Result<bool> {
+    let key = audit_key(config)?;
+    let pool = database::connect(config).await?;
+    let report = PgEventStore::new(pool).audit(&[]).await.context("auditing the event store")?;
+    if !report.ok() {
+        print_report(&report);
+        println!("cashflow: not anchoring a store that does not verify");
+        return Ok(false);
     }
-    Ok(streams)
+    let Some((position, global_hash)) = report.tip() else {
+        anyhow::bail!(
+            "nothing to anchor yet: {}",
+            match report.last_position {
+                0 => "the store is empty".to_owned(),
+                last => format!("the last event (position {last}) was written before the global chain existed"),
+            }
+        );
+    };
+    let line = Anchor::new(position, global_hash, chrono::Utc::now()).to_line(&key);
+    match out {
+        None => println!("{line}"),
+        Some(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            writeln!(file, "{line}")
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("cashflow: anchored position {position} in {}", path.display());
+        }
+    }
+    Ok(true)
+}
+
+fn print_report(report: &Report) {
+    for finding in &report.findings {
+        println!("{finding}");
+    }
+    println!("cashflow: {report}");
+}
+
+/// The anchors in `path`, one per line, each checked against the key: those signed with it,
+/// and a finding for each line that is not.
+fn read_anchors(config: &Config, path: &Path) -> anyhow::Result<(Vec<Anchor>, Vec<Finding>)> {
+    let key = audit_key(config)?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let (mut anchors, mut unreadable) = (Vec::new(), Vec::new());
+    for (number, line) in (1..).zip(text.lines()).filter(|(_, line)| !line.trim().is_empty()) {
+        match Anchor::from_line(line, &key) {
+            Ok(anchor) => anchors.push(anchor),
+            Err(error) => unreadable.push(Finding::AnchorLine { line: number, problem: error.to_string() }),
+        }
+    }
+    if anchors.is_empty() && unreadable.is_empty() {
+        anyhow::bail!("{} holds no anchor", path.display());
+    }
+    Ok((anchors, unreadable))
+}
+
+fn audit_key(config: &Config) -> anyhow::Result<Vec<u8>> {
+    let key = config.audit_key.as_ref().context(
+        "no anchoring key: set CASHFLOW_AUDIT_KEY or CASHFLOW_AUDIT_KEY_FILE to a secret kept outside the database, \
+         e.g. `openssl rand -hex 32`",
+    )?;
+    Ok(key.load()?)
 }
 
 /// A signed access token for `user`, valid `ttl_seconds`.

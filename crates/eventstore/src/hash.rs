@@ -1,8 +1,14 @@
-//! The per-stream hash chain: every event stores SHA-256(previous hash ‖ canonical bytes).
+//! The hash chains: every event stores SHA-256(previous hash ‖ canonical bytes) per stream,
+//! and SHA-256(previous position's global hash ‖ position ‖ stream hash) over the whole store.
 //!
 //! The global `position` is left out of the canonical bytes so a stream's chain can be
 //! computed before its events get positions and verified from the stream alone. The first
 //! event of a stream chains from 32 zero bytes.
+//!
+//! The global chain ([`global_chain`]) binds each position to its event and to every position
+//! before it, so deleting or renumbering events breaks it (ADR 0016). It is computed by
+//! PostgreSQL under the head lock (`event_store_global_chain`, migration 0002), since only
+//! then is the previous position's hash known; this is its reference for verification.
 
 use crate::{AppendRequest, RecordedEvent};
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
@@ -43,6 +49,17 @@ pub fn chain(previous: &[u8; 32], event: &RecordedEvent) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(previous);
     hasher.update(canonical_bytes(event));
+    hasher.finalize().into()
+}
+
+/// The global hash of the event at `position` whose stream hash is `stream_hash`, following
+/// the global hash `previous` of position `position - 1` ([`GENESIS`] where the global chain
+/// starts): SHA-256(previous ‖ position as 8 big-endian bytes ‖ stream hash).
+pub fn global_chain(previous: &[u8; 32], position: u64, stream_hash: &[u8; 32]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    hasher.update(position.to_be_bytes());
+    hasher.update(stream_hash);
     hasher.finalize().into()
 }
 
@@ -289,6 +306,21 @@ mod tests {
             tamper(&mut events[1]);
             assert_bad_at(&events, 2);
         }
+    }
+
+    #[test]
+    fn the_global_chain_binds_the_position_the_stream_hash_and_the_previous_link() {
+        let events = stream(2);
+        let first = global_chain(&GENESIS, 1, &events[0].hash);
+        let second = global_chain(&first, 2, &events[1].hash);
+        assert_ne!(second, global_chain(&first, 3, &events[1].hash));
+        assert_ne!(second, global_chain(&GENESIS, 2, &events[1].hash));
+        assert_ne!(second, global_chain(&first, 2, &events[0].hash));
+        // The value PostgreSQL's `sha256(previous || int8send(1) || hash)` gives for these bytes.
+        let mut bytes = GENESIS.to_vec();
+        bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+        bytes.extend_from_slice(&events[0].hash);
+        assert_eq!(first, <[u8; 32]>::from(Sha256::digest(&bytes)));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! # Layout
 //!
 //! - this file: the [`EventStore`] port and the types it speaks.
-//! - [`hash`]: the per-stream SHA-256 chain, computed and verified the same way by every adapter.
+//! - [`hash`]: the per-stream SHA-256 chain, computed and verified the same way by every
+//!   adapter, and the global chain over positions (PostgreSQL's).
+//! - [`audit`]: the whole-store audit's checks and the HMAC-signed anchors (ADR 0016).
 //! - [`memory`]: an in-memory adapter for fast unit tests of the layers above.
 //! - [`postgres`]: the production adapter and its migrations.
 //! - [`metrics`]: what the PostgreSQL adapter reports (append latency, conflicts, events by type).
@@ -21,6 +23,7 @@
 //!   position can be compared with any projector's checkpoint.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod hash;
 pub mod memory;
 pub mod metrics;

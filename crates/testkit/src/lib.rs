@@ -7,7 +7,7 @@
 //! - [`database`]: [`TestDatabase`], a database of a test's own, dropped on drop; [`unreachable_pool`].
 //! - [`nats`]: [`NatsPrefix`], a `CASHFLOW_NATS_PREFIX` of a test's own, its stream deleted on drop.
 //! - [`server`]: [`Namespace`] (a database, a prefix and a blob directory), [`Server`] (the
-//!   binary serving some roles in it, killed on drop) and [`run_cli`].
+//!   binary serving some roles in it, killed on drop), [`run_cli`] and [`run_cli_with`].
 //! - [`grpc`]: [`SECRET`], [`token`], [`Bearer`], [`Clients`] and [`open_account`].
 //! - [`events`]: [`recorded_event`], an event as the store hands it out, and [`Stamper`], which
 //!   stamps domain events with positions and versions as the store would.
@@ -28,7 +28,7 @@ pub use grpc::{Authed, Bearer, Clients, SECRET, bearer, channel, command_id, ope
 pub use nats::{NATS_URL, NatsPrefix};
 #[cfg(feature = "projection")]
 pub use projection::{ProjectionDb, ProjectionUnderTest};
-pub use server::{Namespace, Server, run_cli};
+pub use server::{Namespace, Server, run_cli, run_cli_with};
 
 /// Runs clean-up from `Drop`, which may run inside a runtime that cannot block on itself (or
 /// outside any): on a thread and a current-thread runtime of its own, waited for.

@@ -210,5 +210,15 @@ impl Drop for Server {
 
 /// Runs `binary <args>` to completion in `namespace`.
 pub fn run_cli(binary: impl AsRef<OsStr>, namespace: &Namespace, args: &[&str]) -> Output {
-    namespace.command(binary).args(args).env("RUST_LOG", "warn").output().expect("run cashflow")
+    run_cli_with(binary, namespace, args, &[])
+}
+
+/// [`run_cli`] with more environment variables (e.g. a key the command needs).
+pub fn run_cli_with(binary: impl AsRef<OsStr>, namespace: &Namespace, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = namespace.command(binary);
+    command.args(args).env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run cashflow")
 }

@@ -10,7 +10,10 @@ use sqlx::{AssertSqlSafe, Connection, Row, SqlSafeStr};
 use std::borrow::Cow;
 use std::str::FromStr;
 
-const MIGRATIONS: [(i64, &str, &str); 1] = [(1, "event store", include_str!("../../migrations/0001_event_store.sql"))];
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "event store", include_str!("../../migrations/0001_event_store.sql")),
+    (2, "global chain", include_str!("../../migrations/0002_global_chain.sql")),
+];
 
 /// The table where this crate's applied migrations are tracked, apart from other crates'.
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations_eventstore";

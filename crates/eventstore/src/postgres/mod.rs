@@ -5,8 +5,9 @@
 //! 1. claim the idempotency key (`INSERT … ON CONFLICT DO NOTHING` into `commands`; a
 //!    concurrent duplicate waits on the key, then replays the committed outcome) and read the
 //!    stream's last version and hash;
-//! 2. take positions by updating the one `event_store_head` row, insert the events, fill in
-//!    the command's outcome and `pg_notify` readers.
+//! 2. lock the one `event_store_head` row, chain the events onto the global chain from its
+//!    tip (ADR 0016), take positions by updating it, insert the events, fill in the command's
+//!    outcome and `pg_notify` readers.
 //!
 //! The head row's lock, taken last and held until commit, serialises commits: positions are
 //! dense and in commit order, so readers simply read `WHERE position > $after`. Two writers
@@ -31,6 +32,7 @@
 //! - `follower.rs`: the `LISTEN` task behind `wait_for_events`.
 //! - `rows.rs`: rows to events and outcomes, sqlx errors to [`StoreError`]s.
 //! - `admin.rs`: connection settings, creating and dropping databases, migrations.
+//! - `audit.rs`: the whole-store audit (positions, both chains, head, `commands` rows).
 
 /// The span of an append, with the fields a person searches for in Jaeger: one list for
 /// `append` and `append_in`.
@@ -51,6 +53,7 @@ macro_rules! append_span {
 
 mod admin;
 mod append;
+mod audit;
 mod follower;
 mod plan;
 mod rows;

@@ -14,14 +14,30 @@ macro_rules! event_columns {
 }
 
 /// The start of [`WRITE`] and [`WRITE_BATCH`]: take `$1` positions (the head row's lock, held
-/// until commit) and insert events at them, from the rows the statement then selects.
+/// until commit), chain the events' stream hashes (the array parameter `$hashes`) onto the
+/// global chain from the head's tip and move the tip, then insert events at the positions
+/// taken, from the rows the statement then selects followed by each one's global hash
+/// (`(SELECT hashes FROM chained)[ord]`).
+///
+/// The `UPDATE` evaluates its `SET` on the latest committed head even when this statement's
+/// snapshot is older, so position and tip always come from the same head; it returns the tip
+/// it replaced (`previous_global_hash`) for the events' hashes. `chained` is read through a
+/// scalar subquery, never joined: the planner guesses ~1,000 rows for the head table, and
+/// joins of such guesses cost enough to switch JIT compilation on (0.7 s a statement).
 macro_rules! take_positions_and_insert_events {
-    () => {
+    ($hashes:literal) => {
         concat!(
-            "WITH head AS (\n    UPDATE event_store_head SET position = position + $1 RETURNING position\n), ",
+            "WITH head AS (\n    UPDATE event_store_head SET position = position + $1, ",
+            "previous_global_hash = global_hash,\n        global_hash = ",
+            "(event_store_global_chain(global_hash, position + 1, ",
+            $hashes,
+            "::bytea[]))[$1]\n    RETURNING position, previous_global_hash\n), ",
+            "chained AS (\n    SELECT event_store_global_chain(previous_global_hash, position - $1 + 1, ",
+            $hashes,
+            "::bytea[]) AS hashes\n    FROM head\n), ",
             "inserted AS (\n    INSERT INTO events (",
             event_columns!(),
-            ")\n"
+            ", global_hash)\n"
         )
     };
 }
@@ -31,6 +47,9 @@ pub(super) const READ_STREAM: &str =
 
 pub(super) const READ_ALL: &str =
     concat!("SELECT ", event_columns!(), " FROM events WHERE position > $1 ORDER BY position LIMIT $2");
+
+/// Every event with its global hash, in position order, for the audit.
+pub(super) const AUDIT_SCAN: &str = concat!("SELECT ", event_columns!(), ", global_hash FROM events ORDER BY position");
 
 pub(super) const READ_HEAD: &str = "SELECT position FROM event_store_head";
 
@@ -49,13 +68,14 @@ LEFT JOIN LATERAL (
     SELECT version, hash FROM events WHERE stream_id = $3 ORDER BY version DESC LIMIT 1
 ) AS last ON TRUE";
 
-/// Takes `$1` positions (the head row lock, held until commit), inserts the events, stores
-/// the command's outcome and notifies readers on channel `$15`, in one round trip.
+/// Takes `$1` positions (the head row lock, held until commit), inserts the events with their
+/// global hashes, stores the command's outcome and notifies readers on channel `$15`, in one
+/// round trip.
 pub(super) const WRITE: &str = concat!(
-    take_positions_and_insert_events!(),
+    take_positions_and_insert_events!("$14"),
     "\
     SELECT head.position - $1 + e.ord, e.event_id, $2, $3 + e.ord, e.event_type, e.schema_version, e.payload,
-           $4, $5, $6, $7, $8, $9, e.hash
+           $4, $5, $6, $7, $8, $9, e.hash, (SELECT hashes FROM chained)[e.ord]
     FROM head, UNNEST($10::uuid[], $11::text[], $12::int4[], $13::jsonb[], $14::bytea[])
         WITH ORDINALITY AS e (event_id, event_type, schema_version, payload, hash, ord)
 ), command AS (
@@ -92,15 +112,17 @@ LEFT JOIN LATERAL (
 ORDER BY input.ord";
 
 /// A batch's second and last statement, committed on its own: takes `$1` positions under the
-/// head lock (held until its commit), inserts every winner's events and its idempotency key
+/// head lock (held until its commit), inserts every winner's events (with their global hashes,
+/// chained in batch order) and its idempotency key
 /// with its outcome (position = first new position - 1 + `last_ord`), and notifies readers
 /// once on channel `$20`. A version or a key taken since the first statement fails it whole
 /// (unique indexes).
 pub(super) const WRITE_BATCH: &str = concat!(
-    take_positions_and_insert_events!(),
+    take_positions_and_insert_events!("$14"),
     "\
     SELECT head.position - $1 + e.ord, e.event_id, e.stream_id, e.version, e.event_type, e.schema_version,
-           e.payload, e.owner, e.command_id, e.correlation_id, e.causation_id, e.traceparent, $2, e.hash
+           e.payload, e.owner, e.command_id, e.correlation_id, e.causation_id, e.traceparent, $2, e.hash,
+           (SELECT hashes FROM chained)[e.ord]
     FROM head, UNNEST($3::uuid[], $4::text[], $5::int8[], $6::text[], $7::int4[], $8::jsonb[], $9::uuid[],
                       $10::uuid[], $11::uuid[], $12::uuid[], $13::text[], $14::bytea[])
         WITH ORDINALITY AS e (event_id, stream_id, version, event_type, schema_version, payload, owner,
