@@ -5,6 +5,9 @@
 
 mod support;
 
+#[path = "../crates/ocr/tests/support/mod.rs"]
+mod hostile;
+
 use cashflow_proto::v1::invoice_service_client::InvoiceServiceClient;
 use cashflow_proto::v1::*;
 use std::time::{Duration, Instant};
@@ -13,81 +16,6 @@ use tonic::Code;
 use uuid::Uuid;
 
 const GIB: u64 = 1 << 30;
-
-/// A PNG of 6000×6600 16-bit RGBA pixels, all transparent: ~300 KB that decodes to 317 MB (and to
-/// ~0.5 GB on its way to gray). All zeros, so the buffer is never touched before encoding.
-fn png_bomb() -> Vec<u8> {
-    use image::ImageEncoder;
-    let (width, height) = (6000u32, 6600u32);
-    let pixels = vec![0u8; width as usize * height as usize * 8];
-    let mut png = Vec::new();
-    image::codecs::png::PngEncoder::new_with_quality(
-        &mut png,
-        image::codecs::png::CompressionType::Fast,
-        image::codecs::png::FilterType::NoFilter,
-    )
-    .write_image(&pixels, width, height, image::ExtendedColorType::Rgba16)
-    .expect("encode the PNG bomb");
-    png
-}
-
-/// Objects numbered from 1 in order; object 1 is the catalog.
-fn pdf(objects: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend(format!("{} 0 obj\n", i + 1).as_bytes());
-        out.extend(object);
-        out.extend(b"\nendobj\n");
-    }
-    let xref = out.len();
-    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for offset in offsets {
-        out.extend(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    out.extend(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
-    );
-    out
-}
-
-fn stream(dictionary: &str, data: &str) -> Vec<u8> {
-    format!("<< {dictionary} /Length {} >>\nstream\n{data}\nendstream", data.len()).into_bytes()
-}
-
-/// One page whose CropBox is an inch and whose MediaBox is 10,000 points square, no text layer:
-/// pdfinfo reports the inch, and pdftoppm without `-cropbox` draws 41,667² pixels (1.7 GB).
-fn pdf_bomb() -> Vec<u8> {
-    pdf(&[
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10000 10000] /CropBox [0 0 72 72] /Contents 4 0 R >>".to_vec(),
-        stream("", "0 0 1 rg 10 10 50 50 re f"),
-    ])
-}
-
-/// A letter page, no text layer, that draws one Form XObject 10⁵ times through six nested forms:
-/// poppler spends seconds on it, so the OCR process is caught with a poppler child at work.
-fn slow_pdf() -> Vec<u8> {
-    const LEVELS: usize = 6;
-    let mut objects = vec![
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /F 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
-        stream("", "/F Do"),
-    ];
-    for level in 0..LEVELS {
-        let form = "/Type /XObject /Subtype /Form /BBox [0 0 612 792]";
-        objects.push(if level + 1 < LEVELS {
-            let next = 5 + level + 1;
-            stream(&format!("{form} /Resources << /XObject << /F {next} 0 R >> >>"), &["/F Do"; 10].join(" "))
-        } else {
-            stream(form, "0 g 1 1 2 2 re f")
-        });
-    }
-    pdf(&objects)
-}
 
 fn upload_parts(filename: &str, content_type: &str, bytes: &[u8]) -> Vec<UploadInvoiceRequest> {
     use upload_invoice_request::Part;
@@ -170,10 +98,12 @@ async fn ocr_bombs_are_refused_or_read_within_bounds_and_the_process_stays_under
     );
     let person = Uuid::now_v7();
     let mut invoices = server.invoices(person).await;
-    let png = png_bomb();
+    let png = hostile::png_bomb();
     assert!(png.len() < 2 << 20, "the PNG bomb is {} bytes", png.len());
     let png_invoice = upload(&mut invoices, "bomb.png", "image/png", &png).await.expect("upload the PNG bomb");
-    let pdf_invoice = upload(&mut invoices, "bomb.pdf", "application/pdf", &pdf_bomb()).await.expect("upload the PDF");
+    let pdf_invoice = upload(&mut invoices, "bomb.pdf", "application/pdf", &hostile::pdf::cropped_to_an_inch())
+        .await
+        .expect("upload the PDF");
 
     let png_read = settled(&mut invoices, &png_invoice, Duration::from_secs(180)).await;
     let pdf_read = settled(&mut invoices, &pdf_invoice, Duration::from_secs(180)).await;
@@ -208,7 +138,8 @@ async fn a_job_that_kills_the_ocr_process_is_failed_after_max_deliver_deliveries
     let api = Server::start(CASHFLOW, &namespace, "api,relay,projectors");
     let person = Uuid::now_v7();
     let mut invoices = api.invoices(person).await;
-    let invoice_id = upload(&mut invoices, "slow.pdf", "application/pdf", &slow_pdf()).await.expect("upload");
+    let invoice_id =
+        upload(&mut invoices, "slow.pdf", "application/pdf", &hostile::pdf::slow(6)).await.expect("upload");
     let ocr_env = [
         ("CASHFLOW_WORKER_ACK_WAIT_SECS", "2"),
         ("CASHFLOW_WORKER_MAX_DELIVER", "3"),

@@ -76,8 +76,8 @@ fn config() -> WorkerConfig {
 }
 
 fn spawn(env: &TestEnv, probe: &Probe) -> Running {
-    let runner = WorkerRunner::new(Arc::new(probe.clone()), env.jetstream.clone(), env.names.clone())
-        .with_config(config());
+    let runner =
+        WorkerRunner::new(Arc::new(probe.clone()), env.jetstream.clone(), env.names.clone()).with_config(config());
     Running::spawn(move |stop| runner.run(stop))
 }
 
