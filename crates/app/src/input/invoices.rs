@@ -27,12 +27,14 @@ pub struct InvoiceFile {
 pub enum FileRefused {
     /// Not a file we take, or not what the header said: INVALID_ARGUMENT.
     Invalid(ValidationError),
-    /// An image with more pixels than allowed (a decompression bomb): RESOURCE_EXHAUSTED.
+    /// An image with more pixels than allowed (a decompression bomb): RESOURCE_EXHAUSTED. `max`
+    /// is lower than the limit for pixels wider than 4 bytes (a 16-bit RGBA PNG gets half).
     TooManyPixels { width: u32, height: u32, max: u64 },
 }
 
 impl InvoiceFile {
-    /// Checks `bytes` against what the header declared and the pixel limit.
+    /// Checks `bytes` against what the header declared and the pixel limit, counting pixels
+    /// that decode to more than 4 bytes for more.
     pub fn check(declared: Option<ContentKind>, bytes: bytes::Bytes, max_pixels: u64) -> Result<Self, FileRefused> {
         let invalid = |message: String| FileRefused::Invalid(ValidationError::new("chunk", message));
         if bytes.is_empty() {
