@@ -4,10 +4,15 @@
 //! A worker answers events with commands whose ids derive from the event, so the
 //! at-least-once delivery here has an exactly-once effect. Each message is acked on its own
 //! once handled; a long job sends "in progress" acks so it is not redelivered meanwhile. A
-//! transient failure is retried after a delay, up to `max_deliver` deliveries; a permanent one,
-//! or the last retry, goes to [`Worker::give_up`] (which records the failure) and is then
-//! terminated. An undecodable message is terminated at once. Messages are handled
-//! concurrently, so a slow or failing one never blocks the others.
+//! transient failure is retried after a delay; a permanent one, or the last retry, goes to
+//! [`Worker::give_up`] (which records the failure) and is then terminated. An undecodable
+//! message is terminated at once. Messages are handled concurrently, so a slow or failing one
+//! never blocks the others.
+//!
+//! The delivery count is checked on every delivery, not only after a retry: a message whose
+//! handling kills the process (an out-of-memory kill, a crash in a native library) is never
+//! answered, comes back after `ack_wait`, and would crash-loop every replica. Its
+//! `max_deliver`-th delivery goes to `give_up` without being handled (ADR 0013).
 
 use crate::error::BusError;
 use crate::jetstream::ensure_events_stream;
@@ -35,7 +40,10 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// How long the server waits for an ack (or progress) before redelivering to a replica.
     pub ack_wait: Duration,
-    /// Deliveries before a transiently failing event is given up.
+    /// Deliveries of one message, at least 2: all but the last may handle it (a transient
+    /// failure on the last of those gives up at once); the last only gives up, so a message
+    /// whose earlier deliveries never finished (they crashed the process) is recorded as failed
+    /// rather than handled again. The consumer allows [`GIVE_UP_DELIVERIES`] more, for giving up.
     pub max_deliver: i64,
     /// Delay before a transiently failed event comes back.
     pub retry_delay: Duration,
@@ -44,6 +52,17 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self { concurrency: 4, ack_wait: Duration::from_secs(30), max_deliver: 5, retry_delay: Duration::from_secs(2) }
+    }
+}
+
+/// Deliveries the server allows past `max_deliver`, so that a `give_up` that could not be
+/// recorded (the store was down) is tried again. Past them the server drops the message.
+pub const GIVE_UP_DELIVERIES: i64 = 10;
+
+impl WorkerConfig {
+    /// [`WorkerConfig::max_deliver`] as the runner applies it.
+    fn deliveries(&self) -> i64 {
+        self.max_deliver.max(2)
     }
 }
 
@@ -134,22 +153,22 @@ impl WorkerRunner {
             .get_stream_no_info(self.names.events_stream())
             .await
             .map_err(|err| BusError::nats("opening the events stream", err))?;
+        // Created, or updated to this configuration: a consumer of an older version had no
+        // max_deliver, and a replica started with other settings takes the latest.
         let consumer: PullConsumer = stream
-            .get_or_create_consumer(
-                &durable,
-                pull::Config {
-                    durable_name: Some(durable.clone()),
-                    description: Some(format!("worker {}", self.worker.name())),
-                    filter_subject: self.names.event_type_subject(category, event_type),
-                    deliver_policy: DeliverPolicy::All,
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: self.config.ack_wait,
-                    // The runner gives up itself, so the server never drops a message silently.
-                    max_deliver: -1,
-                    max_ack_pending: i64::try_from(self.config.concurrency.max(1) * 4).unwrap_or(i64::MAX),
-                    ..Default::default()
-                },
-            )
+            .create_consumer(pull::Config {
+                durable_name: Some(durable.clone()),
+                description: Some(format!("worker {}", self.worker.name())),
+                filter_subject: self.names.event_type_subject(category, event_type),
+                deliver_policy: DeliverPolicy::All,
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: self.config.ack_wait,
+                // The runner gives up by itself before this; the margin lets a give-up that
+                // failed be tried again.
+                max_deliver: self.config.deliveries().saturating_add(GIVE_UP_DELIVERIES),
+                max_ack_pending: i64::try_from(self.config.concurrency.max(1) * 4).unwrap_or(i64::MAX),
+                ..Default::default()
+            })
             .await
             .map_err(|err| BusError::nats("creating the worker's consumer", err))?;
         consumer
@@ -188,24 +207,31 @@ async fn handle_message(worker: &dyn Worker, config: &WorkerConfig, message: jet
     if let Some(traceparent) = &event.traceparent {
         cashflow_telemetry::propagation::set_parent(&span, traceparent);
     }
-    let started = std::time::Instant::now();
-    let job = tracing::Instrument::instrument(worker.handle(&event), span.clone());
-    let outcome = with_progress(&message, config.ack_wait, job).await;
-    metrics::histogram!(HANDLE_DURATION, "worker" => name).record(started.elapsed().as_secs_f64());
-    let give_up_reason = match outcome {
-        Ok(()) => {
-            metrics::counter!(MESSAGES_HANDLED, "worker" => name, "outcome" => "ok").increment(1);
-            settle(name, &message, AckKind::Ack).await;
-            return;
+    let deliveries = config.deliveries();
+    let give_up_reason = if delivered >= deliveries {
+        // Every earlier delivery ended without an answer, or its give-up was not recorded.
+        format!("delivered {delivered} times without an outcome: handling it may crash the worker")
+    } else {
+        let started = std::time::Instant::now();
+        let job = tracing::Instrument::instrument(worker.handle(&event), span.clone());
+        let outcome = with_progress(&message, config.ack_wait, job).await;
+        metrics::histogram!(HANDLE_DURATION, "worker" => name).record(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(()) => {
+                metrics::counter!(MESSAGES_HANDLED, "worker" => name, "outcome" => "ok").increment(1);
+                settle(name, &message, AckKind::Ack).await;
+                return;
+            }
+            // The next delivery would be the last, which only gives up: give up now, with the reason.
+            Err(WorkError::Retry(reason)) if delivered + 1 < deliveries => {
+                tracing::warn!(parent: &span, worker = name, delivered, %reason, "handling failed; retrying later");
+                metrics::counter!(MESSAGES_HANDLED, "worker" => name, "outcome" => "retry").increment(1);
+                settle(name, &message, AckKind::Nak(Some(config.retry_delay))).await;
+                return;
+            }
+            Err(WorkError::Retry(reason)) => format!("gave up after {delivered} attempts: {reason}"),
+            Err(WorkError::Permanent(reason)) => reason,
         }
-        Err(WorkError::Retry(reason)) if delivered < config.max_deliver => {
-            tracing::warn!(parent: &span, worker = name, delivered, %reason, "handling failed; retrying later");
-            metrics::counter!(MESSAGES_HANDLED, "worker" => name, "outcome" => "retry").increment(1);
-            settle(name, &message, AckKind::Nak(Some(config.retry_delay))).await;
-            return;
-        }
-        Err(WorkError::Retry(reason)) => format!("gave up after {delivered} attempts: {reason}"),
-        Err(WorkError::Permanent(reason)) => reason,
     };
     tracing::warn!(parent: &span, worker = name, delivered, reason = %give_up_reason, "giving up on an event");
     match tracing::Instrument::instrument(worker.give_up(&event, &give_up_reason), span.clone()).await {

@@ -41,6 +41,10 @@ pub fn is_meaningful(text: &str) -> bool {
 /// The first `pages` pages in gray, at [`RASTER_DPI`] or less so that no page exceeds
 /// `max_pixels`. Pages come as PGM: poppler 22 writes `-gray -png` as RGB, and PNG encoding took
 /// most of a page's rasterising time.
+///
+/// pdfinfo reports each page's CropBox, so pdftoppm draws the CropBox (`-cropbox`) too: without
+/// it, a page cropped to an inch of a 10,000-point MediaBox was drawn whole, 1.7 GB at the
+/// resolution chosen for the inch. Each page file's size is checked before it is read.
 #[tracing::instrument(name = "ocr.pdf.rasterise", skip(pdf), fields(bytes = pdf.len(), dpi))]
 pub async fn rasterise(pdf: &Bytes, pages: u32, max_pixels: u64) -> Result<Vec<GrayImage>, OcrError> {
     let last = pages.to_string();
@@ -59,7 +63,7 @@ pub async fn rasterise(pdf: &Bytes, pages: u32, max_pixels: u64) -> Result<Vec<G
     let prefix = dir.path().join("page");
     let prefix = prefix.to_str().ok_or_else(|| OcrError::engine("the temporary directory's path is not UTF-8"))?;
     let dpi_arg = dpi.to_string();
-    let args = ["-r", &dpi_arg, "-gray", "-f", "1", "-l", &last, "-", prefix];
+    let args = ["-r", &dpi_arg, "-cropbox", "-gray", "-f", "1", "-l", &last, "-", prefix];
     run("pdftoppm", &args, pdf, RASTER_TIMEOUT).await?;
 
     // pdftoppm names pages `page-1.pgm` or `page-01.pgm`…, padded to the page count's digits.
@@ -79,8 +83,8 @@ pub async fn rasterise(pdf: &Bytes, pages: u32, max_pixels: u64) -> Result<Vec<G
     files.sort();
     let mut rendered = Vec::with_capacity(files.len());
     for (_, path) in files {
-        let pgm = tokio::fs::read(&path).await.map_err(|e| OcrError::engine(format!("reading a PDF page: {e}")))?;
-        rendered.push(parse_pgm(&pgm, max_pixels)?);
+        let pgm = read_page(&path, max_pixels).await?;
+        rendered.push(parse_pgm(pgm, max_pixels)?);
     }
     if rendered.is_empty() {
         return Err(OcrError::unreadable("the PDF's pages could not be rendered"));
@@ -88,8 +92,28 @@ pub async fn rasterise(pdf: &Bytes, pages: u32, max_pixels: u64) -> Result<Vec<G
     Ok(rendered)
 }
 
-/// A binary 8-bit PGM (`P5`, as pdftoppm writes it) as a gray image.
-fn parse_pgm(pgm: &[u8], max_pixels: u64) -> Result<GrayImage, OcrError> {
+/// Room for a PGM header (`P5\n41667 41667\n255\n` and a comment) beside the pixels.
+const PGM_HEADER_BYTES: u64 = 1024;
+
+/// A page file pdftoppm wrote, refused from its size before it is read when it holds more than
+/// `max_pixels` pixels, and read with that cap (the file cannot grow past what was checked).
+async fn read_page(path: &std::path::Path, max_pixels: u64) -> Result<Vec<u8>, OcrError> {
+    let failed = |e: std::io::Error| OcrError::engine(format!("reading a PDF page: {e}"));
+    let file = tokio::fs::File::open(path).await.map_err(failed)?;
+    let size = file.metadata().await.map_err(failed)?.len();
+    let cap = max_pixels.saturating_add(PGM_HEADER_BYTES);
+    if size > cap {
+        return Err(OcrError::unreadable(format!(
+            "a rendered page of {size} bytes passes the pixel limit of {max_pixels}"
+        )));
+    }
+    let mut pgm = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(cap).read_to_end(&mut pgm).await.map_err(failed)?;
+    Ok(pgm)
+}
+
+/// A binary 8-bit PGM (`P5`, as pdftoppm writes it) as a gray image, in the file's own buffer.
+fn parse_pgm(mut pgm: Vec<u8>, max_pixels: u64) -> Result<GrayImage, OcrError> {
     let bad = || OcrError::unreadable("pdftoppm wrote a page that is not an 8-bit PGM");
     let mut at = 0;
     // Magic, width, height and maximum value, separated by whitespace and `#` comments; one
@@ -119,8 +143,13 @@ fn parse_pgm(pgm: &[u8], max_pixels: u64) -> Result<GrayImage, OcrError> {
     if pixels == 0 || pixels > max_pixels {
         return Err(OcrError::unreadable(format!("a rendered {width}×{height} page passes the pixel limit")));
     }
-    let raster = pgm.get(at + 1..).filter(|r| r.len() as u64 >= pixels).ok_or_else(bad)?;
-    GrayImage::from_raw(width, height, raster[..pixels as usize].to_vec()).ok_or_else(bad)
+    let start = at + 1;
+    if pgm.len().saturating_sub(start) < pixels as usize {
+        return Err(bad());
+    }
+    pgm.drain(..start);
+    pgm.truncate(pixels as usize);
+    GrayImage::from_raw(width, height, pgm).ok_or_else(bad)
 }
 
 /// Page sizes in points from pdfinfo's `Page    1 size:  612 x 792 pts (letter)` lines.
@@ -224,16 +253,33 @@ mod tests {
     fn pgm_pages_are_read_with_their_header_checked() {
         let mut pgm = b"P5\n# pdftoppm\n3 2\n255\n".to_vec();
         pgm.extend([0, 50, 100, 150, 200, 250]);
-        let image = parse_pgm(&pgm, 100).unwrap();
+        let image = parse_pgm(pgm.clone(), 100).unwrap();
         assert_eq!(image.dimensions(), (3, 2));
         assert_eq!(image.as_raw(), &[0, 50, 100, 150, 200, 250]);
 
-        assert!(parse_pgm(&pgm, 5).is_err(), "past the pixel limit");
-        assert!(parse_pgm(&pgm[..pgm.len() - 1], 100).is_err(), "short raster");
-        assert!(parse_pgm(b"P6\n3 2\n255\n", 100).is_err(), "colour");
-        assert!(parse_pgm(b"P5\n3 2\n65535\n", 100).is_err(), "16-bit");
-        assert!(parse_pgm(b"P5 3", 100).is_err(), "truncated header");
-        assert!(parse_pgm(b"", 100).is_err());
+        assert!(parse_pgm(pgm.clone(), 5).is_err(), "past the pixel limit");
+        assert!(parse_pgm(pgm[..pgm.len() - 1].to_vec(), 100).is_err(), "short raster");
+        assert!(parse_pgm(b"P6\n3 2\n255\n".to_vec(), 100).is_err(), "colour");
+        assert!(parse_pgm(b"P5\n3 2\n65535\n".to_vec(), 100).is_err(), "16-bit");
+        assert!(parse_pgm(b"P5 3".to_vec(), 100).is_err(), "truncated header");
+        assert!(parse_pgm(Vec::new(), 100).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_page_file_past_the_pixel_limit_is_refused_from_its_size_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("page-1.pgm");
+        // 41,667² pixels as pdftoppm wrote the whole MediaBox of the PDF bomb: 1.7 GB, sparse.
+        let file = std::fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut &file, b"P5\n41667 41667\n255\n").unwrap();
+        file.set_len(20 + 41_667 * 41_667).unwrap();
+        let started = std::time::Instant::now();
+        let error = read_page(&path, 40_000_000).await.unwrap_err();
+        assert!(matches!(&error, OcrError::Unreadable(reason) if reason.contains("1736138909 bytes")), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "read for {:?}", started.elapsed());
+
+        file.set_len(20 + 300 * 300).unwrap();
+        assert_eq!(read_page(&path, 40_000_000).await.unwrap().len(), 20 + 300 * 300);
     }
 
     #[test]

@@ -31,9 +31,15 @@ impl Default for Preprocessing {
 /// Longest side accepted: leptonica and tesseract refuse larger.
 pub const MAX_SIDE: u32 = 32_767;
 
-/// Decodes an image of `kind` into gray pixels, refusing more than `max_pixels` pixels before the
-/// decoder allocates anything (the header is read first), and turning it upright per its EXIF
-/// orientation. Transparent parts are put on white.
+/// Decoded bytes allowed per pixel of the pixel limit: an image may decode to at most
+/// `max_pixels` × 4 bytes, 8-bit RGBA at the limit. A 16-bit RGBA image (8 bytes a pixel) may
+/// have half the pixels. The upload check (`cashflow_app::InvoiceFile::check`) applies the same.
+pub const DECODED_BYTES_PER_PIXEL: u64 = 4;
+
+/// Decodes an image of `kind` into gray pixels, turning it upright per its EXIF orientation;
+/// transparent parts are put on white. Before the decoder allocates anything (the header is
+/// read first) it refuses more than `max_pixels` pixels, or pixels that decode to more than
+/// `max_pixels` × [`DECODED_BYTES_PER_PIXEL`] bytes (bit depth × channels, as the header says).
 pub fn decode(bytes: &[u8], kind: ContentKind, max_pixels: u64) -> Result<GrayImage, OcrError> {
     let format = match kind {
         ContentKind::Jpeg => ImageFormat::Jpeg,
@@ -52,17 +58,27 @@ pub fn decode(bytes: &[u8], kind: ContentKind, max_pixels: u64) -> Result<GrayIm
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    // Room for the widest pixel format (16-bit RGBA) plus the decoder's own buffers.
-    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(16 << 20));
+    // The decoded pixels (checked below from the header) plus the decoder's own buffers.
+    let budget = max_pixels.saturating_mul(DECODED_BYTES_PER_PIXEL);
+    limits.max_alloc = Some(budget.saturating_add(64 << 20));
     reader.limits(limits);
     let corrupt = |e: image::ImageError| OcrError::unreadable(format!("not a readable {}: {e}", kind.media_type()));
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (width, height) = decoder.dimensions();
     check_size(width, height, max_pixels)?;
+    let decoded = decoder.total_bytes();
+    if decoded > budget {
+        return Err(OcrError::unreadable(format!(
+            "a {width}×{height} {:?} image decodes to {decoded} bytes, more than the {budget} allowed",
+            decoder.color_type()
+        )));
+    }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
-    image.apply_orientation(orientation);
-    Ok(to_gray(image))
+    let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    // Turned once gray, so a turn copies the smallest image.
+    let mut gray = DynamicImage::ImageLuma8(to_gray(image));
+    gray.apply_orientation(orientation);
+    Ok(gray.into_luma8())
 }
 
 fn check_size(width: u32, height: u32, max_pixels: u64) -> Result<(), OcrError> {
@@ -78,19 +94,33 @@ fn check_size(width: u32, height: u32, max_pixels: u64) -> Result<(), OcrError> 
     Ok(())
 }
 
+/// Gray pixels straight from the decoded ones: no 8-bit RGBA copy of a wider image on the way.
 fn to_gray(image: DynamicImage) -> GrayImage {
     if !image.color().has_alpha() {
         return image.into_luma8();
     }
-    let rgba = image.into_rgba8();
-    let mut gray = GrayImage::new(rgba.width(), rgba.height());
-    for (out, pixel) in gray.pixels_mut().zip(rgba.pixels()) {
-        let [r, g, b, a] = pixel.0.map(u32::from);
-        // Rec. 709 luma, as `into_luma8` uses, then blended over white.
-        let luma = (2126 * r + 7152 * g + 722 * b) / 10_000;
-        out.0[0] = ((luma * a + 255 * (255 - a)) / 255) as u8;
+    let mut gray = GrayImage::new(image.width(), image.height());
+    match &image {
+        DynamicImage::ImageRgba8(rgba) => {
+            for (out, pixel) in gray.pixels_mut().zip(rgba.pixels()) {
+                out.0[0] = on_white(pixel.0);
+            }
+        }
+        // Converted a pixel at a time (to 8-bit RGBA, as `into_rgba8` would).
+        other => {
+            for (x, y, pixel) in image::GenericImageView::pixels(other) {
+                gray.put_pixel(x, y, Luma([on_white(pixel.0)]));
+            }
+        }
     }
     gray
+}
+
+/// Rec. 709 luma, as `into_luma8` uses, blended over white.
+fn on_white(pixel: [u8; 4]) -> u8 {
+    let [r, g, b, a] = pixel.map(u32::from);
+    let luma = (2126 * r + 7152 * g + 722 * b) / 10_000;
+    ((luma * a + 255 * (255 - a)) / 255) as u8
 }
 
 /// Runs the enabled steps: measure the page (skew, line height), scale it so text lines are

@@ -4,3 +4,4 @@
 mod common;
 mod projector;
 mod relay;
+mod worker;

@@ -150,6 +150,37 @@ fn transparent_pixels_are_put_on_white() {
     assert_eq!(gray.get_pixel(3, 3).0[0], 255);
 }
 
+fn png_of(image: DynamicImage) -> Vec<u8> {
+    let mut png = Vec::new();
+    image.write_to(&mut Cursor::new(&mut png), ImageFormat::Png).unwrap();
+    png
+}
+
+#[test]
+fn an_image_is_refused_by_the_bytes_its_pixels_decode_to_not_only_their_count() {
+    // 100×100 pixels, within a 10,000-pixel limit: 40,000 bytes allowed.
+    let wide = png_of(DynamicImage::ImageRgba16(image::ImageBuffer::new(100, 100)));
+    let error = decode(&wide, ContentKind::Png, 10_000).unwrap_err();
+    assert!(matches!(&error, OcrError::Unreadable(reason) if reason.contains("decodes to 80000 bytes")), "{error:?}");
+    let narrow = png_of(DynamicImage::ImageRgba8(image::ImageBuffer::new(100, 100)));
+    assert_eq!(decode(&narrow, ContentKind::Png, 10_000).unwrap().dimensions(), (100, 100));
+    let gray16 = png_of(DynamicImage::ImageLuma16(image::ImageBuffer::new(100, 100)));
+    assert_eq!(decode(&gray16, ContentKind::Png, 10_000).unwrap().dimensions(), (100, 100));
+}
+
+#[test]
+fn wide_transparent_pixels_are_put_on_white_too() {
+    let mut rgba = image::ImageBuffer::<image::Rgba<u16>, _>::from_pixel(4, 4, image::Rgba([0, 0, 0, 0]));
+    rgba.put_pixel(0, 0, image::Rgba([0, 0, 0, u16::MAX]));
+    rgba.put_pixel(1, 0, image::Rgba([u16::MAX, u16::MAX, u16::MAX, u16::MAX]));
+    let gray = decode(&png_of(DynamicImage::ImageRgba16(rgba)), ContentKind::Png, 1_000).unwrap();
+    assert_eq!((gray.get_pixel(0, 0).0[0], gray.get_pixel(1, 0).0[0], gray.get_pixel(3, 3).0[0]), (0, 255, 255));
+    let mut la = image::ImageBuffer::<image::LumaA<u8>, _>::from_pixel(2, 1, image::LumaA([0, 0]));
+    la.put_pixel(0, 0, image::LumaA([0, 255]));
+    let gray = decode(&png_of(DynamicImage::ImageLumaA8(la)), ContentKind::Png, 1_000).unwrap();
+    assert_eq!(gray.as_raw(), &[0, 255]);
+}
+
 #[test]
 fn a_header_declaring_too_many_pixels_is_refused_before_decoding() {
     let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();

@@ -226,3 +226,17 @@ pub fn encode(image: &GrayImage, encoding: Encoding) -> Vec<u8> {
     }
     out
 }
+
+/// A PNG of 6000×6600 16-bit RGBA pixels, all transparent: ~300 KB that decodes to 317 MB. The
+/// zeroed buffer is never written, so making it costs the test little memory.
+pub fn png_bomb() -> Vec<u8> {
+    use image::ImageEncoder;
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let (width, height) = (6000u32, 6600u32);
+    let pixels = vec![0u8; width as usize * height as usize * 8];
+    let mut png = Vec::new();
+    PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::NoFilter)
+        .write_image(&pixels, width, height, image::ExtendedColorType::Rgba16)
+        .expect("encode the PNG bomb");
+    png
+}

@@ -1,4 +1,5 @@
-//! Minimal PDFs written by hand: a page of Helvetica text, a page holding one JPEG, an encrypted one.
+//! Minimal PDFs written by hand: a page of Helvetica text, a page holding one JPEG, an encrypted one,
+//! and hostile ones (a small CropBox on a huge MediaBox, a page that takes poppler seconds).
 
 /// Objects numbered from 1 in order; object 1 must be the catalog.
 fn assemble(objects: &[Vec<u8>], trailer_extra: &str) -> Vec<u8> {
@@ -111,4 +112,42 @@ pub fn encrypted() -> Vec<u8> {
     let trailer =
         format!("/Encrypt << /Filter /Standard /V 1 /R 2 /O <{hex32}> /U <{hex32}> /P -4 >> /ID [<{id}> <{id}>] ");
     assemble(&text_objects("TOTAL|12,34 EUR\nFecha 01/02/2024"), &trailer)
+}
+
+/// One page whose CropBox is an inch and whose MediaBox is 10,000 points square, with no text:
+/// pdfinfo reports the inch, and pdftoppm without `-cropbox` draws 41,667² pixels (1.7 GB) at the
+/// 300 dpi chosen for it.
+pub fn cropped_to_an_inch() -> Vec<u8> {
+    assemble(
+        &[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10000 10000] /CropBox [0 0 72 72] /Contents 4 0 R >>"
+                .to_vec(),
+            stream("", b"0 0 1 rg 10 10 50 50 re f"),
+        ],
+        "",
+    )
+}
+
+/// A letter page with no text that draws a tiny square 10^`levels` times through nested Form
+/// XObjects: 6 levels keep pdftotext and pdftoppm busy for seconds.
+pub fn slow(levels: usize) -> Vec<u8> {
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /F 5 0 R >> >> /Contents 4 0 R >>"
+            .to_vec(),
+        stream("", b"/F Do"),
+    ];
+    let form = "/Type /XObject /Subtype /Form /BBox [0 0 612 792]";
+    for level in 0..levels {
+        objects.push(if level + 1 < levels {
+            let next = 5 + level + 1;
+            stream(&format!("{form} /Resources << /XObject << /F {next} 0 R >> >>"), ["/F Do"; 10].join(" ").as_bytes())
+        } else {
+            stream(form, b"0 g 1 1 2 2 re f")
+        });
+    }
+    assemble(&objects, "")
 }
