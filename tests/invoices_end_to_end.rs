@@ -11,6 +11,7 @@ use cashflow_proto::v1::*;
 use receipts::{Encoding, Face, Look};
 use sqlx::Row;
 use std::time::{Duration, Instant};
+use support::invoices::{blob_files, upload, upload_parts};
 use support::{Authed, CASHFLOW, Namespace, Server, command_id};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -27,33 +28,6 @@ fn mercadona() -> &'static str {
 fn receipt_png(text: &str) -> Vec<u8> {
     let look = Look { face: Face::DejaVuSans, px: 30.0, width: 900, rotation: 0.6, noise: 8, blur: false };
     receipts::encode(&receipts::render(text, look), Encoding::Png)
-}
-
-/// The file in a header message and chunks of at most 100 KiB.
-fn upload_parts(
-    filename: &str,
-    content_type: &str,
-    account_id: Option<String>,
-    bytes: &[u8],
-) -> Vec<UploadInvoiceRequest> {
-    use upload_invoice_request::Part;
-    let header = UploadInvoiceHeader {
-        command_id: command_id(),
-        filename: filename.into(),
-        content_type: content_type.into(),
-        account_id,
-    };
-    let mut parts = vec![UploadInvoiceRequest { part: Some(Part::Header(header)) }];
-    parts
-        .extend(bytes.chunks(100 * 1024).map(|chunk| UploadInvoiceRequest { part: Some(Part::Chunk(chunk.to_vec())) }));
-    parts
-}
-
-async fn upload(
-    invoices: &mut InvoiceServiceClient<Authed>,
-    parts: Vec<UploadInvoiceRequest>,
-) -> Result<UploadInvoiceResponse, tonic::Status> {
-    invoices.upload_invoice(tokio_stream::iter(parts)).await.map(|r| r.into_inner())
 }
 
 /// Polls GetInvoice until `done` holds, for at most `limit`.
@@ -323,17 +297,9 @@ async fn bad_uploads_get_clean_errors_and_leave_nothing_behind() {
     let pool = namespace.pool().await;
     let events: i64 = sqlx::query("SELECT count(*) AS n FROM events").fetch_one(&pool).await.expect("count").get("n");
     assert_eq!(events, 0);
-    let blobs = walk(&namespace.blobs);
+    let blobs = blob_files(&namespace.blobs);
     assert!(blobs.is_empty(), "orphan blobs: {blobs:?}");
     pool.close().await;
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries
-        .flatten()
-        .flat_map(|entry| if entry.path().is_dir() { walk(&entry.path()) } else { vec![entry.path()] })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

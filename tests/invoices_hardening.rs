@@ -22,6 +22,7 @@ use sqlx::Row;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use support::invoices::blob_files;
 use support::{Authed, CASHFLOW, Namespace, Server, command_id};
 use tokio::sync::{Mutex, oneshot};
 use tonic::Code;
@@ -397,7 +398,7 @@ async fn an_invoice_whose_file_went_missing_gets_it_back_on_re_upload() {
         async move { invoices.upload_invoice(tokio_stream::iter(parts)).await.map(|r| r.into_inner()) }
     };
     let first = upload(png.clone()).await.expect("upload");
-    let files = walk(&namespace.blobs);
+    let files = blob_files(&namespace.blobs);
     assert_eq!(files.len(), 1, "{files:?}");
     std::fs::remove_file(&files[0]).expect("lose the file");
 
@@ -413,14 +414,6 @@ async fn an_invoice_whose_file_went_missing_gets_it_back_on_re_upload() {
         bytes.extend(chunk.chunk);
     }
     assert!(bytes == png, "{} bytes came back of {}", bytes.len(), png.len());
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries
-        .flatten()
-        .flat_map(|entry| if entry.path().is_dir() { walk(&entry.path()) } else { vec![entry.path()] })
-        .collect()
 }
 
 // --- Invoice processing is observable --------------------------------------------------------

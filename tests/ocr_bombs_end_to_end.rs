@@ -11,25 +11,12 @@ mod hostile;
 use cashflow_proto::v1::invoice_service_client::InvoiceServiceClient;
 use cashflow_proto::v1::*;
 use std::time::{Duration, Instant};
-use support::{Authed, CASHFLOW, Namespace, Server, command_id};
+use support::invoices::upload_parts;
+use support::{Authed, CASHFLOW, Namespace, Server};
 use tonic::Code;
 use uuid::Uuid;
 
 const GIB: u64 = 1 << 30;
-
-fn upload_parts(filename: &str, content_type: &str, bytes: &[u8]) -> Vec<UploadInvoiceRequest> {
-    use upload_invoice_request::Part;
-    let header = UploadInvoiceHeader {
-        command_id: command_id(),
-        filename: filename.into(),
-        content_type: content_type.into(),
-        account_id: None,
-    };
-    let mut parts = vec![UploadInvoiceRequest { part: Some(Part::Header(header)) }];
-    parts
-        .extend(bytes.chunks(100 * 1024).map(|chunk| UploadInvoiceRequest { part: Some(Part::Chunk(chunk.to_vec())) }));
-    parts
-}
 
 async fn upload(
     invoices: &mut InvoiceServiceClient<Authed>,
@@ -37,8 +24,8 @@ async fn upload(
     content_type: &str,
     bytes: &[u8],
 ) -> Result<String, tonic::Status> {
-    let parts = upload_parts(filename, content_type, bytes);
-    invoices.upload_invoice(tokio_stream::iter(parts)).await.map(|r| r.into_inner().invoice_id)
+    let parts = upload_parts(filename, content_type, None, bytes);
+    support::invoices::upload(invoices, parts).await.map(|r| r.invoice_id)
 }
 
 async fn invoice(invoices: &mut InvoiceServiceClient<Authed>, invoice_id: &str) -> Option<Invoice> {

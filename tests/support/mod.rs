@@ -2,6 +2,7 @@
 //! and what only these tests read (the whole ledger read model, grpc-web by hand).
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
+pub mod invoices;
 pub mod web;
 
 pub use cashflow_testkit::{
