@@ -8,7 +8,8 @@ use uuid::Uuid;
 /// no real category has the nil UUID (ids are UUIDv7).
 pub(crate) const UNCATEGORISED: Uuid = Uuid::nil();
 
-pub(crate) fn direction_text(direction: Direction) -> &'static str {
+/// A direction as the read models store it: `income` or `expense`.
+pub fn direction_text(direction: Direction) -> &'static str {
     match direction {
         Direction::Income => "income",
         Direction::Expense => "expense",

@@ -321,8 +321,9 @@ impl LedgerQueries {
     }
 }
 
-/// A `ledger_movements` row as shown; the batch's row cache reads stored movements with it too.
-pub(crate) fn movement_view(row: &PgRow) -> Result<MovementView, QueryError> {
+/// A `ledger_movements` row as shown; the batch's row cache reads stored movements with it too,
+/// and the search view its documents, which have the same columns.
+pub fn movement_view(row: &PgRow) -> Result<MovementView, QueryError> {
     Ok(MovementView {
         movement_id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
