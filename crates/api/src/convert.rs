@@ -5,7 +5,7 @@
 //! An optional string field sent empty is treated as absent, as proto3 clients and JSON
 //! gateways often cannot tell the two apart.
 
-use cashflow_app::input::{AssignCategory, CreateCategory, OpenAccount, RecordMovement, VoidMovement};
+use cashflow_app::input::{AssignCategory, CreateCategory, OpenAccount, RecordMovement, RenameCategory, VoidMovement};
 use cashflow_domain::date::parse_date;
 use cashflow_domain::movement::Direction;
 use cashflow_domain::{
@@ -23,8 +23,10 @@ use uuid::Uuid;
 
 mod invoices;
 mod rules;
+mod search;
 
 pub use invoices::{invoice_id, invoice_page_token, invoice_to_proto};
+pub use search::{search_page_to_proto, search_request};
 
 /// `ListMovements`' filter and paging, validated.
 #[derive(Debug, Clone)]
@@ -135,6 +137,16 @@ impl FromRequest<pb::CreateCategoryRequest> for CreateCategory {
     }
 }
 
+impl FromRequest<pb::RenameCategoryRequest> for RenameCategory {
+    fn from_request(request: pb::RenameCategoryRequest) -> Result<Self, ValidationError> {
+        Ok(Self {
+            command_id: command_id(&request.command_id)?,
+            category_id: CategoryId::parse("category_id", &request.category_id)?,
+            name: Name::parse("name", &request.name)?,
+        })
+    }
+}
+
 /// An inclusive date range whose end must not come before its start.
 fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), ValidationError> {
     match (from, to) {
@@ -147,27 +159,46 @@ impl TryFrom<&pb::ListMovementsRequest> for ListMovements {
     type Error = ValidationError;
 
     fn try_from(request: &pb::ListMovementsRequest) -> Result<Self, Self::Error> {
-        let from = present(request.from.as_deref()).map(|raw| parse_date("from", raw)).transpose()?;
-        let to = present(request.to.as_deref()).map(|raw| parse_date("to", raw)).transpose()?;
-        date_range(from, to)?;
-        let filter = MovementFilter {
-            account_id: present(request.account_id.as_deref())
-                .map(|raw| AccountId::parse("account_id", raw).map(|id| id.as_uuid()))
-                .transpose()?,
-            category_id: present(request.category_id.as_deref())
-                .map(|raw| CategoryId::parse("category_id", raw).map(|id| id.as_uuid()))
-                .transpose()?,
-            from,
-            to,
-            // DIRECTION_UNSPECIFIED as a filter means "either direction".
-            direction: match request.direction {
-                None => None,
-                Some(raw) if raw == pb::Direction::Unspecified as i32 => None,
-                Some(raw) => Some(direction("direction", raw)?),
-            },
-        };
+        let filter = movement_filter(MovementFilterFields {
+            account_id: request.account_id.as_deref(),
+            category_id: request.category_id.as_deref(),
+            from: request.from.as_deref(),
+            to: request.to.as_deref(),
+            direction: request.direction,
+        })?;
         Ok(Self { filter, page_size: page_size(request.page_size)?, after: page_token(&request.page_token)? })
     }
+}
+
+/// The filter fields ListMovements and SearchMovements share, as sent.
+pub(crate) struct MovementFilterFields<'a> {
+    pub account_id: Option<&'a str>,
+    pub category_id: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub direction: Option<i32>,
+}
+
+pub(crate) fn movement_filter(fields: MovementFilterFields<'_>) -> Result<MovementFilter, ValidationError> {
+    let from = present(fields.from).map(|raw| parse_date("from", raw)).transpose()?;
+    let to = present(fields.to).map(|raw| parse_date("to", raw)).transpose()?;
+    date_range(from, to)?;
+    Ok(MovementFilter {
+        account_id: present(fields.account_id)
+            .map(|raw| AccountId::parse("account_id", raw).map(|id| id.as_uuid()))
+            .transpose()?,
+        category_id: present(fields.category_id)
+            .map(|raw| CategoryId::parse("category_id", raw).map(|id| id.as_uuid()))
+            .transpose()?,
+        from,
+        to,
+        // DIRECTION_UNSPECIFIED as a filter means "either direction".
+        direction: match fields.direction {
+            None => None,
+            Some(raw) if raw == pb::Direction::Unspecified as i32 => None,
+            Some(raw) => Some(direction("direction", raw)?),
+        },
+    })
 }
 
 /// AIP-158: zero means the default, larger than the maximum is lowered to it.

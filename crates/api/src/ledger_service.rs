@@ -6,7 +6,8 @@ use crate::context::command_context;
 use crate::convert::FromRequest;
 use crate::error::status;
 use cashflow_app::input::{
-    AddRule, ApplyRules, AssignCategory, Command, CreateCategory, OpenAccount, RecordMovement, VoidMovement,
+    AddRule, ApplyRules, AssignCategory, Command, CreateCategory, OpenAccount, RecordMovement, RenameCategory,
+    VoidMovement,
 };
 use cashflow_app::{CommandContext, CommandHandler, RuleRunner};
 use cashflow_proto::v1 as pb;
@@ -89,6 +90,15 @@ impl LedgerService for LedgerApi {
             category_id: created.id.to_string(),
             position: created.position,
         }))
+    }
+
+    async fn rename_category(
+        &self,
+        request: Request<pb::RenameCategoryRequest>,
+    ) -> Result<Response<pb::RenameCategoryResponse>, Status> {
+        let (context, input) = accept::<_, RenameCategory>(request)?;
+        let position = self.handler.rename_category(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::RenameCategoryResponse { position }))
     }
 
     async fn add_categorization_rule(

@@ -39,6 +39,7 @@ use cashflow_eventstore::EventStore;
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_invoices::InvoiceQueries;
 use cashflow_projection_ledger::LedgerQueries;
+use cashflow_projection_search::SearchQueries;
 use cashflow_proto::v1::audit_service_server::AuditServiceServer;
 use cashflow_proto::v1::auth_service_server::AuthServiceServer;
 use cashflow_proto::v1::invoice_service_server::InvoiceServiceServer;
@@ -148,6 +149,9 @@ pub struct ApiState {
     pub invoices: InvoiceQueries,
     /// The invoices read model's checkpoint.
     pub invoice_checkpoints: CheckpointWatch,
+    pub search: SearchQueries,
+    /// The search view's checkpoint.
+    pub search_checkpoints: CheckpointWatch,
     pub blobs: Arc<dyn BlobStore>,
     pub config: ApiConfig,
 }
@@ -233,7 +237,17 @@ pub fn server_with(limits: &Limits) -> Server {
 
 /// Builds every service over `state`, marks them SERVING and returns their routes.
 pub async fn build(state: ApiState) -> Result<Api, BuildError> {
-    let ApiState { store, queries, checkpoints, invoices, invoice_checkpoints, blobs, config } = state;
+    let ApiState {
+        store,
+        queries,
+        checkpoints,
+        invoices,
+        invoice_checkpoints,
+        search,
+        search_checkpoints,
+        blobs,
+        config,
+    } = state;
     let mut verifier = JwtVerifier::new(&config.jwt_secret)?;
     if let Some(jwks) = &config.jwks {
         verifier = verifier.with_jwks(&jwks.json, &jwks.issuer, &jwks.audience)?;
@@ -253,9 +267,10 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let invoice =
         InvoiceServiceServer::new(InvoiceApi::new(invoice_commands, Arc::new(invoices), invoice_gate, config.uploads))
             .max_decoding_message_size(limit);
-    let query =
-        QueryServiceServer::new(QueryApi::new(Arc::new(queries), store.clone(), Arc::new(checkpoints), config.wait))
-            .max_decoding_message_size(limit);
+    let ledger_gate = ReadGate::new(store.clone(), Arc::new(checkpoints), config.wait);
+    let search_gate = ReadGate::new(store.clone(), Arc::new(search_checkpoints), config.wait);
+    let query = QueryServiceServer::new(QueryApi::new(Arc::new(queries), ledger_gate, Arc::new(search), search_gate))
+        .max_decoding_message_size(limit);
     let audit = AuditServiceServer::new(AuditApi::new(store)).max_decoding_message_size(limit);
 
     let (reporter, health_service) = tonic_health::server::health_reporter();

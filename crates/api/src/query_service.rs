@@ -1,5 +1,5 @@
-//! `cashflow.v1.QueryService`: reads of the ledger read model, scoped to the caller, after
-//! waiting for the read model to reach the client's `min_position`.
+//! `cashflow.v1.QueryService`: reads of the ledger read model and the search view, scoped to
+//! the caller, after waiting for the read model to reach the client's `min_position`.
 
 use crate::auth::Caller;
 use crate::context::grpc_timeout;
@@ -9,6 +9,7 @@ use cashflow_domain::ValidationError;
 use cashflow_eventstore::EventStore;
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_ledger::LedgerQueries;
+use cashflow_projection_search::SearchQueries;
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::query_service_server::QueryService;
 use std::sync::Arc;
@@ -32,22 +33,23 @@ impl Default for WaitLimits {
 pub struct QueryApi {
     queries: Arc<LedgerQueries>,
     gate: ReadGate,
+    search: Arc<SearchQueries>,
+    /// On the search view's checkpoint: it applies events apart from the ledger.
+    search_gate: ReadGate,
 }
 
 impl std::fmt::Debug for QueryApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueryApi").field("gate", &self.gate).finish_non_exhaustive()
+        f.debug_struct("QueryApi")
+            .field("gate", &self.gate)
+            .field("search_gate", &self.search_gate)
+            .finish_non_exhaustive()
     }
 }
 
 impl QueryApi {
-    pub fn new(
-        queries: Arc<LedgerQueries>,
-        store: Arc<dyn EventStore>,
-        checkpoints: Arc<CheckpointWatch>,
-        limits: WaitLimits,
-    ) -> Self {
-        Self { queries, gate: ReadGate::new(store, checkpoints, limits) }
+    pub fn new(queries: Arc<LedgerQueries>, gate: ReadGate, search: Arc<SearchQueries>, search_gate: ReadGate) -> Self {
+        Self { queries, gate, search, search_gate }
     }
 
     async fn caller_after<T>(&self, request: &Request<T>, min_position: Option<u64>) -> Result<Caller, Status> {
@@ -181,5 +183,17 @@ impl QueryService for QueryApi {
         Ok(Response::new(pb::ListCategoriesResponse {
             categories: categories.into_iter().map(convert::category_to_proto).collect(),
         }))
+    }
+
+    #[tracing::instrument(name = "query.search_movements", skip_all, err(level = "info"))]
+    async fn search_movements(
+        &self,
+        request: Request<pb::SearchMovementsRequest>,
+    ) -> Result<Response<pb::SearchMovementsResponse>, Status> {
+        Caller::of(&request)?;
+        let search = convert::search_request(request.get_ref()).map_err(status)?;
+        let caller = self.search_gate.caller_after(&request, request.get_ref().min_position).await?;
+        let page = self.search.search(caller.user_id.as_uuid(), &search).await.map_err(status)?;
+        Ok(Response::new(convert::search_page_to_proto(page)))
     }
 }

@@ -45,15 +45,19 @@ async fn spawn_app() -> TestApp {
     cashflow_projection::migrate(&pool).await.unwrap();
     cashflow_projection_ledger::migrate(&pool).await.unwrap();
     cashflow_projection_invoices::migrate(&pool).await.unwrap();
+    cashflow_projection_search::migrate(&pool).await.unwrap();
     let store = Arc::new(PgEventStore::new(pool.clone()));
     let checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_ledger::NAME).await.unwrap();
     let invoice_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_invoices::NAME).await.unwrap();
+    let search_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_search::NAME).await.unwrap();
     let state = ApiState {
         store: store.clone(),
         queries: LedgerQueries::new(pool.clone()),
         checkpoints,
         invoices: cashflow_projection_invoices::InvoiceQueries::new(pool.clone()),
         invoice_checkpoints,
+        search: cashflow_projection_search::SearchQueries::new(pool.clone()),
+        search_checkpoints,
         // Fast and honest here: the filesystem adapter has its own tests, and the end-to-end
         // invoice tests use it.
         blobs: cashflow_blob::in_memory(),

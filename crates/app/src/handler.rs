@@ -284,6 +284,22 @@ impl CommandHandler {
         Ok(Created { id: CategoryId::from_uuid(id), position: ran.outcome().position })
     }
 
+    #[tracing::instrument(name = "command.rename_category", skip_all, err(level = "info"),
+        fields(owner = %ctx.owner, command_id = %ctx.command_id,
+            stream_id = Empty, expected_version = Empty, events_appended = Empty, category_id = %input.category_id))]
+    pub async fn rename_category(&self, ctx: &CommandContext, input: input::RenameCategory) -> Result<u64, AppError> {
+        let ran = self
+            .run(ctx, true, || async {
+                let stream_id = input.category_id.stream_id();
+                let category = self.load::<Category>(&stream_id).await?;
+                let command = CategoryCommand::Rename { owner: ctx.owner, name: input.name.clone() };
+                let events = category::decide(&category.state, command, CategoryContext::default())?;
+                self.append(ctx, stream_id, ExpectedVersion::Exact(category.version), &events).await
+            })
+            .await?;
+        Ok(ran.outcome().position)
+    }
+
     /// Runs one attempt of a command, and runs it again when it lost a version race and
     /// `retry_on_conflict` allows.
     ///

@@ -61,6 +61,14 @@ pub struct CreateCategory {
     pub parent_id: Option<CategoryId>,
 }
 
+/// Rename a category.
+#[derive(Debug, Clone)]
+pub struct RenameCategory {
+    pub command_id: CommandId,
+    pub category_id: CategoryId,
+    pub name: Name,
+}
+
 /// A validated command: its idempotency key.
 pub trait Command {
     fn command_id(&self) -> CommandId;
@@ -82,6 +90,7 @@ command!(
     AssignCategory,
     VoidMovement,
     CreateCategory,
+    RenameCategory,
     AddRule,
     ApplyRules,
     CorrectInvoice,

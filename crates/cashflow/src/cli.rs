@@ -87,6 +87,7 @@ pub enum AuditCommand {
 pub enum ProjectionName {
     Ledger,
     Invoices,
+    Search,
 }
 
 /// A part of the service that can run in its own process.

@@ -19,6 +19,7 @@ pub async fn rebuild(config: &Config, name: ProjectionName) -> anyhow::Result<()
     let projection: Box<dyn cashflow_projection::Projection> = match name {
         ProjectionName::Ledger => Box::new(cashflow_projection_ledger::LedgerProjection),
         ProjectionName::Invoices => Box::new(cashflow_projection_invoices::InvoicesProjection),
+        ProjectionName::Search => Box::new(cashflow_projection_search::SearchProjection),
     };
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{spinner} rebuilding {msg} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})")

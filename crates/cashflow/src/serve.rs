@@ -15,6 +15,7 @@ use cashflow_eventstore::{EventStore, PgEventStore};
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_invoices::{InvoiceQueries, InvoicesProjection};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries};
+use cashflow_projection_search::{SearchProjection, SearchQueries};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -102,6 +103,15 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
             );
             let until = stop_requested();
             tasks.spawn(async move { ("invoices projector", runner.run(until).await.map_err(Into::into)) });
+            let runner = ProjectorRunner::new(
+                Arc::new(SearchProjection),
+                pool.clone(),
+                store.clone(),
+                jetstream.clone(),
+                names.clone(),
+            );
+            let until = stop_requested();
+            tasks.spawn(async move { ("search projector", runner.run(until).await.map_err(Into::into)) });
         }
         if roles.contains(&Role::Categoriser) {
             let worker = Categoriser::new(handler.clone(), lookups.clone());
@@ -130,12 +140,15 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
     if roles.contains(&Role::Api) {
         let checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_ledger::NAME).await?;
         let invoice_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_invoices::NAME).await?;
+        let search_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_search::NAME).await?;
         let state = ApiState {
             store: store.clone(),
             queries: LedgerQueries::new(pool.clone()),
             checkpoints,
             invoices: InvoiceQueries::new(pool.clone()),
             invoice_checkpoints,
+            search: SearchQueries::new(pool.clone()),
+            search_checkpoints,
             blobs: blobs.clone().context("the API needs blob storage")?,
             config: api_config(&config, &pool).await?,
         };
@@ -169,7 +182,11 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
             pool: pool.clone(),
             store: store.clone(),
             names: names.clone(),
-            projections: vec![cashflow_projection_ledger::NAME, cashflow_projection_invoices::NAME],
+            projections: vec![
+                cashflow_projection_ledger::NAME,
+                cashflow_projection_invoices::NAME,
+                cashflow_projection_search::NAME,
+            ],
             jetstream: bus,
         };
         let served = crate::metrics::start(addr, sources, readiness, stop_requested()).await?;

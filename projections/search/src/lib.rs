@@ -25,7 +25,8 @@ pub mod text;
 
 pub use projection::SearchProjection;
 pub use queries::{
-    CategoryFacet, MonthFacet, SearchCursor, SearchFilter, SearchHit, SearchPage, SearchQueries, SearchRequest,
+    CategoryFacet, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MonthFacet, SearchCursor, SearchFilter, SearchHit, SearchPage,
+    SearchQueries, SearchRequest,
 };
 pub use schema::{MIGRATIONS_TABLE, migrate};
 pub use text::{MAX_QUERY_CHARS, MAX_QUERY_TERMS, SearchText};

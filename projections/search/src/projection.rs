@@ -274,31 +274,31 @@ async fn apply_invoice(
         InvoiceEvent::InvoiceScanned(reading) => {
             let merchant = reading.merchant.map(|read| read.value.as_str().to_owned());
             sqlx::query(update_invoice!("merchant = $4, raw_text = $5"))
-            .bind(id)
-            .bind(event.owner)
-            .bind(version)
-            .bind(merchant)
-            .bind(reading.raw_text)
-            .execute(&mut *tx)
-            .await?;
+                .bind(id)
+                .bind(event.owner)
+                .bind(version)
+                .bind(merchant)
+                .bind(reading.raw_text)
+                .execute(&mut *tx)
+                .await?;
         }
         InvoiceEvent::InvoiceCorrected { merchant: Some(correction), .. } => {
             sqlx::query(update_invoice!("merchant = $4"))
-            .bind(id)
-            .bind(event.owner)
-            .bind(version)
-            .bind(correction.person.as_str())
-            .execute(&mut *tx)
-            .await?;
+                .bind(id)
+                .bind(event.owner)
+                .bind(version)
+                .bind(correction.person.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         InvoiceEvent::InvoiceLinked { movement_id } => {
             sqlx::query(update_invoice!("movement_id = $4"))
-            .bind(id)
-            .bind(event.owner)
-            .bind(version)
-            .bind(movement_id.as_uuid())
-            .execute(&mut *tx)
-            .await?;
+                .bind(id)
+                .bind(event.owner)
+                .bind(version)
+                .bind(movement_id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
         }
         InvoiceEvent::InvoiceCorrected { merchant: None, .. }
         | InvoiceEvent::InvoiceScanFailed { .. }

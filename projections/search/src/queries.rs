@@ -21,9 +21,7 @@ mod cursor;
 pub use cashflow_projection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryError};
 pub use cursor::SearchCursor;
 
-use crate::text::{
-    MARK_END, MARK_START, SearchText, may_be_mistyped, quote_lexeme, render_highlight, within_one_typo,
-};
+use crate::text::{MARK_END, MARK_START, SearchText, may_be_mistyped, quote_lexeme, render_highlight, within_one_typo};
 use cashflow_domain::movement::Direction;
 use cashflow_projection::query::{effective_page_size, split_page};
 use cashflow_projection_ledger::{MovementView, direction_text, movement_view};
@@ -158,16 +156,9 @@ impl SearchQueries {
 }
 
 /// Each query word with its stems and typos in `owner`'s vocabulary (module docs, step 1).
-async fn widen(
-    tx: &mut sqlx::PgConnection,
-    owner: Uuid,
-    text: &SearchText,
-) -> Result<Vec<Widened>, QueryError> {
-    let mistyped: Vec<i64> = (1..)
-        .zip(text.words())
-        .filter(|(_, word)| may_be_mistyped(word))
-        .map(|(ordinal, _)| ordinal)
-        .collect();
+async fn widen(tx: &mut sqlx::PgConnection, owner: Uuid, text: &SearchText) -> Result<Vec<Widened>, QueryError> {
+    let mistyped: Vec<i64> =
+        (1..).zip(text.words()).filter(|(_, word)| may_be_mistyped(word)).map(|(ordinal, _)| ordinal).collect();
     if !mistyped.is_empty() {
         sqlx::query("SELECT set_config('pg_trgm.similarity_threshold', $1, true)")
             .bind(TYPO_CANDIDATE_SIMILARITY)
@@ -252,7 +243,10 @@ fn search_query(
         // The description and counterparty weigh most (A), then category and merchant (B),
         // then the receipt's text (D); an exact word or stem counts twice more than a prefix.
         Some(words) => {
-            query.push("(ts_rank(document, ").push_bind(words.matching.clone()).push("::tsquery) + 2 * ts_rank(document, ");
+            query
+                .push("(ts_rank(document, ")
+                .push_bind(words.matching.clone())
+                .push("::tsquery) + 2 * ts_rank(document, ");
             query.push_bind(words.strong.clone()).push("::tsquery))::real AS score");
         }
         None => {

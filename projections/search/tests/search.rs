@@ -136,7 +136,11 @@ async fn a_linked_invoices_merchant_and_text_find_its_movement() {
     assert_eq!(descriptions(&search(&db.pool, me, "mercadona").await), ["Weekly shop"]);
     let page = search(&db.pool, me, "aguacate").await;
     assert_eq!(descriptions(&page), ["Weekly shop"], "a word of the receipt, by its stem");
-    assert!(page.hits[0].highlights.iter().any(|h| h.contains("<mark>AGUACATES</mark>")), "{:?}", page.hits[0].highlights);
+    assert!(
+        page.hits[0].highlights.iter().any(|h| h.contains("<mark>AGUACATES</mark>")),
+        "{:?}",
+        page.hits[0].highlights
+    );
     db.drop().await;
 }
 
@@ -239,15 +243,22 @@ async fn filters_narrow_a_search_and_a_blank_query_lists_what_they_select() {
     };
 
     assert_eq!(run("", SearchFilter::default()).await, ["Rent", "Salary", "Rent deposit"], "newest first");
-    assert_eq!(run("rent", SearchFilter { account_id: Some(card.as_uuid()), ..SearchFilter::default() }).await, ["Rent"]);
-    assert_eq!(run("", SearchFilter { direction: Some(Direction::Income), ..SearchFilter::default() }).await, ["Salary"]);
+    assert_eq!(
+        run("rent", SearchFilter { account_id: Some(card.as_uuid()), ..SearchFilter::default() }).await,
+        ["Rent"]
+    );
+    assert_eq!(
+        run("", SearchFilter { direction: Some(Direction::Income), ..SearchFilter::default() }).await,
+        ["Salary"]
+    );
     let range = SearchFilter {
         from: Some(chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()),
         to: Some(chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap()),
         ..SearchFilter::default()
     };
     assert_eq!(run("", range).await, ["Salary"]);
-    let amounts = SearchFilter { min_amount: Some(dec("900")), max_amount: Some(dec("1800")), ..SearchFilter::default() };
+    let amounts =
+        SearchFilter { min_amount: Some(dec("900")), max_amount: Some(dec("1800")), ..SearchFilter::default() };
     assert_eq!(run("rent", amounts).await, ["Rent", "Rent deposit"]);
     let everything = SearchFilter { include_voided: true, ..SearchFilter::default() };
     assert_eq!(run("rent", everything).await, ["Rent twice", "Rent", "Rent deposit"], "voided only on request");
@@ -265,7 +276,10 @@ async fn punctuation_alone_finds_nothing_and_highlights_are_escaped() {
     assert!(nothing.hits.is_empty());
     assert_eq!(nothing.total_hits, 0);
     let page = search(&db.pool, me, "chips cafe").await;
-    assert_eq!(page.hits[0].highlights, ["Fish &amp; <mark>chips</mark> &lt;b&gt;", "<mark>Café</mark> &quot;Sol&quot;"]);
+    assert_eq!(
+        page.hits[0].highlights,
+        ["Fish &amp; <mark>chips</mark> &lt;b&gt;", "<mark>Café</mark> &quot;Sol&quot;"]
+    );
     db.drop().await;
 }
 
@@ -305,7 +319,11 @@ async fn voids_and_invoices_linked_later_are_followed_and_a_rebuild_writes_the_s
     live.reset().await;
     live.apply_batches(&world.events, 500).await;
     assert_eq!(live.dump().await, before, "rebuilt from position 0");
-    assert_eq!(search(&live.pool, me, "alimentacion").await.total_hits, 9, "ten of mine in the category, one of them voided");
+    assert_eq!(
+        search(&live.pool, me, "alimentacion").await.total_hits,
+        9,
+        "ten of mine in the category, one of them voided"
+    );
     live.drop().await;
     one_by_one.drop().await;
 }

@@ -265,6 +265,39 @@ async fn another_users_resources_are_not_found() {
 }
 
 #[tokio::test]
+async fn a_category_is_renamed_once_by_its_owner_only() {
+    let World { store, api } = world();
+    let (alice, mallory) = (UserId::new(), UserId::new());
+    let food = create_category(&api, alice, "Food").await;
+    let rename = |name: &str, command_id: String| pb::RenameCategoryRequest {
+        command_id,
+        category_id: food.clone(),
+        name: name.into(),
+    };
+
+    let status = api.rename_category(as_user(mallory, rename("Mine", command_id()))).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "renaming another's category");
+    let status = api.rename_category(as_user(alice, rename("  ", command_id()))).await.unwrap_err();
+    assert_eq!((status.code(), violated_field(&status).as_str()), (Code::InvalidArgument, "name"));
+
+    let command = command_id();
+    let renamed = api.rename_category(as_user(alice, rename("Groceries", command.clone()))).await.unwrap();
+    let position = renamed.into_inner().position;
+    let events = store.read_stream(&format!("category-{food}")).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(),
+        ["CategoryCreated", "CategoryRenamed"]
+    );
+    assert_eq!(events[1].payload["name"], "Groceries");
+    assert_eq!(events[1].position, position);
+
+    let again = api.rename_category(as_user(alice, rename("Groceries", command))).await.unwrap();
+    assert_eq!(again.into_inner().position, position, "a retried command gets its first answer");
+    api.rename_category(as_user(alice, rename("Groceries", command_id()))).await.unwrap();
+    assert_eq!(store.head().await.unwrap(), position, "the same name again appends nothing");
+}
+
+#[tokio::test]
 async fn an_unknown_account_or_category_is_not_found() {
     let World { api, .. } = world();
     let user = UserId::new();

@@ -60,8 +60,7 @@ mod tests {
 
     #[test]
     fn anything_but_a_search_token_is_refused() {
-        let token =
-            SearchCursor { score: 1.0, occurred_on: NaiveDate::MIN, movement_id: Uuid::nil() }.encode();
+        let token = SearchCursor { score: 1.0, occurred_on: NaiveDate::MIN, movement_id: Uuid::nil() }.encode();
         let not_a_number = format!("01{}{}", hex::encode(f32::NAN.to_bits().to_be_bytes()), &token[10..]);
         let list_token = page_token::encode(&[&[0; 4], &[0; 16]]);
         for bad in ["", "zz", &token[..token.len() - 2], &format!("{token}00"), &not_a_number, &list_token] {

@@ -93,7 +93,13 @@ pub struct Spec<'a> {
 
 impl<'a> Spec<'a> {
     pub fn new(description: &'a str) -> Self {
-        Self { description, counterparty: None, amount: "10.00", occurred_on: "2026-11-01", direction: Direction::Expense }
+        Self {
+            description,
+            counterparty: None,
+            amount: "10.00",
+            occurred_on: "2026-11-01",
+            direction: Direction::Expense,
+        }
     }
 
     pub fn amount(self, amount: &'a str) -> Self {
