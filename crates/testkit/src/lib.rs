@@ -13,6 +13,8 @@
 //!   stamps domain events with positions and versions as the store would.
 //! - `projection` (feature `projection`): `ProjectionDb`, a projection on a database of its own,
 //!   described by a `ProjectionUnderTest`.
+//! - [`scale`]: the read-model benches' seeding of many people's history straight into the
+//!   store, [`scale::Rng`] and [`scale::measure`].
 
 pub mod database;
 pub mod events;
@@ -20,6 +22,7 @@ pub mod grpc;
 pub mod nats;
 #[cfg(feature = "projection")]
 pub mod projection;
+pub mod scale;
 pub mod server;
 
 pub use database::{TestDatabase, connect, server_url, unreachable_pool};

@@ -8,65 +8,17 @@
 //! a server URL ending in `/`; `CASHFLOW_BENCH_USERS`; `CASHFLOW_BENCH_MOVEMENTS_PER_USER`;
 //! `CASHFLOW_BENCH_SAMPLES`, default 1,000). Prints a table and one JSON line.
 
-use cashflow_domain::account::{AccountEvent, AccountKind};
-use cashflow_domain::category::CategoryEvent;
-use cashflow_domain::movement::{AssignedBy, Direction, MovementEvent, MovementSource};
-use cashflow_domain::{
-    AccountId, Amount, CategoryId, Currency, Description, DomainEvent, MovementId, Name, OccurredOn, SignedAmount,
-    UserId,
-};
+use cashflow_domain::movement::Direction;
 use cashflow_eventstore::postgres::{connect_options, pool_options};
 use cashflow_eventstore::{EventStore, PgEventStore};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries, MovementFilter, PageCursor};
 use cashflow_testkit::TestDatabase;
-use chrono::{Days, NaiveDate, Utc};
+use cashflow_testkit::scale::{Rng, Words, env, measure, seed};
+use chrono::{Days, Utc};
 use futures::StreamExt;
-use rust_decimal::Decimal;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
-use std::time::{Duration, Instant};
-use uuid::Uuid;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// xorshift64*, so runs are repeatable without another dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
-    }
-}
-
-struct User {
-    id: UserId,
-    categories: Vec<CategoryId>,
-}
-
-/// Rows waiting to be inserted into `events`.
-#[derive(Default)]
-struct Batch {
-    stream_ids: Vec<String>,
-    versions: Vec<i64>,
-    types: Vec<String>,
-    payloads: Vec<Value>,
-    owners: Vec<Uuid>,
-}
-
-impl Batch {
-    fn push(&mut self, owner: UserId, stream_id: String, version: i64, event: &impl DomainEvent) {
-        self.stream_ids.push(stream_id);
-        self.versions.push(version);
-        self.types.push(event.event_type().to_owned());
-        self.payloads.push(event.payload().expect("an event serialises"));
-        self.owners.push(owner.as_uuid());
-    }
-}
+use std::time::Instant;
 
 #[tokio::main]
 async fn main() {
@@ -84,7 +36,8 @@ async fn main() {
     cashflow_projection_ledger::migrate(&pool).await.expect("ledger migrations");
 
     let started = Instant::now();
-    let people = seed(&pool, users, per_user).await;
+    let people = seed(&pool, users, per_user, |_, i| Words { description: format!("purchase {i}"), counterparty: None })
+        .await;
     let store = PgEventStore::new(pool.clone());
     let events = store.head().await.expect("head");
     println!("seeded {events} events for {users} users in {:.1} s", started.elapsed().as_secs_f64());
@@ -192,106 +145,6 @@ async fn main() {
     pool.close().await;
 }
 
-/// Writes every user's account, categories and movements (30 % categorised afterwards) straight
-/// into `events` with dense positions. Hashes are placeholders: the rebuild does not read them.
-async fn seed(pool: &PgPool, users: usize, per_user: usize) -> Vec<User> {
-    let mut rng = Rng(0xC0FFEE);
-    let eur = Currency::parse("currency", "EUR").expect("EUR");
-    let today = Utc::now().date_naive();
-    let mut people = Vec::with_capacity(users);
-    let mut batch = Batch::default();
-    let mut position = 0i64;
-    for _ in 0..users {
-        let owner = UserId::new();
-        let account_id = AccountId::new();
-        let opened = AccountEvent::AccountOpened {
-            account_id,
-            owner,
-            name: Name::parse("name", "Checking").expect("name"),
-            kind: AccountKind::Checking,
-            currency: eur,
-            opening_balance: SignedAmount::try_from(Decimal::new(150_000, 2)).expect("balance"),
-        };
-        batch.push(owner, account_id.stream_id(), 1, &opened);
-        let mut categories = Vec::new();
-        for name in ["Groceries", "Rent", "Transport", "Restaurants", "Utilities", "Salary"] {
-            let category_id = CategoryId::new();
-            let created = CategoryEvent::CategoryCreated {
-                category_id,
-                owner,
-                name: Name::parse("name", name).expect("name"),
-                parent_id: None,
-            };
-            batch.push(owner, category_id.stream_id(), 1, &created);
-            categories.push(category_id);
-        }
-        for i in 0..per_user {
-            let movement_id = MovementId::new();
-            let income = rng.below(10) == 0;
-            let cents = 100 + rng.below(20_000) as i64;
-            let recorded = MovementEvent::MovementRecorded {
-                movement_id,
-                owner,
-                account_id,
-                direction: if income { Direction::Income } else { Direction::Expense },
-                amount: Amount::try_from(Decimal::new(cents, 2)).expect("amount"),
-                currency: eur,
-                occurred_on: OccurredOn::from_date(
-                    today.checked_sub_days(Days::new(rng.below(730))).unwrap_or(NaiveDate::MIN),
-                ),
-                description: Description::parse("description", &format!("purchase {i}")).expect("description"),
-                counterparty: None,
-                source: MovementSource::Simulator,
-                source_ref: None,
-            };
-            batch.push(owner, movement_id.stream_id(), 1, &recorded);
-            if rng.below(10) < 3 {
-                let assigned = MovementEvent::CategoryAssigned {
-                    category_id: categories[rng.below(categories.len() as u64) as usize],
-                    assigned_by: AssignedBy::User,
-                    rule_id: None,
-                };
-                batch.push(owner, movement_id.stream_id(), 2, &assigned);
-            }
-            if batch.stream_ids.len() >= 5_000 {
-                position = flush(pool, &mut batch, position).await;
-            }
-        }
-        people.push(User { id: owner, categories });
-    }
-    position = flush(pool, &mut batch, position).await;
-    sqlx::query("UPDATE event_store_head SET position = $1").bind(position).execute(pool).await.expect("head");
-    people
-}
-
-async fn flush(pool: &PgPool, batch: &mut Batch, after: i64) -> i64 {
-    let taken = std::mem::take(batch);
-    let n = taken.stream_ids.len() as i64;
-    if n == 0 {
-        return after;
-    }
-    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
-    sqlx::query(
-        "INSERT INTO events (position, event_id, stream_id, version, event_type, schema_version, payload, owner, \
-         command_id, correlation_id, recorded_at, hash) \
-         SELECT $1 + ordinality, e.id, e.stream_id, e.version, e.event_type, 1, e.payload, e.owner, e.id, e.id, now(), \
-                '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea \
-         FROM unnest($2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::jsonb[], $7::uuid[]) \
-              WITH ORDINALITY AS e(id, stream_id, version, event_type, payload, owner, ordinality)",
-    )
-    .bind(after)
-    .bind(&ids)
-    .bind(&taken.stream_ids)
-    .bind(&taken.versions)
-    .bind(&taken.types)
-    .bind(&taken.payloads)
-    .bind(&taken.owners)
-    .execute(pool)
-    .await
-    .expect("seed events");
-    after + n
-}
-
 /// COPY the rebuilt movement rows out, then time a COPY of them into an empty table of the same
 /// shape (indexes included): the most PostgreSQL can take these rows in.
 async fn raw_copy(pool: &PgPool) -> (u64, f64) {
@@ -314,21 +167,4 @@ async fn raw_copy(pool: &PgPool) -> (u64, f64) {
     }
     let rows = copy.finish().await.expect("copy finish");
     (rows, started.elapsed().as_secs_f64())
-}
-
-/// Runs `query` `samples` times, one at a time; (p50, p99) in milliseconds.
-async fn measure<F, Fut>(samples: usize, mut query: F) -> (f64, f64)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let mut times: Vec<Duration> = Vec::with_capacity(samples);
-    for _ in 0..samples.max(1) {
-        let started = Instant::now();
-        query().await;
-        times.push(started.elapsed());
-    }
-    times.sort();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0;
-    (at(0.50), at(0.99))
 }
