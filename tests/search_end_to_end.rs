@@ -49,7 +49,11 @@ async fn a_person_finds_what_they_recorded_and_nobody_else_does() {
 
     let account = open_account(&mut ledger, "Main").await.account_id;
     let eating_out = ledger
-        .create_category(CreateCategoryRequest { command_id: command_id(), name: "Restaurantes".into(), parent_id: None })
+        .create_category(CreateCategoryRequest {
+            command_id: command_id(),
+            name: "Restaurantes".into(),
+            parent_id: None,
+        })
         .await
         .expect("create category")
         .into_inner()

@@ -36,8 +36,8 @@ async fn main() {
     cashflow_projection_ledger::migrate(&pool).await.expect("ledger migrations");
 
     let started = Instant::now();
-    let people = seed(&pool, users, per_user, |_, i| Words { description: format!("purchase {i}"), counterparty: None })
-        .await;
+    let people =
+        seed(&pool, users, per_user, |_, i| Words { description: format!("purchase {i}"), counterparty: None }).await;
     let store = PgEventStore::new(pool.clone());
     let events = store.head().await.expect("head");
     println!("seeded {events} events for {users} users in {:.1} s", started.elapsed().as_secs_f64());

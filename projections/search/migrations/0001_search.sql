@@ -83,17 +83,30 @@ CREATE INDEX search_words_typos ON search_words USING gin (owner, word gin_trgm_
 CREATE INDEX search_words_stem_en ON search_words (owner, stem_en);
 CREATE INDEX search_words_stem_es ON search_words (owner, stem_es);
 
--- Learns the words of the documents a statement wrote, once per statement. Words are never
--- forgotten: one that no document holds any more widens a query to a word that matches nothing.
+-- Learns the words a statement wrote, once per statement: of documents, and of category names
+-- (every name a category ever had, so the vocabulary does not depend on how events were batched,
+-- and a rebuild learns what the live view learned). Words are never forgotten: one that no
+-- document holds any more widens a query to a word that matches nothing.
 CREATE FUNCTION search_learn_words() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO search_words (owner, word, stem_en, stem_es)
-    SELECT fresh.owner, fresh.word,
-           (ts_lexize('english_stem', fresh.word))[1], (ts_lexize('spanish_stem', fresh.word))[1]
-    FROM (SELECT DISTINCT d.owner, w.word
-          FROM written AS d, unnest(tsvector_to_array(d.document)) AS w(word)) AS fresh
-    WHERE NOT EXISTS (SELECT 1 FROM search_words AS s WHERE s.owner = fresh.owner AND s.word = fresh.word)
-    ON CONFLICT DO NOTHING;
+    IF TG_TABLE_NAME = 'search_documents' THEN
+        INSERT INTO search_words (owner, word, stem_en, stem_es)
+        SELECT fresh.owner, fresh.word,
+               (ts_lexize('english_stem', fresh.word))[1], (ts_lexize('spanish_stem', fresh.word))[1]
+        FROM (SELECT DISTINCT d.owner, w.word
+              FROM written AS d, unnest(tsvector_to_array(d.document)) AS w(word)) AS fresh
+        WHERE NOT EXISTS (SELECT 1 FROM search_words AS s WHERE s.owner = fresh.owner AND s.word = fresh.word)
+        ON CONFLICT DO NOTHING;
+    ELSE
+        INSERT INTO search_words (owner, word, stem_en, stem_es)
+        SELECT fresh.owner, fresh.word,
+               (ts_lexize('english_stem', fresh.word))[1], (ts_lexize('spanish_stem', fresh.word))[1]
+        FROM (SELECT DISTINCT c.owner, w.word
+              FROM written AS c,
+                   unnest(tsvector_to_array(to_tsvector('cashflow_words'::regconfig, c.name))) AS w(word)) AS fresh
+        WHERE NOT EXISTS (SELECT 1 FROM search_words AS s WHERE s.owner = fresh.owner AND s.word = fresh.word)
+        ON CONFLICT DO NOTHING;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -101,4 +114,8 @@ $$;
 CREATE TRIGGER search_documents_inserted AFTER INSERT ON search_documents
     REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION search_learn_words();
 CREATE TRIGGER search_documents_updated AFTER UPDATE ON search_documents
+    REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION search_learn_words();
+CREATE TRIGGER search_categories_inserted AFTER INSERT ON search_categories
+    REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION search_learn_words();
+CREATE TRIGGER search_categories_updated AFTER UPDATE ON search_categories
     REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION search_learn_words();

@@ -14,8 +14,17 @@
 //! PostgreSQL derives each document's `tsvector` (a generated column) and learns its words
 //! (a statement trigger), so neither can drift from the text.
 //!
-//! Recorded movements are most of the events: consecutive ones are inserted in one statement,
-//! so a batch costs a statement per run of them plus one per other event.
+//! A batch is written in a few statements, however many movements it holds:
+//!
+//! 1. category events, each in turn (they are few): so every name is the latest below;
+//! 2. the recorded movements, in one insert;
+//! 3. the categorisations and voids, folded per movement, in one update;
+//! 4. invoice events, each in turn (they come at the pace of photographs), after the
+//!    documents they link to exist.
+//!
+//! Each table's rows depend only on their own stream's events in order, and each document's
+//! category name on the category's latest name, so the steps' order leaves what applying the
+//! events one by one leaves.
 
 use async_trait::async_trait;
 use cashflow_domain::category::CategoryEvent;
@@ -29,6 +38,7 @@ use cashflow_projection_ledger::direction_text;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The search view's projection. Stateless: everything it knows is in the tables.
@@ -41,11 +51,13 @@ impl Projection for SearchProjection {
         crate::NAME
     }
 
-    /// Applies the events in order: runs of recorded movements in one insert each, every other
-    /// event in a statement or two of its own.
+    /// Applies the batch in four steps, whatever its size (module docs).
     #[tracing::instrument(name = "search.apply_batch", skip_all, fields(events = events.len()), err)]
     async fn apply_batch(&self, tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        let mut categories = Vec::new();
         let mut recorded = NewDocuments::default();
+        let mut changed = ChangedDocuments::default();
+        let mut invoices = Vec::new();
         for event in events {
             match event.stream_category() {
                 MovementId::STREAM_CATEGORY => match decode::<MovementEvent>(event)? {
@@ -72,28 +84,31 @@ impl Projection for SearchProjection {
                         counterparty: counterparty.map(|c| c.as_str().to_owned()),
                         version: to_bigint(event, "version", event.version)?,
                     }),
-                    Some(other) => {
-                        recorded.insert(tx).await?;
-                        apply_movement(tx, event, other).await?;
-                    }
+                    Some(other) => changed.fold(event, other)?,
                     None => {}
                 },
                 CategoryId::STREAM_CATEGORY => {
                     if let Some(decoded) = decode::<CategoryEvent>(event)? {
-                        recorded.insert(tx).await?;
-                        apply_category(tx, event, decoded).await?;
+                        categories.push((event, decoded));
                     }
                 }
                 InvoiceId::STREAM_CATEGORY => {
                     if let Some(decoded) = decode::<InvoiceEvent>(event)? {
-                        recorded.insert(tx).await?;
-                        apply_invoice(tx, event, decoded).await?;
+                        invoices.push((event, decoded));
                     }
                 }
                 _ => {}
             }
         }
-        recorded.insert(tx).await
+        for (event, decoded) in categories {
+            apply_category(tx, event, decoded).await?;
+        }
+        recorded.insert(tx).await?;
+        changed.update(tx).await?;
+        for (event, decoded) in invoices {
+            apply_invoice(tx, event, decoded).await?;
+        }
+        Ok(())
     }
 
     /// Empties the search view, before a rebuild from position 0.
@@ -169,36 +184,66 @@ impl NewDocuments {
     }
 }
 
-async fn apply_movement(
-    tx: &mut PgConnection,
-    event: &RecordedEvent,
-    decoded: MovementEvent,
-) -> Result<(), ProjectionError> {
-    let id = aggregate_id(event)?;
-    let version = to_bigint(event, "version", event.version)?;
-    let query = match decoded {
-        // Recorded movements are inserted in runs by `apply_batch`.
-        MovementEvent::MovementRecorded { .. } => return Ok(()),
-        MovementEvent::CategoryAssigned { category_id, .. } => sqlx::query(
+/// What a batch's categorisations and voids leave of each movement they touch: its last
+/// category, whether it was voided, its last version. Applied in one update, under the
+/// documents' owners and above their versions; the values come from the events up to that
+/// version, so an update that applies writes what those events applied one by one would.
+#[derive(Default)]
+struct ChangedDocuments(HashMap<(Uuid, Uuid), Change>);
+
+#[derive(Default)]
+struct Change {
+    category_id: Option<Uuid>,
+    voided: bool,
+    version: i64,
+}
+
+impl ChangedDocuments {
+    fn fold(&mut self, event: &RecordedEvent, decoded: MovementEvent) -> Result<(), ProjectionError> {
+        let key = (aggregate_id(event)?, event.owner);
+        let version = to_bigint(event, "version", event.version)?;
+        let change = self.0.entry(key).or_default();
+        match decoded {
+            MovementEvent::MovementRecorded { .. } => return Ok(()),
+            MovementEvent::CategoryAssigned { category_id, .. } => change.category_id = Some(category_id.as_uuid()),
+            MovementEvent::MovementVoided { .. } => change.voided = true,
+        }
+        change.version = change.version.max(version);
+        Ok(())
+    }
+
+    async fn update(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let (keys, changes): (Vec<(Uuid, Uuid)>, Vec<Change>) = self.0.into_iter().unzip();
+        let ids: Vec<Uuid> = keys.iter().map(|(id, _)| *id).collect();
+        let owners: Vec<Uuid> = keys.iter().map(|(_, owner)| *owner).collect();
+        let categories: Vec<Option<Uuid>> = changes.iter().map(|c| c.category_id).collect();
+        let voided: Vec<bool> = changes.iter().map(|c| c.voided).collect();
+        let versions: Vec<i64> = changes.iter().map(|c| c.version).collect();
+        // Categories were written before (`apply_batch`), so a name is the category's latest.
+        sqlx::query(
             "UPDATE search_documents AS d
-             SET category_id = $4, version = $3,
-                 category_name = (SELECT c.name FROM search_categories AS c WHERE c.id = $4 AND c.owner = d.owner)
-             WHERE d.movement_id = $1 AND d.owner = $2 AND d.version < $3",
+             SET category_id = coalesce(u.category_id, d.category_id),
+                 category_name = CASE WHEN u.category_id IS NULL THEN d.category_name
+                     ELSE (SELECT c.name FROM search_categories AS c WHERE c.id = u.category_id AND c.owner = d.owner)
+                 END,
+                 voided = d.voided OR u.voided,
+                 version = u.version
+             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bool[], $5::bigint[])
+                  AS u(movement_id, owner, category_id, voided, version)
+             WHERE d.movement_id = u.movement_id AND d.owner = u.owner AND d.version < u.version",
         )
-        .bind(id)
-        .bind(event.owner)
-        .bind(version)
-        .bind(category_id.as_uuid()),
-        MovementEvent::MovementVoided { .. } => sqlx::query(
-            "UPDATE search_documents SET voided = true, version = $3
-             WHERE movement_id = $1 AND owner = $2 AND version < $3",
-        )
-        .bind(id)
-        .bind(event.owner)
-        .bind(version),
-    };
-    query.execute(&mut *tx).await?;
-    Ok(())
+        .bind(ids)
+        .bind(owners)
+        .bind(categories)
+        .bind(voided)
+        .bind(versions)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
 }
 
 async fn apply_category(
