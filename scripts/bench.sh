@@ -3,7 +3,7 @@
 # NATS, and keeps the raw output in target/bench-results/<UTC time>/. Run it on a quiet machine.
 #   scripts/bench.sh                      everything (≈15 min on 2 cores)
 #   BENCH_USERS=100 scripts/bench.sh      a smaller read-model scale
-#   BENCH_PARTS="ocr e2e" scripts/bench.sh  only some parts (append scale ocr micro e2e)
+#   BENCH_PARTS="ocr e2e" scripts/bench.sh  only some parts (append scale search ocr micro e2e)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -11,7 +11,7 @@ mkdir -p "$out"
 users="${BENCH_USERS:-1000}"
 per_user="${BENCH_MOVEMENTS_PER_USER:-1000}"
 load_seconds="${BENCH_LOAD_SECONDS:-30}"
-parts=" ${BENCH_PARTS:-append scale ocr micro e2e} "
+parts=" ${BENCH_PARTS:-append scale search ocr micro e2e} "
 want() { [[ "$parts" == *" $1 "* ]]; }
 bin="${CARGO_TARGET_DIR:-target}/release"
 
@@ -36,6 +36,12 @@ if want scale; then
 echo "== read model at scale: rebuild vs raw COPY, query latencies" | tee "$out/scale.txt"
 CASHFLOW_BENCH_USERS="$users" CASHFLOW_BENCH_MOVEMENTS_PER_USER="$per_user" \
   cargo bench --locked -p cashflow-projection-ledger --bench scale | tee -a "$out/scale.txt"
+fi
+
+if want search; then
+echo "== search view at scale: rebuild, SearchMovements beside ListMovements" | tee "$out/search.txt"
+CASHFLOW_BENCH_USERS="$users" CASHFLOW_BENCH_MOVEMENTS_PER_USER="$per_user" \
+  cargo bench --locked -p cashflow-projection-search --bench scale | tee -a "$out/search.txt"
 fi
 
 if want ocr; then
