@@ -4,7 +4,7 @@
 
 CREATE EXTENSION IF NOT EXISTS unaccent;
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
--- GIN over (owner, document): one index scan intersects a person's documents with a word's.
+-- GIN over (owner, word): a person's vocabulary searched by trigrams.
 CREATE EXTENSION IF NOT EXISTS btree_gin;
 
 -- Words as written, lower-cased and without accents ("Café" is 'cafe'), never stemmed: stems and
@@ -65,8 +65,10 @@ CREATE TABLE search_documents (
         || setweight(to_tsvector('cashflow_words'::regconfig, coalesce(invoice_text, '')), 'D')
     ) STORED
 );
-CREATE INDEX search_documents_words ON search_documents USING gin (owner, document);
--- An empty query lists what the filters select, newest first, as ListMovements does.
+-- A search reads one person's documents through this index and matches each vector in turn: at
+-- a few thousand documents a person that beats a GIN index over everyone's words, whose posting
+-- lists grow with the number of people (ADR 0018 has the figures). It also lists, newest first,
+-- what the filters of an empty query select.
 CREATE INDEX search_documents_newest ON search_documents (owner, occurred_on DESC, movement_id DESC);
 CREATE INDEX search_documents_category ON search_documents (category_id) WHERE category_id IS NOT NULL;
 
