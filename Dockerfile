@@ -11,13 +11,14 @@ FROM debian:bookworm-slim
 # The OCR role needs tesseract with English and Spanish data, and poppler for PDFs.
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tesseract-ocr tesseract-ocr-eng \
     tesseract-ocr-spa poppler-utils && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 cashflow
+    && groupadd --system --gid 10001 cashflow && useradd --system --uid 10001 --gid 10001 cashflow
 COPY --from=build /src/target/release/cashflow /usr/local/bin/cashflow
 RUN mkdir -p /var/lib/cashflow/blobs && chown cashflow /var/lib/cashflow/blobs
 ENV CASHFLOW_BLOB_URL=file:///var/lib/cashflow/blobs
 # libtesseract's OpenMP threads would compete with the OCR pool's own (ADR 0007).
 ENV OMP_THREAD_LIMIT=1
-USER cashflow
+# Numeric, so Kubernetes can verify runAsNonRoot without reading /etc/passwd.
+USER 10001:10001
 EXPOSE 50051
 ENTRYPOINT ["cashflow"]
 CMD ["serve"]

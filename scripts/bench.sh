@@ -62,7 +62,8 @@ export CASHFLOW_DATABASE_URL="postgres://postgres@127.0.0.1:5432/cashflow_bench_
 export CASHFLOW_NATS_PREFIX="bench$stamp"
 export CASHFLOW_GRPC_ADDR="127.0.0.1:50551"
 export CASHFLOW_METRICS_ADDR="127.0.0.1:50552"
-export CASHFLOW_JWT_SECRET="$(openssl rand -hex 32)"
+CASHFLOW_JWT_SECRET="$(openssl rand -hex 32)"
+export CASHFLOW_JWT_SECRET
 RUST_LOG=warn "$bin/cashflow" serve > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT

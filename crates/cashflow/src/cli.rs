@@ -18,6 +18,10 @@ pub enum Command {
         /// Comma-separated roles to run in this process.
         #[arg(long, value_delimiter = ',', default_values_t = Role::ALL)]
         roles: Vec<Role>,
+        /// Connect without creating the database or running migrations: `cashflow migrate`
+        /// (a Kubernetes Job, a compose one-shot) is then the only DDL runner.
+        #[arg(long, env = "CASHFLOW_NO_MIGRATE", value_parser = clap::builder::BoolishValueParser::new())]
+        no_migrate: bool,
     },
     /// Create the database if needed and run every migration, then exit.
     Migrate,
@@ -46,7 +50,7 @@ impl Command {
     /// The roles this invocation runs, for telemetry's resource (`cli` for a one-shot command).
     pub fn roles(&self) -> Vec<String> {
         match self {
-            Command::Serve { roles } => roles.iter().map(ToString::to_string).collect(),
+            Command::Serve { roles, .. } => roles.iter().map(ToString::to_string).collect(),
             _ => vec!["cli".to_owned()],
         }
     }

@@ -28,6 +28,22 @@ pub async fn prepare(config: &Config) -> anyhow::Result<PgPool> {
     Ok(pool)
 }
 
+/// Connects to a database `cashflow migrate` has prepared, running no DDL (`serve --no-migrate`).
+/// Refuses a database without the event store, which would fail every call later.
+#[tracing::instrument(name = "database.connect_existing", skip_all, err)]
+pub async fn connect_existing(config: &Config) -> anyhow::Result<PgPool> {
+    let pool = connect(config).await?;
+    let migrated: bool = sqlx::query_scalar("SELECT to_regclass('events') IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .context("checking for the event store's tables")?;
+    anyhow::ensure!(
+        migrated,
+        "the database has no event store tables: run `cashflow migrate` first (serve --no-migrate runs no DDL)"
+    );
+    Ok(pool)
+}
+
 /// The pool every role of this process shares.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let options = connect_options(&config.database_url)?;
@@ -41,7 +57,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
 
 /// [`cashflow_eventstore::postgres::connect_options`] (no TLS to a loopback host unless the URL
 /// asks, ADR 0008), named `cashflow`, with the idle-in-transaction timeout.
-fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
+pub(crate) fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
     Ok(cashflow_eventstore::postgres::connect_options(url)
         .context("CASHFLOW_DATABASE_URL is not a PostgreSQL URL")?
         .application_name("cashflow")

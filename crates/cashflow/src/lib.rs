@@ -5,6 +5,7 @@
 //! - [`cli`]: the command line.
 //! - [`config`]: configuration from `CASHFLOW_*` environment variables.
 //! - [`database`]: the pool and every crate's migrations.
+//! - [`health`]: the periodic database check the gRPC health and `/readyz` follow.
 //! - [`serve`]: runs the chosen roles until SIGTERM/Ctrl-C, then drains.
 //! - [`transport`]: grpc-web, CORS and TLS around the API.
 //! - [`metrics`]: `/metrics`, `/healthz` and `/readyz` on `CASHFLOW_METRICS_ADDR`.
@@ -14,6 +15,7 @@
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod health;
 pub mod maintenance;
 pub mod metrics;
 pub mod serve;
@@ -28,8 +30,9 @@ use std::process::ExitCode;
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     match cli.command {
-        Command::Serve { roles } => {
-            serve::serve(config, &roles, serve::shutdown_signal()).await?;
+        Command::Serve { roles, no_migrate } => {
+            let schema = if no_migrate { serve::Schema::Existing } else { serve::Schema::Migrate };
+            serve::serve(config, &roles, schema, serve::shutdown_signal()).await?;
         }
         Command::Migrate => {
             database::prepare(&config).await.context("migrating the database")?;

@@ -44,10 +44,28 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested: draining");
 }
 
+/// Whether `serve` prepares the database itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Create the database if missing and run every migration (one process, a laptop).
+    Migrate,
+    /// Run no DDL: `cashflow migrate` has prepared it (`serve --no-migrate`, Kubernetes).
+    Existing,
+}
+
 /// Runs `roles` until `shutdown` resolves. Prints `cashflow: grpc listening on ADDR` when the
-/// API listens, and `cashflow: ready` once every role has started.
-pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let pool = database::prepare(&config).await?;
+/// API listens, and `cashflow: ready` once every role has started. From then on the API's
+/// health and `/readyz` follow the database ([`crate::health`]).
+pub async fn serve(
+    config: Config,
+    roles: &[Role],
+    schema: Schema,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let pool = match schema {
+        Schema::Migrate => database::prepare(&config).await?,
+        Schema::Existing => database::connect_existing(&config).await?,
+    };
     let store: Arc<dyn EventStore> = Arc::new(PgEventStore::new(pool.clone()));
     let names = BusNames::new(config.nats_prefix.clone()).context("CASHFLOW_NATS_PREFIX")?;
     if config.metrics_addr.is_some() {
@@ -65,6 +83,12 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
         }
     };
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+    let (database_up, database_check) = crate::health::watch_database(
+        database::connect_options(&config.database_url)?,
+        crate::health::CHECK_EVERY,
+        crate::health::CHECK_TIMEOUT,
+        stop_requested(),
+    );
 
     let needs_blobs = roles.contains(&Role::Api) || roles.contains(&Role::Ocr);
     let blobs: Option<Arc<dyn BlobStore>> = if needs_blobs {
@@ -189,13 +213,14 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
             ],
             jetstream: bus,
         };
-        let served = crate::metrics::start(addr, sources, readiness, stop_requested()).await?;
+        let served = crate::metrics::start(addr, sources, readiness, database_up.clone(), stop_requested()).await?;
         tasks.spawn(async move { ("metrics server", served.await) });
     }
     let role_names: Vec<String> = roles.iter().map(ToString::to_string).collect();
     let _ = ready.send(true);
     tracing::info!(roles = %role_names.join(","), "ready");
     println!("cashflow: ready ({})", role_names.join(","));
+    let follow = health.clone().map(|health| tokio::spawn(follow_database(health, database_up)));
 
     // Run until the signal, or until a role stops on its own (a fatal error).
     let mut failure = None;
@@ -204,6 +229,10 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
         Some(joined) = tasks.join_next() => {
             failure = Some(describe(joined));
         }
+    }
+    if let Some(follow) = follow {
+        follow.abort();
+        let _ = follow.await;
     }
     if let Some(health) = &health {
         health.set_not_serving().await;
@@ -215,10 +244,26 @@ pub async fn serve(config: Config, roles: &[Role], shutdown: impl Future<Output 
             failure.get_or_insert(Err(error));
         }
     }
+    database_check.abort();
     match failure {
         Some(Err(error)) => Err(error),
         Some(Ok(role)) => anyhow::bail!("the {role} stopped unexpectedly"),
         None => Ok(()),
+    }
+}
+
+/// Keeps the gRPC health of `""` and every service SERVING while the database answers and
+/// NOT_SERVING while it does not.
+async fn follow_database(health: cashflow_api::ApiHealth, mut database_up: watch::Receiver<bool>) {
+    loop {
+        if *database_up.borrow_and_update() {
+            health.set_serving().await;
+        } else {
+            health.set_not_serving().await;
+        }
+        if database_up.changed().await.is_err() {
+            return;
+        }
     }
 }
 
