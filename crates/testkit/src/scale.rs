@@ -8,12 +8,47 @@ use cashflow_domain::{
     AccountId, Amount, CategoryId, Counterparty, Currency, Description, DomainEvent, MovementId, Name, OccurredOn,
     SignedAmount, UserId,
 };
+use crate::database::TestDatabase;
+use cashflow_eventstore::PgEventStore;
+use cashflow_eventstore::postgres::{connect_options, pool_options};
 use chrono::{Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+/// The bench's settings from the environment: people, movements each, query samples.
+pub struct Scale {
+    pub users: usize,
+    pub per_user: usize,
+    pub samples: usize,
+}
+
+impl Scale {
+    /// `CASHFLOW_BENCH_USERS` (1,000), `CASHFLOW_BENCH_MOVEMENTS_PER_USER` (1,000),
+    /// `CASHFLOW_BENCH_SAMPLES` (1,000).
+    pub fn from_env() -> Self {
+        Self {
+            users: env("CASHFLOW_BENCH_USERS", 1_000),
+            per_user: env("CASHFLOW_BENCH_MOVEMENTS_PER_USER", 1_000),
+            samples: env("CASHFLOW_BENCH_SAMPLES", 1_000),
+        }
+    }
+}
+
+/// A database of the bench's own on `CASHFLOW_BENCH_POSTGRES` (a server URL ending in `/`; the
+/// local server by default) with the event store's tables, and a pool of 8
+/// connecting as the binary does: no TLS on loopback (ADR 0008), no ping before each statement.
+pub async fn bench_database() -> (TestDatabase, PgPool) {
+    let server =
+        std::env::var("CASHFLOW_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/".into());
+    let database = TestDatabase::create_on(&server, "cashflow_bench").await;
+    let options = connect_options(database.url()).expect("a PostgreSQL URL");
+    let pool = pool_options().max_connections(8).connect_with(options).await.expect("connect");
+    PgEventStore::migrate(&pool).await.expect("event store migrations");
+    (database, pool)
+}
 
 /// A number from the environment, or `default`.
 pub fn env(name: &str, default: usize) -> usize {

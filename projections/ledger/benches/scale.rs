@@ -9,11 +9,9 @@
 //! `CASHFLOW_BENCH_SAMPLES`, default 1,000). Prints a table and one JSON line.
 
 use cashflow_domain::movement::Direction;
-use cashflow_eventstore::postgres::{connect_options, pool_options};
 use cashflow_eventstore::{EventStore, PgEventStore};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries, MovementFilter, PageCursor};
-use cashflow_testkit::TestDatabase;
-use cashflow_testkit::scale::{Rng, Words, env, measure, seed};
+use cashflow_testkit::scale::{Rng, Scale, Words, bench_database, measure, seed};
 use chrono::{Days, Utc};
 use futures::StreamExt;
 use serde_json::json;
@@ -22,16 +20,8 @@ use std::time::Instant;
 
 #[tokio::main]
 async fn main() {
-    let server =
-        std::env::var("CASHFLOW_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/".into());
-    let users = env("CASHFLOW_BENCH_USERS", 1_000);
-    let per_user = env("CASHFLOW_BENCH_MOVEMENTS_PER_USER", 1_000);
-    let samples = env("CASHFLOW_BENCH_SAMPLES", 1_000);
-    let database = TestDatabase::create_on(&server, "cashflow_bench").await;
-    // As the binary connects: no TLS on loopback (ADR 0008), no ping before each statement.
-    let options = connect_options(database.url()).expect("a PostgreSQL URL");
-    let pool = pool_options().max_connections(8).connect_with(options).await.expect("connect");
-    PgEventStore::migrate(&pool).await.expect("event store migrations");
+    let Scale { users, per_user, samples } = Scale::from_env();
+    let (_database, pool) = bench_database().await;
     cashflow_projection::migrate(&pool).await.expect("projection migrations");
     cashflow_projection_ledger::migrate(&pool).await.expect("ledger migrations");
 

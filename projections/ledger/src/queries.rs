@@ -27,6 +27,30 @@ pub struct MovementFilter {
     pub direction: Option<Direction>,
 }
 
+impl MovementFilter {
+    /// Appends to `query` (its `WHERE` begun) a condition for each filter given, on the columns
+    /// `account_id`, `category_id`, `direction`, `occurred_on` (as the ledger and the search view
+    /// name them). Only the filters given are written, so each combination gets a plan on its
+    /// own index rather than one generic plan of `$n IS NULL OR …`.
+    pub fn push_to(&self, query: &mut QueryBuilder<Postgres>) {
+        if let Some(account_id) = self.account_id {
+            query.push(" AND account_id = ").push_bind(account_id);
+        }
+        if let Some(category_id) = self.category_id {
+            query.push(" AND category_id = ").push_bind(category_id);
+        }
+        if let Some(direction) = self.direction {
+            query.push(" AND direction = ").push_bind(direction_text(direction));
+        }
+        if let Some(from) = self.from {
+            query.push(" AND occurred_on >= ").push_bind(from);
+        }
+        if let Some(to) = self.to {
+            query.push(" AND occurred_on <= ").push_bind(to);
+        }
+    }
+}
+
 /// One page of movements, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MovementPage {
@@ -107,29 +131,13 @@ impl LedgerQueries {
         after: Option<&PageCursor>,
     ) -> Result<MovementPage, QueryError> {
         let page_size = effective_page_size(page_size) as usize;
-        // Only the filters given are written into the SQL, so each combination gets a plan
-        // on its own index rather than one generic plan of `$n IS NULL OR …`.
         let mut query = QueryBuilder::<Postgres>::new(
             "SELECT id, account_id, direction, amount, currency, occurred_on, description, counterparty, category_id,
                     voided, version
              FROM ledger_movements WHERE owner = ",
         );
         query.push_bind(owner);
-        if let Some(account_id) = filter.account_id {
-            query.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(category_id) = filter.category_id {
-            query.push(" AND category_id = ").push_bind(category_id);
-        }
-        if let Some(direction) = filter.direction {
-            query.push(" AND direction = ").push_bind(direction_text(direction));
-        }
-        if let Some(from) = filter.from {
-            query.push(" AND occurred_on >= ").push_bind(from);
-        }
-        if let Some(to) = filter.to {
-            query.push(" AND occurred_on <= ").push_bind(to);
-        }
+        filter.push_to(&mut query);
         push_page(&mut query, "occurred_on", after.map(|a| (a.occurred_on, a.movement_id)), page_size);
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut movements = rows.iter().map(movement_view).collect::<Result<Vec<_>, _>>()?;

@@ -24,10 +24,8 @@ pub use cashflow_projection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryError};
 pub use cursor::SearchCursor;
 
 use crate::text::{MARK_END, MARK_START, SearchText, may_be_mistyped, quote_lexeme, render_highlight, within_one_typo};
-use cashflow_domain::movement::Direction;
 use cashflow_projection::query::{effective_page_size, split_page};
-use cashflow_projection_ledger::{MovementView, direction_text, movement_view};
-use chrono::NaiveDate;
+use cashflow_projection_ledger::{MovementFilter, MovementView, movement_view};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
@@ -35,15 +33,12 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// What narrows a search besides its text; every field left `None` matches all. Dates and
-/// amounts are inclusive. Voided movements are left out unless `include_voided`.
+/// What narrows a search besides its text: ListMovements' filters, and amounts; every field
+/// left `None` matches all. Amounts are inclusive. Voided movements are left out unless
+/// `include_voided`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchFilter {
-    pub account_id: Option<Uuid>,
-    pub category_id: Option<Uuid>,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub direction: Option<Direction>,
+    pub movements: MovementFilter,
     pub min_amount: Option<Decimal>,
     pub max_amount: Option<Decimal>,
     pub include_voided: bool,
@@ -304,21 +299,7 @@ fn search_query(
 }
 
 fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &SearchFilter) {
-    if let Some(account_id) = filter.account_id {
-        query.push(" AND account_id = ").push_bind(account_id);
-    }
-    if let Some(category_id) = filter.category_id {
-        query.push(" AND category_id = ").push_bind(category_id);
-    }
-    if let Some(direction) = filter.direction {
-        query.push(" AND direction = ").push_bind(direction_text(direction));
-    }
-    if let Some(from) = filter.from {
-        query.push(" AND occurred_on >= ").push_bind(from);
-    }
-    if let Some(to) = filter.to {
-        query.push(" AND occurred_on <= ").push_bind(to);
-    }
+    filter.movements.push_to(query);
     if let Some(min) = filter.min_amount {
         query.push(" AND amount >= ").push_bind(min);
     }

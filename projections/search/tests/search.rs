@@ -5,6 +5,7 @@ mod common;
 
 use cashflow_domain::AccountId;
 use cashflow_domain::movement::Direction;
+use cashflow_projection_ledger::MovementFilter;
 use cashflow_projection_search::{SearchFilter, SearchQueries, SearchRequest};
 use common::*;
 use std::collections::HashSet;
@@ -243,19 +244,16 @@ async fn filters_narrow_a_search_and_a_blank_query_lists_what_they_select() {
     };
 
     assert_eq!(run("", SearchFilter::default()).await, ["Rent", "Salary", "Rent deposit"], "newest first");
-    assert_eq!(
-        run("rent", SearchFilter { account_id: Some(card.as_uuid()), ..SearchFilter::default() }).await,
-        ["Rent"]
-    );
-    assert_eq!(
-        run("", SearchFilter { direction: Some(Direction::Income), ..SearchFilter::default() }).await,
-        ["Salary"]
-    );
-    let range = SearchFilter {
+    let movements = |filter: MovementFilter| SearchFilter { movements: filter, ..SearchFilter::default() };
+    let card_only = MovementFilter { account_id: Some(card.as_uuid()), ..MovementFilter::default() };
+    assert_eq!(run("rent", movements(card_only)).await, ["Rent"]);
+    let income = MovementFilter { direction: Some(Direction::Income), ..MovementFilter::default() };
+    assert_eq!(run("", movements(income)).await, ["Salary"]);
+    let range = movements(MovementFilter {
         from: Some(chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()),
         to: Some(chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap()),
-        ..SearchFilter::default()
-    };
+        ..MovementFilter::default()
+    });
     assert_eq!(run("", range).await, ["Salary"]);
     let amounts =
         SearchFilter { min_amount: Some(dec("900")), max_amount: Some(dec("1800")), ..SearchFilter::default() };

@@ -26,16 +26,7 @@ pub fn search_request(request: &pb::SearchMovementsRequest) -> Result<SearchRequ
     {
         return Err(ValidationError::new("max_amount", "must not be below min_amount"));
     }
-    let filter = SearchFilter {
-        account_id: movements.account_id,
-        category_id: movements.category_id,
-        from: movements.from,
-        to: movements.to,
-        direction: movements.direction,
-        min_amount,
-        max_amount,
-        include_voided: request.include_voided,
-    };
+    let filter = SearchFilter { movements, min_amount, max_amount, include_voided: request.include_voided };
     Ok(SearchRequest {
         text,
         filter,
@@ -154,7 +145,7 @@ mod tests {
         assert_eq!(parsed.filter.min_amount, Some(Decimal::ZERO));
         assert_eq!(parsed.filter.max_amount, Some("100.5".parse().unwrap()));
         assert!(parsed.filter.include_voided);
-        assert_eq!(parsed.filter.direction, None);
+        assert_eq!(parsed.filter.movements.direction, None);
         assert_eq!(parsed.page_size, 500);
         assert_eq!(search_request(&pb::SearchMovementsRequest::default()).unwrap().page_size, DEFAULT_PAGE_SIZE);
     }
