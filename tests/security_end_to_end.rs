@@ -243,6 +243,16 @@ async fn no_rpc_reaches_another_users_data() {
                     .await;
                 assert_not_found(&rpc, answer);
             }
+            ("cashflow.v1.LedgerService", "RenameCategory") => {
+                let answer = ledger
+                    .rename_category(RenameCategoryRequest {
+                        command_id: command_id(),
+                        category_id: a.category_id.clone(),
+                        name: "renamed by bob".into(),
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
             ("cashflow.v1.LedgerService", "AddCategorizationRule") => {
                 let answer = ledger
                     .add_categorization_rule(AddCategorizationRuleRequest {
@@ -321,6 +331,40 @@ async fn no_rpc_reaches_another_users_data() {
                     .into_inner();
                 assert!(all.movements.iter().all(|m| m.account_id != a.account_id && m.movement_id != a.movement_id));
                 assert!(all.movements.iter().any(|m| m.movement_id == b.movement_id), "bob sees his own");
+            }
+            ("cashflow.v1.QueryService", "SearchMovements") => {
+                // Alice's words, her account as a filter, and no words at all: none of hers.
+                for request in [
+                    SearchMovementsRequest { query: "alice lunch".into(), min_position: wait, ..Default::default() },
+                    SearchMovementsRequest {
+                        account_id: Some(a.account_id.clone()),
+                        min_position: wait,
+                        ..Default::default()
+                    },
+                    SearchMovementsRequest { query: "lunch".into(), min_position: wait, ..Default::default() },
+                ] {
+                    let found = query.search_movements(request).await.expect("bob searches").into_inner();
+                    assert!(
+                        found
+                            .hits
+                            .iter()
+                            .all(|hit| hit.movement.as_ref().map(|m| &m.movement_id) != Some(&a.movement_id)),
+                        "{rpc} found alice's movement"
+                    );
+                    assert!(found.facets.iter().flat_map(|f| &f.categories).all(|c| c.category_id != a.category_id));
+                }
+                let own = query
+                    .search_movements(SearchMovementsRequest {
+                        query: "bob".into(),
+                        min_position: wait,
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("bob searches his own")
+                    .into_inner();
+                assert!(
+                    own.hits.iter().any(|hit| hit.movement.as_ref().map(|m| &m.movement_id) == Some(&b.movement_id))
+                );
             }
             ("cashflow.v1.QueryService", "GetMovement") => {
                 let answer = query
@@ -403,7 +447,7 @@ async fn no_rpc_reaches_another_users_data() {
         }
         covered.insert(rpc);
     }
-    assert!(covered.len() >= 23, "the descriptor set lists too few RPCs: {covered:?}");
+    assert!(covered.len() >= 25, "the descriptor set lists too few RPCs: {covered:?}");
 
     // Let the projector apply whatever Bob's calls appended, then compare Alice's world.
     let caught_up = server.query(bob).await.get_balances(GetBalancesRequest { min_position: None }).await;

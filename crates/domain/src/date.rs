@@ -45,8 +45,9 @@ pub fn parse_date(field: &'static str, raw: &str) -> Result<NaiveDate, Validatio
     NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| ValidationError::new(field, "is not a real calendar date"))
 }
 
-/// A calendar month, `YYYY-MM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A calendar month, `YYYY-MM` (also in events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Month {
     year: i32,
     month: u32,
@@ -61,6 +62,25 @@ impl Month {
 
     pub fn first_day(&self) -> NaiveDate {
         NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or(NaiveDate::MIN)
+    }
+
+    /// The month `date` falls in.
+    pub fn of(date: NaiveDate) -> Self {
+        Self { year: date.year(), month: date.month() }
+    }
+}
+
+impl TryFrom<String> for Month {
+    type Error = ValidationError;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse("month", &raw)
+    }
+}
+
+impl From<Month> for String {
+    fn from(month: Month) -> Self {
+        month.to_string()
     }
 }
 

@@ -72,6 +72,10 @@ id_type!(
     InvoiceId, "invoice"
 );
 id_type!(
+    /// A spending limit of one category, for one month or every month from one on.
+    BudgetId, "budget"
+);
+id_type!(
     /// The client-chosen id of a command: the idempotency key.
     CommandId, "command"
 );

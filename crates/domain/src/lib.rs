@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! - [`money`], [`currency`], [`text`], [`ids`], [`date`]: values that are valid once built.
-//! - [`account`], [`movement`], [`category`], [`invoice`]: one aggregate each, with its commands and events.
+//! - [`account`], [`movement`], [`category`], [`invoice`], [`budget`]: one aggregate each, with its commands and events.
 //! - [`rule`]: categorisation rules and how a movement matches one.
 //! - [`aggregate`]: the trait every aggregate implements, and event (de)serialisation.
 //! - [`error`]: validation errors (bad input, naming the field) and domain rejections.
@@ -15,6 +15,7 @@
 
 pub mod account;
 pub mod aggregate;
+pub mod budget;
 pub mod category;
 pub mod currency;
 pub mod date;
@@ -30,6 +31,6 @@ pub use aggregate::{Aggregate, DomainEvent, EventDecodeError, fold};
 pub use currency::Currency;
 pub use date::{Month, OccurredOn};
 pub use error::{DomainError, ValidationError};
-pub use ids::{AccountId, CategoryId, CommandId, InvoiceId, MovementId, RuleId, StreamId, UserId};
+pub use ids::{AccountId, BudgetId, CategoryId, CommandId, InvoiceId, MovementId, RuleId, StreamId, UserId};
 pub use money::{Amount, SignedAmount};
 pub use text::{Counterparty, Description, Name, Reason};

@@ -1,6 +1,7 @@
 //! The read-model benches' shared part: many people's history written straight into the event
 //! store, a repeatable random source, and latency percentiles.
 
+use crate::database::TestDatabase;
 use cashflow_domain::account::{AccountEvent, AccountKind};
 use cashflow_domain::category::CategoryEvent;
 use cashflow_domain::movement::{AssignedBy, Direction, MovementEvent, MovementSource};
@@ -8,7 +9,6 @@ use cashflow_domain::{
     AccountId, Amount, CategoryId, Counterparty, Currency, Description, DomainEvent, MovementId, Name, OccurredOn,
     SignedAmount, UserId,
 };
-use crate::database::TestDatabase;
 use cashflow_eventstore::PgEventStore;
 use cashflow_eventstore::postgres::{connect_options, pool_options};
 use chrono::{Days, NaiveDate, Utc};
