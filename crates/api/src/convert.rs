@@ -5,7 +5,10 @@
 //! An optional string field sent empty is treated as absent, as proto3 clients and JSON
 //! gateways often cannot tell the two apart.
 
-use cashflow_app::input::{AssignCategory, CreateCategory, OpenAccount, RecordMovement, RenameCategory, VoidMovement};
+use cashflow_app::input::{
+    AssignCategory, CreateCategory, OpenAccount, RecordMovement, RenameCategory, SetBudget, VoidMovement,
+};
+use cashflow_domain::budget::AlertThresholds;
 use cashflow_domain::date::parse_date;
 use cashflow_domain::movement::Direction;
 use cashflow_domain::{
@@ -13,8 +16,8 @@ use cashflow_domain::{
     Reason, SignedAmount, ValidationError,
 };
 use cashflow_projection_ledger::{
-    BalanceView, CategorySummaryRow, CategoryView, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MovementFilter, MovementView,
-    PageCursor,
+    BalanceView, BudgetView, CategorySummaryRow, CategoryView, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MovementFilter,
+    MovementView, PageCursor,
 };
 use cashflow_proto::v1 as pb;
 use chrono::NaiveDate;
@@ -144,6 +147,41 @@ impl FromRequest<pb::RenameCategoryRequest> for RenameCategory {
             category_id: CategoryId::parse("category_id", &request.category_id)?,
             name: Name::parse("name", &request.name)?,
         })
+    }
+}
+
+impl FromRequest<pb::SetBudgetRequest> for SetBudget {
+    fn from_request(request: pb::SetBudgetRequest) -> Result<Self, ValidationError> {
+        Ok(Self {
+            command_id: command_id(&request.command_id)?,
+            category_id: CategoryId::parse("category_id", &request.category_id)?,
+            month: present(request.month.as_deref()).map(|raw| Month::parse("month", raw)).transpose()?,
+            amount: Amount::parse("amount", &request.amount)?,
+            currency: present(request.currency.as_deref()).map(|raw| Currency::parse("currency", raw)).transpose()?,
+            alert_thresholds: AlertThresholds::parse("alert_thresholds", &request.alert_thresholds)?,
+        })
+    }
+}
+
+/// GetBudgets' month, as its first day; absent: the month `today` is in.
+pub fn budget_month(raw: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ValidationError> {
+    match present(raw) {
+        Some(raw) => Month::parse("month", raw).map(|month| month.first_day()),
+        None => Ok(Month::of(today).first_day()),
+    }
+}
+
+pub fn budget_to_proto(view: BudgetView) -> pb::Budget {
+    pb::Budget {
+        budget_id: view.budget_id.to_string(),
+        category_id: view.category_id.to_string(),
+        category_name: view.category_name.clone(),
+        month: month(view.month),
+        amount: money(view.amount, &view.currency),
+        spent: money(view.spent, &view.currency),
+        remaining: money(view.remaining(), &view.currency),
+        percent_used: format!("{:.2}", view.percent_used()),
+        currency: view.currency,
     }
 }
 

@@ -7,9 +7,9 @@ use crate::convert::FromRequest;
 use crate::error::status;
 use cashflow_app::input::{
     AddRule, ApplyRules, AssignCategory, Command, CreateCategory, OpenAccount, RecordMovement, RenameCategory,
-    VoidMovement,
+    SetBudget, VoidMovement,
 };
-use cashflow_app::{CommandContext, CommandHandler, RuleRunner};
+use cashflow_app::{BudgetCommands, CommandContext, CommandHandler, RuleRunner};
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::ledger_service_server::LedgerService;
 use tonic::{Request, Response, Status};
@@ -18,11 +18,12 @@ use tonic::{Request, Response, Status};
 pub struct LedgerApi {
     handler: CommandHandler,
     rules: RuleRunner,
+    budgets: BudgetCommands,
 }
 
 impl LedgerApi {
-    pub fn new(handler: CommandHandler, rules: RuleRunner) -> Self {
-        Self { handler, rules }
+    pub fn new(handler: CommandHandler, rules: RuleRunner, budgets: BudgetCommands) -> Self {
+        Self { handler, rules, budgets }
     }
 }
 
@@ -99,6 +100,15 @@ impl LedgerService for LedgerApi {
         let (context, input) = accept::<_, RenameCategory>(request)?;
         let position = self.handler.rename_category(&context, input).await.map_err(status)?;
         Ok(Response::new(pb::RenameCategoryResponse { position }))
+    }
+
+    async fn set_budget(
+        &self,
+        request: Request<pb::SetBudgetRequest>,
+    ) -> Result<Response<pb::SetBudgetResponse>, Status> {
+        let (context, input) = accept::<_, SetBudget>(request)?;
+        let created = self.budgets.set_budget(&context, input).await.map_err(status)?;
+        Ok(Response::new(pb::SetBudgetResponse { budget_id: created.id.to_string(), position: created.position }))
     }
 
     async fn add_categorization_rule(

@@ -33,7 +33,7 @@ pub mod query_service;
 pub mod security_log;
 pub mod trace_layer;
 
-use cashflow_app::{CommandHandler, InvoiceCommands, RuleRunner};
+use cashflow_app::{BudgetCommands, CommandHandler, InvoiceCommands, RuleRunner};
 use cashflow_blob::BlobStore;
 use cashflow_eventstore::EventStore;
 use cashflow_projection::CheckpointWatch;
@@ -261,7 +261,9 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let handler = CommandHandler::new(store.clone());
     let lookups = Arc::new(queries.clone());
     let rules = RuleRunner::new(handler.clone(), lookups.clone());
-    let ledger = LedgerServiceServer::new(LedgerApi::new(handler.clone(), rules)).max_decoding_message_size(limit);
+    let budgets = BudgetCommands::new(handler.clone(), lookups.clone());
+    let ledger =
+        LedgerServiceServer::new(LedgerApi::new(handler.clone(), rules, budgets)).max_decoding_message_size(limit);
     let invoice_commands = InvoiceCommands::new(handler, blobs, lookups);
     let invoice_gate = ReadGate::new(store.clone(), Arc::new(invoice_checkpoints), config.wait);
     let invoice =

@@ -185,6 +185,21 @@ impl QueryService for QueryApi {
         }))
     }
 
+    #[tracing::instrument(name = "query.get_budgets", skip_all, err(level = "info"))]
+    async fn get_budgets(
+        &self,
+        request: Request<pb::GetBudgetsRequest>,
+    ) -> Result<Response<pb::GetBudgetsResponse>, Status> {
+        Caller::of(&request)?;
+        let today = chrono::Utc::now().date_naive();
+        let month = convert::budget_month(request.get_ref().month.as_deref(), today).map_err(status)?;
+        let caller = self.caller_after(&request, request.get_ref().min_position).await?;
+        let budgets = self.queries.budgets(caller.user_id.as_uuid(), month).await.map_err(status)?;
+        Ok(Response::new(pb::GetBudgetsResponse {
+            budgets: budgets.into_iter().map(convert::budget_to_proto).collect(),
+        }))
+    }
+
     #[tracing::instrument(name = "query.search_movements", skip_all, err(level = "info"))]
     async fn search_movements(
         &self,

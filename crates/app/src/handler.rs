@@ -60,9 +60,11 @@ impl Ran {
     }
 }
 
+mod budgets;
 mod invoices;
 mod rules;
 
+pub use budgets::{BudgetCommands, budget_id_for};
 pub use invoices::{InvoiceCommands, blob_key, invoice_id_for};
 pub use rules::RuleRunner;
 

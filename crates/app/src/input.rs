@@ -1,9 +1,10 @@
 //! The commands' inputs, validated: every field is a domain newtype, so a handler never sees a
 //! raw string. Edges build them (the gRPC edge from proto messages, a worker from an event).
 
+use cashflow_domain::budget::AlertThresholds;
 use cashflow_domain::movement::Direction;
 use cashflow_domain::{
-    AccountId, Amount, CategoryId, CommandId, Counterparty, Currency, Description, MovementId, Name, OccurredOn,
+    AccountId, Amount, CategoryId, CommandId, Counterparty, Currency, Description, Month, MovementId, Name, OccurredOn,
     Reason, SignedAmount,
 };
 
@@ -69,6 +70,18 @@ pub struct RenameCategory {
     pub name: Name,
 }
 
+/// Set a category's budget for a month, or (no month) for every month from the current one on.
+#[derive(Debug, Clone)]
+pub struct SetBudget {
+    pub command_id: CommandId,
+    pub category_id: CategoryId,
+    pub month: Option<Month>,
+    pub amount: Amount,
+    /// `None`: the currency all the person's accounts share.
+    pub currency: Option<Currency>,
+    pub alert_thresholds: AlertThresholds,
+}
+
 /// A validated command: its idempotency key.
 pub trait Command {
     fn command_id(&self) -> CommandId;
@@ -91,6 +104,7 @@ command!(
     VoidMovement,
     CreateCategory,
     RenameCategory,
+    SetBudget,
     AddRule,
     ApplyRules,
     CorrectInvoice,

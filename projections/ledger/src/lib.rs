@@ -25,8 +25,8 @@ pub mod schema;
 pub use columns::direction_text;
 pub use projection::LedgerProjection;
 pub use queries::{
-    BalanceView, CategorySummaryRow, CategoryView, DEFAULT_PAGE_SIZE, LedgerQueries, MAX_PAGE_SIZE, MovementFilter,
-    MovementPage, MovementView, PageCursor, QueryError, RuleCandidate, movement_view,
+    BalanceView, BudgetView, CategorySummaryRow, CategoryView, DEFAULT_PAGE_SIZE, LedgerQueries, MAX_PAGE_SIZE,
+    MovementFilter, MovementPage, MovementView, PageCursor, QueryError, RuleCandidate, movement_view,
 };
 pub use schema::{MIGRATIONS_TABLE, migrate};
 

@@ -25,6 +25,8 @@
 //!    insert finds a row assumed new already stored (events applied again), the batch is
 //!    folded again over every row as it was before the batch.
 //!
+//! Budget events are written one by one beside the batch (`budgets`): they are few.
+//!
 //! With the `oracle` feature, `LedgerProjection::apply` applies one event in a statement or
 //! two of its own: the reference the tests compare the batch with, never what the runner calls.
 
@@ -33,6 +35,7 @@ use cashflow_eventstore::RecordedEvent;
 use cashflow_projection::{Projection, ProjectionError};
 use sqlx::PgConnection;
 
+mod budgets;
 mod cache;
 mod fold;
 #[cfg(feature = "oracle")]
@@ -57,6 +60,9 @@ impl Projection for LedgerProjection {
     /// than silently diverge.
     #[tracing::instrument(name = "ledger.apply_batch", skip_all, fields(events = events.len()), err)]
     async fn apply_batch(&self, tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        for event in events {
+            budgets::apply(tx, event).await?;
+        }
         let decoded = fold::decode_all(events)?;
         if decoded.is_empty() {
             return Ok(());
@@ -88,7 +94,7 @@ impl Projection for LedgerProjection {
         // TRUNCATE; left alone, that fold runs at commit on the emptied pending tables.
         sqlx::query(
             "TRUNCATE ledger_accounts, ledger_categories, ledger_movements, ledger_category_totals,
-                      ledger_pending_balances, ledger_pending_totals, ledger_categorization_rules",
+                      ledger_pending_balances, ledger_pending_totals, ledger_categorization_rules, ledger_budgets",
         )
         .execute(&mut *tx)
         .await?;

@@ -101,6 +101,34 @@ pub struct CategorySummaryRow {
     pub currency: String,
 }
 
+/// A budget as it stands in one month: what applies (that month's, else the latest recurring
+/// one started by then) and what the category and its subcategories spent in its currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetView {
+    pub budget_id: Uuid,
+    pub category_id: Uuid,
+    pub category_name: String,
+    /// The first day of the month.
+    pub month: NaiveDate,
+    pub amount: Decimal,
+    /// Expenses that are not voided; 0 when there are none.
+    pub spent: Decimal,
+    pub currency: String,
+}
+
+impl BudgetView {
+    /// What is left; negative once the budget is exceeded.
+    pub fn remaining(&self) -> Decimal {
+        self.amount - self.spent
+    }
+
+    /// `spent` as a percent of `amount`, to two decimal places (half away from zero).
+    pub fn percent_used(&self) -> Decimal {
+        (self.spent * Decimal::ONE_HUNDRED / self.amount)
+            .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryView {
     pub category_id: Uuid,
@@ -161,6 +189,51 @@ impl LedgerQueries {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(movement_view).transpose()
+    }
+
+    /// `owner`'s budgets in the month starting `month` (its first day), by category name.
+    #[tracing::instrument(name = "ledger.budgets", skip(self), err)]
+    pub async fn budgets(&self, owner: Uuid, month: NaiveDate) -> Result<Vec<BudgetView>, QueryError> {
+        let rows = sqlx::query(
+            "WITH RECURSIVE applicable AS (
+                 SELECT DISTINCT ON (category_id) id, category_id, amount, currency FROM ledger_budgets
+                 WHERE owner = $1 AND ((NOT recurring AND month = $2) OR (recurring AND month <= $2))
+                 ORDER BY category_id, recurring, month DESC),
+             tree AS (
+                 SELECT a.id AS budget_id, a.category_id FROM applicable AS a
+                 UNION
+                 SELECT tree.budget_id, c.id FROM tree JOIN ledger_categories AS c
+                     ON c.parent_id = tree.category_id AND c.owner = $1),
+             spent AS (
+                 SELECT tree.budget_id, sum(m.amount) AS spent
+                 FROM tree JOIN applicable AS a ON a.id = tree.budget_id
+                 JOIN ledger_movements AS m ON m.owner = $1 AND m.category_id = tree.category_id
+                     AND m.currency = a.currency AND m.direction = 'expense' AND NOT m.voided
+                     AND m.occurred_on >= $2 AND m.occurred_on < ($2 + interval '1 month')
+                 GROUP BY tree.budget_id)
+             SELECT a.id, a.category_id, c.name, a.amount, a.currency, coalesce(s.spent, 0) AS spent
+             FROM applicable AS a
+             JOIN ledger_categories AS c ON c.id = a.category_id AND c.owner = $1
+             LEFT JOIN spent AS s ON s.budget_id = a.id
+             ORDER BY c.name, a.id",
+        )
+        .bind(owner)
+        .bind(first_of_month(month))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(BudgetView {
+                    budget_id: row.try_get("id")?,
+                    category_id: row.try_get("category_id")?,
+                    category_name: row.try_get("name")?,
+                    month: first_of_month(month),
+                    amount: row.try_get("amount")?,
+                    spent: row.try_get("spent")?,
+                    currency: row.try_get("currency")?,
+                })
+            })
+            .collect()
     }
 
     /// Every account of `owner` with its balance, ordered by name, then id.

@@ -15,6 +15,7 @@ fn migrator() -> Migrator {
         simple(1, "ledger read model", include_str!("../migrations/0001_ledger.sql")),
         simple(2, "fold balances and totals at commit", include_str!("../migrations/0002_fold_at_commit.sql")),
         simple(3, "categorization rules", include_str!("../migrations/0003_categorization_rules.sql")),
+        simple(4, "budgets", include_str!("../migrations/0004_budgets.sql")),
     ];
     let mut migrator = Migrator::with_migrations(migrations);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);

@@ -371,6 +371,6 @@ async fn migrations_are_tracked_apart_and_run_again_harmlessly() {
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    assert_eq!(applied, 3);
+    assert_eq!(applied, 4);
     db.drop().await;
 }

@@ -3,7 +3,7 @@
 use crate::auth::Caller;
 use crate::ledger_service::LedgerApi;
 use async_trait::async_trait;
-use cashflow_app::{CommandHandler, LedgerLookups, MAX_ATTEMPTS, PortError, RuleCandidate, RuleRunner};
+use cashflow_app::{BudgetCommands, CommandHandler, LedgerLookups, MAX_ATTEMPTS, PortError, RuleCandidate, RuleRunner};
 use cashflow_domain::AccountId;
 use cashflow_domain::UserId;
 use cashflow_domain::rule::CompiledRule;
@@ -58,7 +58,8 @@ impl LedgerLookups for EmptyLedger {
 
 fn ledger_api(store: Arc<dyn EventStore>) -> LedgerApi {
     let handler = CommandHandler::new(store);
-    LedgerApi::new(handler.clone(), RuleRunner::new(handler, Arc::new(EmptyLedger)))
+    let budgets = BudgetCommands::new(handler.clone(), Arc::new(EmptyLedger));
+    LedgerApi::new(handler.clone(), RuleRunner::new(handler, Arc::new(EmptyLedger)), budgets)
 }
 
 fn world() -> World {

@@ -26,6 +26,7 @@ impl LedgerProjection {
         err
     )]
     pub async fn apply(&self, tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        super::budgets::apply(tx, event).await?;
         match event.stream_category() {
             AccountId::STREAM_CATEGORY => {
                 if let Some(decoded) = decode::<AccountEvent>(event)? {

@@ -60,6 +60,7 @@ impl ProjectionUnderTest for Ledger {
             ("ledger_movements", "id"),
             ("ledger_category_totals", "owner, month, category_key, direction, currency"),
             ("ledger_categorization_rules", "rule_id"),
+            ("ledger_budgets", "id"),
             // Queued changes: folded and emptied by every commit.
             ("ledger_pending_balances", "account_id, owner, amount"),
             ("ledger_pending_totals", "owner, month, category_key, direction, currency, total"),
@@ -311,6 +312,41 @@ impl World {
         expected.version += 1;
     }
 
+    /// Sets `category`'s budget for `period` through the domain's `decide`; its id as the
+    /// application derives it.
+    pub fn set_budget(
+        &mut self,
+        owner: UserId,
+        category: CategoryId,
+        period: cashflow_domain::budget::BudgetPeriod,
+        amount: &str,
+    ) -> cashflow_domain::BudgetId {
+        use cashflow_domain::budget::{self, AlertThresholds, Budget, BudgetCommand, BudgetContext};
+        let budget_id = cashflow_app::handler::budget_id_for(owner, category, period);
+        let stream_id = budget_id.stream_id();
+        let mut state: Budget = cashflow_domain::fold(
+            self.events
+                .iter()
+                .filter(|e| e.stream_id == stream_id)
+                .map(|e| budget::BudgetEvent::decode(&e.event_type, e.schema_version, e.payload.clone()).unwrap())
+                .collect::<Vec<_>>()
+                .iter(),
+        );
+        let command = BudgetCommand::Set {
+            budget_id,
+            owner,
+            category_id: category,
+            period,
+            amount: cashflow_domain::Amount::parse("amount", amount).unwrap(),
+            currency: cashflow_domain::Currency::parse("currency", "EUR").unwrap(),
+            alert_thresholds: AlertThresholds::parse("alert_thresholds", &[]).unwrap(),
+        };
+        let events =
+            budget::decide(&state, command, BudgetContext { category: Some(&self.categories[&category]) }).unwrap();
+        self.push(owner, stream_id, &mut state, events);
+        budget_id
+    }
+
     pub fn void(&mut self, owner: UserId, id: MovementId) {
         let command = MovementCommand::Void { owner, reason: Reason::parse("reason", "mistake").unwrap() };
         self.decide_movement(owner, id, command, None);
@@ -388,6 +424,11 @@ pub fn rich_history() -> (World, UserId, UserId) {
     let (late, _) = recorded[10];
     world.assign(alice, late, groceries);
     world.void(alice, late);
+    // Budgets, one set twice.
+    let august = cashflow_domain::Month::parse("month", "2026-08").unwrap();
+    world.set_budget(alice, food, cashflow_domain::budget::BudgetPeriod::From(august), "300");
+    world.set_budget(alice, travel, cashflow_domain::budget::BudgetPeriod::Month(august), "50");
+    world.set_budget(alice, food, cashflow_domain::budget::BudgetPeriod::From(august), "320.5");
 
     world.rename_account(alice, checking, "Everyday");
     world.add_rule(alice, food, "movement 1", None, None, 0);
