@@ -74,6 +74,18 @@ async fn seed(server: &Server, user: Uuid, name: &str) -> Owned {
         .await
         .expect("record movement")
         .into_inner();
+    let budget = ledger
+        .set_budget(SetBudgetRequest {
+            command_id: command_id(),
+            category_id: category.category_id.clone(),
+            month: Some("2026-01".into()),
+            amount: "100".into(),
+            currency: Some("EUR".into()),
+            alert_thresholds: vec![],
+        })
+        .await
+        .expect("set budget")
+        .into_inner();
     let invoice = server
         .invoices(user)
         .await
@@ -87,7 +99,7 @@ async fn seed(server: &Server, user: Uuid, name: &str) -> Owned {
         category_id: category.category_id,
         movement_id: movement.movement_id,
         command_id: account_command,
-        position: movement.position.max(invoice.position),
+        position: movement.position.max(invoice.position).max(budget.position),
     }
 }
 
@@ -253,6 +265,18 @@ async fn no_rpc_reaches_another_users_data() {
                     .await;
                 assert_not_found(&rpc, answer);
             }
+            ("cashflow.v1.LedgerService", "SetBudget") => {
+                let answer = ledger
+                    .set_budget(SetBudgetRequest {
+                        command_id: command_id(),
+                        category_id: a.category_id.clone(),
+                        month: Some("2026-01".into()),
+                        amount: "1".into(),
+                        ..Default::default()
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
             ("cashflow.v1.LedgerService", "AddCategorizationRule") => {
                 let answer = ledger
                     .add_categorization_rule(AddCategorizationRuleRequest {
@@ -366,6 +390,19 @@ async fn no_rpc_reaches_another_users_data() {
                     own.hits.iter().any(|hit| hit.movement.as_ref().map(|m| &m.movement_id) == Some(&b.movement_id))
                 );
             }
+            ("cashflow.v1.QueryService", "GetBudgets") => {
+                let budgets = query
+                    .get_budgets(GetBudgetsRequest { month: Some("2026-01".into()), min_position: wait })
+                    .await
+                    .expect("bob reads his budgets")
+                    .into_inner()
+                    .budgets;
+                assert_eq!(budgets.len(), 1, "{rpc}: bob's own only: {budgets:?}");
+                assert_eq!(
+                    (budgets[0].category_id.as_str(), budgets[0].spent.as_str()),
+                    (b.category_id.as_str(), "12.50")
+                );
+            }
             ("cashflow.v1.QueryService", "GetMovement") => {
                 let answer = query
                     .get_movement(GetMovementRequest { movement_id: a.movement_id.clone(), min_position: wait })
@@ -447,7 +484,7 @@ async fn no_rpc_reaches_another_users_data() {
         }
         covered.insert(rpc);
     }
-    assert!(covered.len() >= 25, "the descriptor set lists too few RPCs: {covered:?}");
+    assert!(covered.len() >= 27, "the descriptor set lists too few RPCs: {covered:?}");
 
     // Let the projector apply whatever Bob's calls appended, then compare Alice's world.
     let caught_up = server.query(bob).await.get_balances(GetBalancesRequest { min_position: None }).await;
