@@ -3,9 +3,10 @@
 
 use cashflow_domain::budget::AlertThresholds;
 use cashflow_domain::movement::Direction;
+use cashflow_domain::notification::{ChannelKind, ChannelTarget, PreferencesChange, Topics};
 use cashflow_domain::{
-    AccountId, Amount, CategoryId, CommandId, Counterparty, Currency, Description, Month, MovementId, Name, OccurredOn,
-    Reason, SignedAmount,
+    AccountId, Amount, CategoryId, ChannelId, CommandId, Counterparty, Currency, Description, Month, MovementId, Name,
+    NotificationId, OccurredOn, Reason, SignedAmount,
 };
 
 mod invoices;
@@ -82,6 +83,33 @@ pub struct SetBudget {
     pub alert_thresholds: AlertThresholds,
 }
 
+/// Add a place to deliver notifications to; the edge has checked the target for its kind.
+#[derive(Debug, Clone)]
+pub struct AddChannel {
+    pub command_id: CommandId,
+    pub kind: ChannelKind,
+    pub target: ChannelTarget,
+    pub topics: Topics,
+}
+
+#[derive(Debug, Clone)]
+pub struct RemoveChannel {
+    pub command_id: CommandId,
+    pub channel_id: ChannelId,
+}
+
+#[derive(Debug, Clone)]
+pub struct SetPreferences {
+    pub command_id: CommandId,
+    pub change: PreferencesChange,
+}
+
+#[derive(Debug, Clone)]
+pub struct MarkRead {
+    pub command_id: CommandId,
+    pub notification_ids: Vec<NotificationId>,
+}
+
 /// A validated command: its idempotency key.
 pub trait Command {
     fn command_id(&self) -> CommandId;
@@ -108,5 +136,9 @@ command!(
     AddRule,
     ApplyRules,
     CorrectInvoice,
-    UploadInvoice
+    UploadInvoice,
+    AddChannel,
+    RemoveChannel,
+    SetPreferences,
+    MarkRead
 );

@@ -7,7 +7,7 @@
 //! - [`input`]: the commands' inputs, built from domain newtypes: an edge parses once, then
 //!   nothing here handles unvalidated data.
 //! - [`handler`]: [`CommandHandler`] (load, pure `decide`, append with an expected version and
-//!   the idempotency key), [`InvoiceCommands`], [`BudgetCommands`] and [`RuleRunner`] for the commands that read
+//!   the idempotency key), [`InvoiceCommands`], [`BudgetCommands`], [`NotificationCommands`] and [`RuleRunner`] for the commands that read
 //!   across streams through a port, which they take at construction.
 //! - [`ports`]: what commands read besides the event store: [`LedgerLookups`] (a read model)
 //!   and the blob store ([`BlobStore`]).
@@ -29,6 +29,9 @@ pub mod worker;
 pub use cashflow_blob::BlobStore;
 pub use context::{CommandContext, derived_command_id};
 pub use error::AppError;
-pub use handler::{Assigned, BudgetCommands, CommandHandler, Created, InvoiceCommands, MAX_ATTEMPTS, RuleRunner};
+pub use handler::{
+    AddedChannel, Assigned, BudgetCommands, CommandHandler, Created, InvoiceCommands, MAX_ATTEMPTS, NotificationCommands,
+    RaisedOutcome, RuleRunner, notification_id_for, notifier_stream,
+};
 pub use ports::{LedgerLookups, PortError, RuleCandidate, RulesVersion};
 pub use worker::{WorkError, Worker};

@@ -19,8 +19,9 @@ pub enum WorkError {
 pub trait Worker: Send + Sync + 'static {
     /// Stable name: the durable consumer's name.
     fn name(&self) -> &'static str;
-    /// The stream category and event type the worker consumes, e.g. `("invoice", "InvoiceUploaded")`.
-    fn event(&self) -> (&'static str, &'static str);
+    /// The stream categories and event types the worker consumes, e.g.
+    /// `&[("invoice", "InvoiceUploaded")]`: at least one.
+    fn events(&self) -> &'static [(&'static str, &'static str)];
     /// Handles one event. Must be idempotent: the same event may come again (a redelivery after
     /// a crash, or a retry after a transient error).
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkError>;

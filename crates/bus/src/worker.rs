@@ -147,7 +147,11 @@ impl WorkerRunner {
     async fn subscribe(&self) -> Result<pull::Stream, BusError> {
         ensure_events_stream(&self.jetstream, &self.names).await?;
         let durable = self.names.durable_consumer(self.worker.name());
-        let (category, event_type) = self.worker.event();
+        let mut subjects: Vec<String> =
+            self.worker.events().iter().map(|(category, event_type)| self.names.event_type_subject(category, event_type)).collect();
+        // One subject stays a `filter_subject`, as consumers made before several were possible.
+        let (filter_subject, filter_subjects) =
+            if subjects.len() == 1 { (subjects.remove(0), Vec::new()) } else { (String::new(), subjects) };
         let stream = self
             .jetstream
             .get_stream_no_info(self.names.events_stream())
@@ -159,7 +163,8 @@ impl WorkerRunner {
             .create_consumer(pull::Config {
                 durable_name: Some(durable.clone()),
                 description: Some(format!("worker {}", self.worker.name())),
-                filter_subject: self.names.event_type_subject(category, event_type),
+                filter_subject,
+                filter_subjects,
                 deliver_policy: DeliverPolicy::All,
                 ack_policy: AckPolicy::Explicit,
                 ack_wait: self.config.ack_wait,

@@ -63,8 +63,8 @@ impl Worker for Categoriser {
         NAME
     }
 
-    fn event(&self) -> (&'static str, &'static str) {
-        (MovementId::STREAM_CATEGORY, "MovementRecorded")
+    fn events(&self) -> &'static [(&'static str, &'static str)] {
+        &[(MovementId::STREAM_CATEGORY, "MovementRecorded")]
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkError> {

@@ -76,6 +76,14 @@ id_type!(
     BudgetId, "budget"
 );
 id_type!(
+    /// A place a person's notifications are delivered to (an email address, a webhook, …).
+    ChannelId, "channel"
+);
+id_type!(
+    /// One thing a person is told; derived from its cause, so it is raised once.
+    NotificationId, "notification"
+);
+id_type!(
     /// The client-chosen id of a command: the idempotency key.
     CommandId, "command"
 );

@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! - [`money`], [`currency`], [`text`], [`ids`], [`date`]: values that are valid once built.
-//! - [`account`], [`movement`], [`category`], [`invoice`], [`budget`]: one aggregate each, with its commands and events.
+//! - [`account`], [`movement`], [`category`], [`invoice`], [`budget`], [`notification`]: one aggregate each, with its commands and events.
 //! - [`rule`]: categorisation rules and how a movement matches one.
 //! - [`aggregate`]: the trait every aggregate implements, and event (de)serialisation.
 //! - [`error`]: validation errors (bad input, naming the field) and domain rejections.
@@ -24,6 +24,7 @@ pub mod ids;
 pub mod invoice;
 pub mod money;
 pub mod movement;
+pub mod notification;
 pub mod rule;
 pub mod text;
 
@@ -31,6 +32,6 @@ pub use aggregate::{Aggregate, DomainEvent, EventDecodeError, fold};
 pub use currency::Currency;
 pub use date::{Month, OccurredOn};
 pub use error::{DomainError, ValidationError};
-pub use ids::{AccountId, BudgetId, CategoryId, CommandId, InvoiceId, MovementId, RuleId, StreamId, UserId};
+pub use ids::{AccountId, BudgetId, CategoryId, ChannelId, CommandId, InvoiceId, MovementId, NotificationId, RuleId, StreamId, UserId};
 pub use money::{Amount, SignedAmount};
 pub use text::{Counterparty, Description, Name, Reason};

@@ -52,8 +52,8 @@ impl Worker for OcrWorker {
         NAME
     }
 
-    fn event(&self) -> (&'static str, &'static str) {
-        (InvoiceId::STREAM_CATEGORY, "InvoiceUploaded")
+    fn events(&self) -> &'static [(&'static str, &'static str)] {
+        &[(InvoiceId::STREAM_CATEGORY, "InvoiceUploaded")]
     }
 
     #[tracing::instrument(name = "ocr.job", skip_all, fields(invoice_id = tracing::field::Empty), err(level = "info"))]

@@ -114,6 +114,8 @@ pub struct BudgetView {
     /// Expenses that are not voided; 0 when there are none.
     pub spent: Decimal,
     pub currency: String,
+    /// Percents of `amount` at which the person is told, ascending.
+    pub alert_thresholds: Vec<u32>,
 }
 
 impl BudgetView {
@@ -196,7 +198,7 @@ impl LedgerQueries {
     pub async fn budgets(&self, owner: Uuid, month: NaiveDate) -> Result<Vec<BudgetView>, QueryError> {
         let rows = sqlx::query(
             "WITH RECURSIVE applicable AS (
-                 SELECT DISTINCT ON (category_id) id, category_id, amount, currency FROM ledger_budgets
+                 SELECT DISTINCT ON (category_id) id, category_id, amount, currency, alert_thresholds FROM ledger_budgets
                  WHERE owner = $1 AND ((NOT recurring AND month = $2) OR (recurring AND month <= $2))
                  ORDER BY category_id, recurring, month DESC),
              tree AS (
@@ -211,7 +213,7 @@ impl LedgerQueries {
                      AND m.currency = a.currency AND m.direction = 'expense' AND NOT m.voided
                      AND m.occurred_on >= $2 AND m.occurred_on < ($2 + interval '1 month')
                  GROUP BY tree.budget_id)
-             SELECT a.id, a.category_id, c.name, a.amount, a.currency, coalesce(s.spent, 0) AS spent
+             SELECT a.id, a.category_id, c.name, a.amount, a.currency, a.alert_thresholds, coalesce(s.spent, 0) AS spent
              FROM applicable AS a
              JOIN ledger_categories AS c ON c.id = a.category_id AND c.owner = $1
              LEFT JOIN spent AS s ON s.budget_id = a.id
@@ -223,7 +225,12 @@ impl LedgerQueries {
         .await?;
         rows.iter()
             .map(|row| {
+                let thresholds: Vec<i32> = row.try_get("alert_thresholds")?;
                 Ok(BudgetView {
+                    alert_thresholds: thresholds
+                        .into_iter()
+                        .map(|t| u32::try_from(t).map_err(|_| QueryError::Corrupt(format!("threshold {t}"))))
+                        .collect::<Result<_, _>>()?,
                     budget_id: row.try_get("id")?,
                     category_id: row.try_get("category_id")?,
                     category_name: row.try_get("name")?,

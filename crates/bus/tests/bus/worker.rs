@@ -48,8 +48,8 @@ impl Worker for Probe {
         NAME
     }
 
-    fn event(&self) -> (&'static str, &'static str) {
-        ("movement", "Recorded")
+    fn events(&self) -> &'static [(&'static str, &'static str)] {
+        &[("movement", "Recorded")]
     }
 
     async fn handle(&self, _: &RecordedEvent) -> Result<(), WorkError> {
