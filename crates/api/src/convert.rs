@@ -25,10 +25,12 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 mod invoices;
+mod notifications;
 mod rules;
 mod search;
 
 pub use invoices::{invoice_id, invoice_page_token, invoice_to_proto};
+pub use notifications::{channel_kind, channel_to_proto, notification_page_token, notification_to_proto, topics};
 pub use search::{search_page_to_proto, search_request};
 
 /// `ListMovements`' filter and paging, validated.
@@ -60,6 +62,11 @@ fn command_id(raw: &str) -> Result<CommandId, ValidationError> {
 }
 
 /// `Some` only for a present, non-empty value.
+/// An instant as a protobuf `Timestamp`.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
+}
+
 fn present(raw: Option<&str>) -> Option<&str> {
     raw.filter(|s| !s.trim().is_empty())
 }

@@ -98,10 +98,7 @@ pub fn invoice_to_proto(view: InvoiceView) -> pb::Invoice {
         scanned_issued_on: view.scanned_issued_on.map(|d| date(d.value)).unwrap_or_default(),
         scanned_total: view.scanned_total.map(|t| amount(t.value)).unwrap_or_default(),
         account_id: view.account_id.map(|id| id.to_string()).unwrap_or_default(),
-        uploaded_at: Some(prost_types::Timestamp {
-            seconds: view.uploaded_at.timestamp(),
-            nanos: i32::try_from(view.uploaded_at.timestamp_subsec_nanos()).unwrap_or(0),
-        }),
+        uploaded_at: Some(super::timestamp(view.uploaded_at)),
         version: view.version,
         currency,
     }
