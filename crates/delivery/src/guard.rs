@@ -151,4 +151,20 @@ mod tests {
             assert!(!forbidden(address), "{address} should be allowed");
         }
     }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_a_name_with_only_internal_addresses_unless_allowed() {
+        let name = || "localhost".parse::<Name>().unwrap();
+
+        let error = match (GuardedResolver { allow_private: false }).resolve(name()).await {
+            Ok(addresses) => panic!("resolved to {:?}", addresses.collect::<Vec<_>>()),
+            Err(error) => error,
+        };
+        assert!(refused_by_guard(error.as_ref()), "{error}");
+        assert!(error.to_string().contains("not allowed"), "{error}");
+
+        let allowed: Vec<SocketAddr> =
+            (GuardedResolver { allow_private: true }).resolve(name()).await.unwrap().collect();
+        assert!(!allowed.is_empty() && allowed.iter().all(|address| address.ip().is_loopback()), "{allowed:?}");
+    }
 }
