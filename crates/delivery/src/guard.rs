@@ -1,7 +1,7 @@
 //! The server-side request forgery guard: which addresses a person's webhook or push URL may reach.
 //!
 //! Checked twice: [`crate::validate_target`] refuses literal internal IPs and `localhost` in the URL,
-//! and [`GuardedResolver`], the HTTP client's only DNS resolver, drops internal addresses from every
+//! and the guarded resolver, the HTTP client's only DNS resolver, drops internal addresses from every
 //! lookup. Because the check sits in the resolver, a name that resolves to a public address when the
 //! channel is added and to `127.0.0.1` later (DNS rebinding) is still refused, and no redirect is
 //! followed, so a receiver cannot bounce the request inward either.
