@@ -5,7 +5,9 @@ use url::Url;
 
 /// How this server reaches each channel. Built once at start-up; a channel whose settings are
 /// missing fails its deliveries as [`crate::DeliveryError::Permanent`] instead of refusing to start.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` hides the SMS auth token and the SMTP URL's password, so it can be logged.
+#[derive(Clone)]
 pub struct DeliveryConfig {
     /// `CASHFLOW_SMTP_URL`: `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS),
     /// `smtps://host:port` (TLS from the start); `user:password@` for AUTH. None: no email.
@@ -25,6 +27,29 @@ pub struct DeliveryConfig {
     pub allow_private: bool,
     /// Whole-request limit for each HTTP request and each SMTP command.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for DeliveryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let smtp_url = self.smtp_url.as_deref().map(|url| match Url::parse(url) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("redacted"));
+                parsed.to_string()
+            }
+            Ok(_) => url.to_owned(),
+            Err(_) => "<malformed>".to_owned(),
+        });
+        f.debug_struct("DeliveryConfig")
+            .field("smtp_url", &smtp_url)
+            .field("smtp_from", &self.smtp_from)
+            .field("sms_api_url", &self.sms_api_url.as_ref().map(Url::as_str))
+            .field("sms_account_sid", &self.sms_account_sid)
+            .field("sms_auth_token", &self.sms_auth_token.as_ref().map(|_| "redacted"))
+            .field("sms_from", &self.sms_from)
+            .field("allow_private", &self.allow_private)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl DeliveryConfig {
@@ -94,5 +119,17 @@ mod tests {
         assert!(config.allow_private);
         assert!(from(&[("CASHFLOW_SMS_API_URL", "not a url")]).unwrap_err().contains("CASHFLOW_SMS_API_URL"));
         assert!(from(&[("CASHFLOW_WEBHOOK_ALLOW_PRIVATE", "yes")]).unwrap_err().contains("ALLOW_PRIVATE"));
+    }
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let config = from(&[
+            ("CASHFLOW_SMTP_URL", "smtp://mailer:hunter2@mail.example.com:587?tls=required"),
+            ("CASHFLOW_SMS_AUTH_TOKEN", "tok3n-secret"),
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("tok3n-secret"), "{debug}");
+        assert!(debug.contains("mail.example.com"), "{debug}");
     }
 }

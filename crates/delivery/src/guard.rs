@@ -1,7 +1,7 @@
 //! The server-side request forgery guard: which addresses a person's webhook or push URL may reach.
 //!
 //! Checked twice: [`crate::validate_target`] refuses literal internal IPs and `localhost` in the URL,
-//! and [`GuardedResolver`], the HTTP client's only DNS resolver, drops internal addresses from every
+//! and the guarded resolver, the HTTP client's only DNS resolver, drops internal addresses from every
 //! lookup. Because the check sits in the resolver, a name that resolves to a public address when the
 //! channel is added and to `127.0.0.1` later (DNS rebinding) is still refused, and no redirect is
 //! followed, so a receiver cannot bounce the request inward either.
@@ -150,5 +150,21 @@ mod tests {
         ] {
             assert!(!forbidden(address), "{address} should be allowed");
         }
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_a_name_with_only_internal_addresses_unless_allowed() {
+        let name = || "localhost".parse::<Name>().unwrap();
+
+        let error = match (GuardedResolver { allow_private: false }).resolve(name()).await {
+            Ok(addresses) => panic!("resolved to {:?}", addresses.collect::<Vec<_>>()),
+            Err(error) => error,
+        };
+        assert!(refused_by_guard(error.as_ref()), "{error}");
+        assert!(error.to_string().contains("not allowed"), "{error}");
+
+        let allowed: Vec<SocketAddr> =
+            (GuardedResolver { allow_private: true }).resolve(name()).await.unwrap().collect();
+        assert!(!allowed.is_empty() && allowed.iter().all(|address| address.ip().is_loopback()), "{allowed:?}");
     }
 }

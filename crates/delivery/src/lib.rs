@@ -19,6 +19,11 @@
 //! No redirect is followed and no proxy from the environment is used, so a webhook or push request
 //! goes only to the address the guard let through. The SMS API's URL is the operator's, not a
 //! person's, so its client has no guard.
+//!
+//! # Tests
+//!
+//! `tests/` start real receivers on 127.0.0.1 port 0 (`tests/support`: an SMTP sink, an axum HTTP
+//! receiver): `email.rs`, `http.rs` (webhook, push, SMS) and `guard.rs` (what the guard refuses).
 #![forbid(unsafe_code)]
 
 pub mod config;

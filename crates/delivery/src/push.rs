@@ -7,6 +7,7 @@ use crate::target::validate_url;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
+#[tracing::instrument(name = "push post", skip_all)]
 pub(crate) async fn send(
     client: &reqwest::Client,
     allow_private: bool,

@@ -7,6 +7,7 @@ use crate::{DeliveryConfig, Outgoing};
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 
+#[tracing::instrument(name = "sms post", skip_all)]
 pub(crate) async fn send(
     client: &reqwest::Client,
     config: &DeliveryConfig,

@@ -6,6 +6,7 @@ use crate::target::validate_url;
 use crate::{Outgoing, Target, sign};
 use reqwest::header::CONTENT_TYPE;
 
+#[tracing::instrument(name = "webhook post", skip_all)]
 pub(crate) async fn send(
     client: &reqwest::Client,
     allow_private: bool,

@@ -97,3 +97,14 @@ fn a_malformed_smtp_url_or_from_address_fails_at_start_up() {
             .unwrap_err();
     assert!(matches!(&bad_from, DeliveryError::Permanent(text) if text.contains("CASHFLOW_SMTP_FROM")), "{bad_from:?}");
 }
+
+#[test]
+fn smtps_and_starttls_urls_build_a_transport_with_rustls() {
+    for url in [
+        "smtps://mailer:secret@mail.example.com",
+        "smtp://mail.example.com:587?tls=required",
+        "smtp://mail.example.com:587?tls=opportunistic",
+    ] {
+        Deliverer::new(with_smtp(url.into())).unwrap_or_else(|error| panic!("{url}: {error}"));
+    }
+}
