@@ -29,6 +29,7 @@ pub mod error;
 pub mod invoice_service;
 pub mod ledger_service;
 pub mod limits;
+pub mod notification_service;
 pub mod query_service;
 pub mod security_log;
 pub mod trace_layer;

@@ -201,4 +201,3 @@ impl NotificationService for NotificationApi {
         Ok(Response::new(pb::MarkReadResponse { position }))
     }
 }
-

@@ -30,8 +30,8 @@ pub use cashflow_blob::BlobStore;
 pub use context::{CommandContext, derived_command_id};
 pub use error::AppError;
 pub use handler::{
-    AddedChannel, Assigned, BudgetCommands, CommandHandler, Created, InvoiceCommands, MAX_ATTEMPTS, NotificationCommands,
-    RaisedOutcome, RuleRunner, notification_id_for, notifier_stream,
+    AddedChannel, Assigned, BudgetCommands, CommandHandler, Created, InvoiceCommands, MAX_ATTEMPTS,
+    NotificationCommands, RaisedOutcome, RuleRunner, notification_id_for, notifier_stream,
 };
 pub use ports::{LedgerLookups, PortError, RuleCandidate, RulesVersion};
 pub use worker::{WorkError, Worker};

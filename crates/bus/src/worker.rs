@@ -147,8 +147,12 @@ impl WorkerRunner {
     async fn subscribe(&self) -> Result<pull::Stream, BusError> {
         ensure_events_stream(&self.jetstream, &self.names).await?;
         let durable = self.names.durable_consumer(self.worker.name());
-        let mut subjects: Vec<String> =
-            self.worker.events().iter().map(|(category, event_type)| self.names.event_type_subject(category, event_type)).collect();
+        let mut subjects: Vec<String> = self
+            .worker
+            .events()
+            .iter()
+            .map(|(category, event_type)| self.names.event_type_subject(category, event_type))
+            .collect();
         // One subject stays a `filter_subject`, as consumers made before several were possible.
         let (filter_subject, filter_subjects) =
             if subjects.len() == 1 { (subjects.remove(0), Vec::new()) } else { (String::new(), subjects) };

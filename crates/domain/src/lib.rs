@@ -32,6 +32,9 @@ pub use aggregate::{Aggregate, DomainEvent, EventDecodeError, fold};
 pub use currency::Currency;
 pub use date::{Month, OccurredOn};
 pub use error::{DomainError, ValidationError};
-pub use ids::{AccountId, BudgetId, CategoryId, ChannelId, CommandId, InvoiceId, MovementId, NotificationId, RuleId, StreamId, UserId};
+pub use ids::{
+    AccountId, BudgetId, CategoryId, ChannelId, CommandId, InvoiceId, MovementId, NotificationId, RuleId, StreamId,
+    UserId,
+};
 pub use money::{Amount, SignedAmount};
 pub use text::{Counterparty, Description, Name, Reason};

@@ -122,11 +122,17 @@ pub fn invoice_processed(owner: UserId, invoice_id: uuid::Uuid, standing: &Invoi
             data.insert("status".to_owned(), "recorded".to_owned());
             data.insert("movement_id".to_owned(), movement_id.to_string());
             let currency = currency.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
-            ("Receipt recorded".to_owned(), format!("{}{currency} was recorded from your receipt.", what(merchant, total)))
+            (
+                "Receipt recorded".to_owned(),
+                format!("{}{currency} was recorded from your receipt.", what(merchant, total)),
+            )
         }
         InvoiceStanding::NeedsReview { merchant, total } => {
             data.insert("status".to_owned(), "needs_review".to_owned());
-            ("A receipt needs a look".to_owned(), format!("{} could not be read surely enough to record.", what(merchant, total)))
+            (
+                "A receipt needs a look".to_owned(),
+                format!("{} could not be read surely enough to record.", what(merchant, total)),
+            )
         }
         InvoiceStanding::Failed { reason } => {
             data.insert("status".to_owned(), "failed".to_owned());
@@ -170,7 +176,10 @@ mod tests {
         assert_eq!(at[0].raised.data["month"], "2026-11");
         // 2/3 of a cent under 100%: a rounded percent would say 100.00.
         assert_eq!(thresholds(&budget_thresholds(owner, month, &[budget("300", "299.998", &[80, 100])])), ["80"]);
-        assert_eq!(thresholds(&budget_thresholds(owner, month, &[budget("300", "450", &[80, 100, 150])])), ["80", "100", "150"]);
+        assert_eq!(
+            thresholds(&budget_thresholds(owner, month, &[budget("300", "450", &[80, 100, 150])])),
+            ["80", "100", "150"]
+        );
     }
 
     #[test]
@@ -178,7 +187,8 @@ mod tests {
         let owner = UserId::new();
         let (nov, dec) = (Month::parse("m", "2026-11").unwrap(), Month::parse("m", "2026-12").unwrap());
         let b = [budget("100", "100", &[80, 100])];
-        let causes: Vec<_> = [nov, dec].iter().flat_map(|m| budget_thresholds(owner, *m, &b)).map(|d| d.cause).collect();
+        let causes: Vec<_> =
+            [nov, dec].iter().flat_map(|m| budget_thresholds(owner, *m, &b)).map(|d| d.cause).collect();
         let unique: std::collections::BTreeSet<_> = causes.iter().collect();
         assert_eq!((causes.len(), unique.len()), (4, 4));
         assert_eq!(budget_thresholds(owner, nov, &b)[0].cause, budget_thresholds(owner, nov, &b)[0].cause);

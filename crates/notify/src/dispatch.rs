@@ -92,7 +92,8 @@ impl Dispatcher {
             };
             let claimed_any = !claimed.is_empty();
             for claimed in claimed {
-                let (deliveries, deliverer, config) = (self.deliveries.clone(), self.deliverer.clone(), self.config.clone());
+                let (deliveries, deliverer, config) =
+                    (self.deliveries.clone(), self.deliverer.clone(), self.config.clone());
                 in_flight.spawn(attempt(deliveries, deliverer, config, claimed));
             }
             if let Ok(age) = self.deliveries.queue_age().await {

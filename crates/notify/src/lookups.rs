@@ -24,10 +24,20 @@ pub enum InvoiceStanding {
     /// A step is still to come.
     Processing,
     /// Read, and its movement recorded.
-    Recorded { merchant: Option<String>, total: Option<Decimal>, currency: Option<String>, movement_id: Uuid },
+    Recorded {
+        merchant: Option<String>,
+        total: Option<Decimal>,
+        currency: Option<String>,
+        movement_id: Uuid,
+    },
     /// Read, but not surely enough to record: the person decides.
-    NeedsReview { merchant: Option<String>, total: Option<Decimal> },
-    Failed { reason: String },
+    NeedsReview {
+        merchant: Option<String>,
+        total: Option<Decimal>,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 #[async_trait::async_trait]

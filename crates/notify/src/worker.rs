@@ -54,7 +54,14 @@ impl NotifyWorker {
                     .map_err(|e| permanent(&e))?;
                 let month = match movement {
                     MovementEvent::MovementRecorded {
-                        movement_id, direction, amount, currency, occurred_on, description, counterparty, ..
+                        movement_id,
+                        direction,
+                        amount,
+                        currency,
+                        occurred_on,
+                        description,
+                        counterparty,
+                        ..
                     } => {
                         if direction != Direction::Expense {
                             return Ok(decided);
@@ -71,11 +78,9 @@ impl NotifyWorker {
                         decided.extend(decide::large_expense(owner, threshold, expense));
                         Some(occurred_on.month())
                     }
-                    MovementEvent::CategoryAssigned { .. } => self
-                        .lookups
-                        .movement_month(owner, MovementId::from_uuid(aggregate))
-                        .await
-                        .map_err(port)?,
+                    MovementEvent::CategoryAssigned { .. } => {
+                        self.lookups.movement_month(owner, MovementId::from_uuid(aggregate)).await.map_err(port)?
+                    }
                     MovementEvent::MovementVoided { .. } => None,
                 };
                 if let Some(month) = month {
@@ -99,7 +104,9 @@ impl NotifyWorker {
                 // Decoded only to refuse a broken payload; the read model says how it settled.
                 InvoiceEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
                     .map_err(|e| permanent(&e))?;
-                if let Some(standing) = self.lookups.invoice(owner, InvoiceId::from_uuid(aggregate)).await.map_err(port)? {
+                if let Some(standing) =
+                    self.lookups.invoice(owner, InvoiceId::from_uuid(aggregate)).await.map_err(port)?
+                {
                     decided.extend(decide::invoice_processed(owner, aggregate, &standing));
                 }
             }

@@ -40,9 +40,14 @@ pub struct Claimed {
 pub enum Settle {
     Delivered,
     /// Failed; due again at `at`.
-    Retry { error: String, at: DateTime<Utc> },
+    Retry {
+        error: String,
+        at: DateTime<Utc>,
+    },
     /// Failed for good.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -143,9 +148,10 @@ impl Deliveries {
 
     /// When the next pending delivery comes due, if any is pending.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, QueryError> {
-        let row = sqlx::query("SELECT min(next_attempt_at) AS due FROM notification_deliveries WHERE status = 'pending'")
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT min(next_attempt_at) AS due FROM notification_deliveries WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.try_get("due")?)
     }
 

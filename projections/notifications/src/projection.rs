@@ -69,7 +69,11 @@ impl NotificationsProjection {
     }
 }
 
-async fn apply_notifier(tx: &mut PgConnection, event: &RecordedEvent, decoded: NotifierEvent) -> Result<(), ProjectionError> {
+async fn apply_notifier(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    decoded: NotifierEvent,
+) -> Result<(), ProjectionError> {
     // The stream is the person's: `notifier-<user id>`.
     let owner = aggregate_id(event)?;
     if owner != event.owner {
@@ -130,8 +134,10 @@ async fn apply_notification(
     event: &RecordedEvent,
     decoded: NotificationEvent,
 ) -> Result<(), ProjectionError> {
-    let NotificationEvent::NotificationRaised { notification_id, owner, topic, title, body, subject_id, data } = decoded;
-    if StreamId::parse(&event.stream_id).map(|s| s.id()) != Ok(notification_id.as_uuid()) || owner.as_uuid() != event.owner
+    let NotificationEvent::NotificationRaised { notification_id, owner, topic, title, body, subject_id, data } =
+        decoded;
+    if StreamId::parse(&event.stream_id).map(|s| s.id()) != Ok(notification_id.as_uuid())
+        || owner.as_uuid() != event.owner
     {
         return Err(decode_error(event, format!("{} does not match its stream or owner", notification_id)));
     }

@@ -219,7 +219,8 @@ fn notification_view(row: &PgRow) -> Result<NotificationView, QueryError> {
         subject_id: row.try_get("subject_id")?,
         created_at: row.try_get("created_at")?,
         read: row.try_get("read")?,
-        data: serde_json::from_value(data).map_err(|error| QueryError::Corrupt(format!("notification data: {error}")))?,
+        data: serde_json::from_value(data)
+            .map_err(|error| QueryError::Corrupt(format!("notification data: {error}")))?,
         position: unsigned(row, "position")?,
     })
 }

@@ -88,9 +88,7 @@ pub fn notification_page_token(raw: &str) -> Result<Option<NotificationCursor>, 
     if raw.is_empty() {
         return Ok(None);
     }
-    NotificationCursor::decode(raw)
-        .map(Some)
-        .map_err(|error| ValidationError::new("page_token", error.to_string()))
+    NotificationCursor::decode(raw).map(Some).map_err(|error| ValidationError::new("page_token", error.to_string()))
 }
 
 pub fn notification_to_proto(view: NotificationView) -> pb::Notification {

@@ -5,9 +5,7 @@ use super::{CommandHandler, Ran};
 use crate::context::{CommandContext, derived_command_id};
 use crate::error::AppError;
 use crate::input;
-use cashflow_domain::notification::{
-    self, Notification, Notifier, NotifierCommand, NotifierEvent, Raised,
-};
+use cashflow_domain::notification::{self, Notification, Notifier, NotifierCommand, NotifierEvent, Raised};
 use cashflow_domain::{Aggregate, ChannelId, DomainError, DomainEvent, NotificationId, UserId};
 use cashflow_eventstore::{ExpectedVersion, StoreError};
 use sha2::{Digest, Sha256};
@@ -85,13 +83,18 @@ impl NotificationCommands {
         let recorded = self.commands.store().read_stream(&notifier_stream(ctx.owner)).await?;
         let first = recorded.iter().filter(|e| e.command_id == ctx.command_id.as_uuid()).find_map(|e| {
             match NotifierEvent::decode(&e.event_type, e.schema_version, e.payload.clone()) {
-                Ok(NotifierEvent::ChannelAdded { channel_id, signing_secret, .. }) => Some((channel_id, signing_secret)),
+                Ok(NotifierEvent::ChannelAdded { channel_id, signing_secret, .. }) => {
+                    Some((channel_id, signing_secret))
+                }
                 _ => None,
             }
         });
         match first {
             Some((channel_id, signing_secret)) => Ok(AddedChannel { channel_id, signing_secret, position }),
-            None => Err(cashflow_domain::ValidationError::new("command_id", "was already used for a different command").into()),
+            None => {
+                Err(cashflow_domain::ValidationError::new("command_id", "was already used for a different command")
+                    .into())
+            }
         }
     }
 
@@ -99,8 +102,7 @@ impl NotificationCommands {
         fields(owner = %ctx.owner, command_id = %ctx.command_id, channel_id = %input.channel_id,
             stream_id = Empty, expected_version = Empty, events_appended = Empty))]
     pub async fn remove_channel(&self, ctx: &CommandContext, input: input::RemoveChannel) -> Result<u64, AppError> {
-        let ran =
-            self.run_on_notifier(ctx, || NotifierCommand::RemoveChannel { channel_id: input.channel_id }).await?;
+        let ran = self.run_on_notifier(ctx, || NotifierCommand::RemoveChannel { channel_id: input.channel_id }).await?;
         Ok(ran.outcome().position)
     }
 
