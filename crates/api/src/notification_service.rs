@@ -8,7 +8,7 @@ use crate::ledger_service::accept;
 use crate::query_service::ReadGate;
 use cashflow_app::NotificationCommands;
 use cashflow_app::input::{AddChannel, MarkRead, RemoveChannel, SetPreferences};
-use cashflow_domain::notification::{ChannelKind, ChannelTarget};
+use cashflow_domain::notification::ChannelTarget;
 use cashflow_domain::{CommandId, ValidationError};
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_notifications::NotificationQueries;
@@ -55,16 +55,10 @@ impl NotificationApi {
         }
         let command_id = CommandId::parse("command_id", &request.command_id)?;
         let kind = convert::channel_kind(request.kind)?;
-        let adapter_kind = match kind {
-            ChannelKind::Email => cashflow_delivery::ChannelKind::Email,
-            ChannelKind::Webhook => cashflow_delivery::ChannelKind::Webhook,
-            ChannelKind::Push => cashflow_delivery::ChannelKind::Push,
-            ChannelKind::Sms => cashflow_delivery::ChannelKind::Sms,
-        };
         if request.target.chars().count() > ChannelTarget::MAX_LEN {
             return Err(ValidationError::new("target", format!("at most {} characters", ChannelTarget::MAX_LEN)));
         }
-        let target = cashflow_delivery::validate_target(adapter_kind, &request.target, self.allow_private)
+        let target = cashflow_delivery::validate_target(kind, &request.target, self.allow_private)
             .map_err(|error| ValidationError::new("target", error.to_string()))?;
         Ok(AddChannel {
             command_id,

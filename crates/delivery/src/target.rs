@@ -2,31 +2,11 @@
 
 use crate::error::TargetError;
 use crate::guard::is_forbidden;
+pub use cashflow_domain::notification::ChannelKind;
 use lettre::Address;
 use std::net::IpAddr;
 use std::str::FromStr;
 use url::{Host, Url};
-
-/// How a notification reaches a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChannelKind {
-    Email,
-    Webhook,
-    Push,
-    Sms,
-}
-
-impl ChannelKind {
-    /// The lowercase name used in spans and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Webhook => "webhook",
-            Self::Push => "push",
-            Self::Sms => "sms",
-        }
-    }
-}
 
 /// Where one delivery goes: the channel as the person configured it.
 #[derive(Debug, Clone, Copy)]

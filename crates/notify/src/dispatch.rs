@@ -7,8 +7,8 @@
 //! delivery leased; it comes due when the lease ends and is delivered again, with the same
 //! notification id, which receivers drop. Nothing that was settled is delivered again.
 
-use cashflow_delivery::{ChannelKind as AdapterKind, Deliverer, DeliveryError, Outgoing, Target};
-use cashflow_domain::notification::{ChannelKind, Topic};
+use cashflow_delivery::{Deliverer, DeliveryError, Outgoing, Target};
+use cashflow_domain::notification::Topic;
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_notifications::{Claimed, Deliveries, Settle};
 use chrono::Utc;
@@ -120,15 +120,6 @@ impl Dispatcher {
     }
 }
 
-fn adapter_kind(kind: ChannelKind) -> AdapterKind {
-    match kind {
-        ChannelKind::Email => AdapterKind::Email,
-        ChannelKind::Webhook => AdapterKind::Webhook,
-        ChannelKind::Push => AdapterKind::Push,
-        ChannelKind::Sms => AdapterKind::Sms,
-    }
-}
-
 /// The `NotificationTopic` enum value's name in the public contract.
 pub fn topic_name(topic: Topic) -> &'static str {
     match topic {
@@ -171,7 +162,7 @@ async fn attempt(deliveries: Deliveries, deliverer: Arc<Deliverer>, config: Disp
                 data: notification.data.clone(),
             };
             let target = Target {
-                kind: adapter_kind(claimed.kind),
+                kind: claimed.kind,
                 target: &claimed.target,
                 signing_secret: claimed.signing_secret.as_deref(),
             };
