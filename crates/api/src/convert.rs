@@ -54,7 +54,7 @@ pub trait FromRequest<M>: Sized {
     fn from_request(message: M) -> Result<Self, ValidationError>;
 }
 
-fn command_id(raw: &str) -> Result<CommandId, ValidationError> {
+pub(crate) fn command_id(raw: &str) -> Result<CommandId, ValidationError> {
     if raw.trim().is_empty() {
         return Err(ValidationError::new("command_id", "is required: a UUID chosen by the client"));
     }

@@ -8,8 +8,8 @@ use crate::ledger_service::accept;
 use crate::query_service::ReadGate;
 use cashflow_app::NotificationCommands;
 use cashflow_app::input::{AddChannel, MarkRead, RemoveChannel, SetPreferences};
+use cashflow_domain::ValidationError;
 use cashflow_domain::notification::ChannelTarget;
-use cashflow_domain::{CommandId, ValidationError};
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_notifications::NotificationQueries;
 use cashflow_proto::v1 as pb;
@@ -50,10 +50,7 @@ impl NotificationApi {
     }
 
     fn add_channel_input(&self, request: &pb::AddChannelRequest) -> Result<AddChannel, ValidationError> {
-        if request.command_id.trim().is_empty() {
-            return Err(ValidationError::new("command_id", "is required: a UUID chosen by the client"));
-        }
-        let command_id = CommandId::parse("command_id", &request.command_id)?;
+        let command_id = convert::command_id(&request.command_id)?;
         let kind = convert::channel_kind(request.kind)?;
         if request.target.chars().count() > ChannelTarget::MAX_LEN {
             return Err(ValidationError::new("target", format!("at most {} characters", ChannelTarget::MAX_LEN)));

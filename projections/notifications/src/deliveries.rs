@@ -7,10 +7,9 @@
 //! later, or failed for good. A settle names the attempt it settles, so a dispatcher whose lease
 //! ran out cannot overwrite what a later attempt recorded.
 
-use crate::queries::NotificationView;
-use cashflow_domain::notification::{ChannelKind, Topic};
+use crate::queries::{NotificationView, notification_view};
+use cashflow_domain::notification::ChannelKind;
 use cashflow_projection::QueryError;
-use cashflow_projection::query::unsigned;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 use std::time::Duration;
@@ -85,8 +84,6 @@ impl Deliveries {
         rows.iter()
             .map(|row| {
                 let kind: &str = row.try_get("kind")?;
-                let topic: &str = row.try_get("topic")?;
-                let data: serde_json::Value = row.try_get("data")?;
                 let attempt: i32 = row.try_get("attempts")?;
                 Ok(Claimed {
                     channel_id: row.try_get("channel_id")?,
@@ -99,19 +96,7 @@ impl Deliveries {
                     target: row.try_get("target")?,
                     signing_secret: row.try_get("signing_secret")?,
                     channel_removed: row.try_get("removed")?,
-                    notification: NotificationView {
-                        notification_id: row.try_get("id")?,
-                        topic: Topic::from_name(topic)
-                            .ok_or_else(|| QueryError::Corrupt(format!("unknown topic {topic:?}")))?,
-                        title: row.try_get("title")?,
-                        body: row.try_get("body")?,
-                        subject_id: row.try_get("subject_id")?,
-                        created_at: row.try_get("created_at")?,
-                        read: row.try_get("read")?,
-                        data: serde_json::from_value(data)
-                            .map_err(|error| QueryError::Corrupt(format!("notification data: {error}")))?,
-                        position: unsigned(row, "position")?,
-                    },
+                    notification: notification_view(row)?,
                 })
             })
             .collect()

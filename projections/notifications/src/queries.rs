@@ -209,7 +209,9 @@ fn parse_topic(name: &str) -> Result<Topic, QueryError> {
     Topic::from_name(name).ok_or_else(|| QueryError::Corrupt(format!("unknown topic {name:?}")))
 }
 
-fn notification_view(row: &PgRow) -> Result<NotificationView, QueryError> {
+/// A notification from a row with the `notifications` table's column names (the outbox's
+/// claim selects them too).
+pub(crate) fn notification_view(row: &PgRow) -> Result<NotificationView, QueryError> {
     let data: serde_json::Value = row.try_get("data")?;
     Ok(NotificationView {
         notification_id: row.try_get("id")?,
