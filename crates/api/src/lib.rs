@@ -9,7 +9,8 @@
 //! - [`security_log`]: structured security events.
 //! - [`context`]: what a request carries besides its message (correlation, trace, deadline).
 //! - [`convert`]: proto ⇄ the application's inputs and the read models' views, parsed once here.
-//! - [`ledger_service`], [`query_service`], [`invoice_service`], [`audit_service`]: one file per service.
+//! - [`ledger_service`], [`query_service`], [`invoice_service`], [`audit_service`],
+//!   [`notification_service`]: one file per service.
 //! - [`error`]: the one mapping of every error to a `tonic::Status`.
 //! - [`decode_status`]: requests tonic cannot decode get the contract's codes, not `INTERNAL`.
 //! - [`trace_layer`]: the server span (continuing the caller's `traceparent`) and RPC metrics of every call.
@@ -34,17 +35,19 @@ pub mod query_service;
 pub mod security_log;
 pub mod trace_layer;
 
-use cashflow_app::{BudgetCommands, CommandHandler, InvoiceCommands, RuleRunner};
+use cashflow_app::{BudgetCommands, CommandHandler, InvoiceCommands, NotificationCommands, RuleRunner};
 use cashflow_blob::BlobStore;
 use cashflow_eventstore::EventStore;
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_invoices::InvoiceQueries;
 use cashflow_projection_ledger::LedgerQueries;
+use cashflow_projection_notifications::NotificationQueries;
 use cashflow_projection_search::SearchQueries;
 use cashflow_proto::v1::audit_service_server::AuditServiceServer;
 use cashflow_proto::v1::auth_service_server::AuthServiceServer;
 use cashflow_proto::v1::invoice_service_server::InvoiceServiceServer;
 use cashflow_proto::v1::ledger_service_server::LedgerServiceServer;
+use cashflow_proto::v1::notification_service_server::NotificationServiceServer;
 use cashflow_proto::v1::query_service_server::QueryServiceServer;
 use decode_status::DecodeStatus;
 use std::sync::Arc;
@@ -67,6 +70,7 @@ pub use error::ApiError;
 pub use invoice_service::{InvoiceApi, UploadLimits};
 pub use ledger_service::LedgerApi;
 pub use limits::{Limits, RateLimit};
+pub use notification_service::NotificationApi;
 pub use query_service::{QueryApi, ReadGate, WaitLimits};
 
 /// Largest request message accepted: far above any command, small enough that a
@@ -101,6 +105,9 @@ pub struct ApiConfig {
     /// Users and refresh tokens; AuthService is mounted only with it.
     pub identity: Option<Identity>,
     pub uploads: UploadLimits,
+    /// `CASHFLOW_WEBHOOK_ALLOW_PRIVATE`: webhook and push channels may target loopback and
+    /// private addresses (a test or a home network); refused otherwise.
+    pub webhook_allow_private: bool,
 }
 
 impl ApiConfig {
@@ -115,6 +122,7 @@ impl ApiConfig {
             trusted_proxies: TrustedProxies::default(),
             identity: None,
             uploads: UploadLimits::default(),
+            webhook_allow_private: false,
         }
     }
 
@@ -137,6 +145,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("limits", &self.limits)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("uploads", &self.uploads)
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .finish()
     }
 }
@@ -153,6 +162,9 @@ pub struct ApiState {
     pub search: SearchQueries,
     /// The search view's checkpoint.
     pub search_checkpoints: CheckpointWatch,
+    pub notifications: NotificationQueries,
+    /// The notifications read model's checkpoint.
+    pub notification_checkpoints: CheckpointWatch,
     pub blobs: Arc<dyn BlobStore>,
     pub config: ApiConfig,
 }
@@ -166,11 +178,12 @@ pub enum BuildError {
 }
 
 /// The fully-qualified names of the Cashflow services, as health reports them.
-pub const SERVICE_NAMES: [&str; 5] = [
+pub const SERVICE_NAMES: [&str; 6] = [
     <LedgerServiceServer<LedgerApi> as NamedService>::NAME,
     <QueryServiceServer<QueryApi> as NamedService>::NAME,
     <InvoiceServiceServer<InvoiceApi> as NamedService>::NAME,
     <AuditServiceServer<AuditApi> as NamedService>::NAME,
+    <NotificationServiceServer<NotificationApi> as NamedService>::NAME,
     <AuthServiceServer<AuthApi> as NamedService>::NAME,
 ];
 
@@ -204,7 +217,7 @@ impl ApiHealth {
 /// The mounted services and the handle on their health.
 #[derive(Debug)]
 pub struct Api {
-    /// Ledger, Query and Audit behind auth; health and reflection (v1 and v1alpha) without.
+    /// Ledger, Query, Invoice, Notification and Audit behind auth; health and reflection (v1 and v1alpha) without.
     pub routes: Routes,
     pub health: ApiHealth,
 }
@@ -246,6 +259,8 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
         invoice_checkpoints,
         search,
         search_checkpoints,
+        notifications,
+        notification_checkpoints,
         blobs,
         config,
     } = state;
@@ -265,6 +280,16 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let budgets = BudgetCommands::new(handler.clone(), lookups.clone());
     let ledger =
         LedgerServiceServer::new(LedgerApi::new(handler.clone(), rules, budgets)).max_decoding_message_size(limit);
+    let notification_gate =
+        ReadGate::new(store.clone(), Arc::new(notification_checkpoints.clone()), config.wait);
+    let notification = NotificationServiceServer::new(NotificationApi::new(
+        NotificationCommands::new(handler.clone()),
+        notifications,
+        notification_gate,
+        notification_checkpoints,
+        config.webhook_allow_private,
+    ))
+    .max_decoding_message_size(limit);
     let invoice_commands = InvoiceCommands::new(handler, blobs, lookups);
     let invoice_gate = ReadGate::new(store.clone(), Arc::new(invoice_checkpoints), config.wait);
     let invoice =
@@ -293,6 +318,7 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let mut routes = Routes::new(DecodeStatus(InterceptedService::new(ledger, command_auth.clone())))
         .add_service(DecodeStatus(InterceptedService::new(query, query_auth.clone())))
         .add_service(DecodeStatus(InterceptedService::new(invoice, command_auth.clone())))
+        .add_service(DecodeStatus(InterceptedService::new(notification, command_auth.clone())))
         .add_service(DecodeStatus(InterceptedService::new(audit, query_auth)));
     if let Some(identity) = config.identity {
         let attempts = AuthLimiters::new(config.limits.login_address, config.limits.login)

@@ -46,10 +46,13 @@ async fn spawn_app() -> TestApp {
     cashflow_projection_ledger::migrate(&pool).await.unwrap();
     cashflow_projection_invoices::migrate(&pool).await.unwrap();
     cashflow_projection_search::migrate(&pool).await.unwrap();
+    cashflow_projection_notifications::migrate(&pool).await.unwrap();
     let store = Arc::new(PgEventStore::new(pool.clone()));
     let checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_ledger::NAME).await.unwrap();
     let invoice_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_invoices::NAME).await.unwrap();
     let search_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_search::NAME).await.unwrap();
+    let notification_checkpoints =
+        CheckpointWatch::start(pool.clone(), cashflow_projection_notifications::NAME).await.unwrap();
     let state = ApiState {
         store: store.clone(),
         queries: LedgerQueries::new(pool.clone()),
@@ -58,6 +61,8 @@ async fn spawn_app() -> TestApp {
         invoice_checkpoints,
         search: cashflow_projection_search::SearchQueries::new(pool.clone()),
         search_checkpoints,
+        notifications: cashflow_projection_notifications::NotificationQueries::new(pool.clone()),
+        notification_checkpoints,
         // Fast and honest here: the filesystem adapter has its own tests, and the end-to-end
         // invoice tests use it.
         blobs: cashflow_blob::in_memory(),
@@ -160,7 +165,13 @@ async fn seed(clients: &mut Clients) -> (String, String, u64) {
 async fn health_and_reflection_answer_without_a_token() {
     let app = spawn_app().await;
     let mut health = HealthClient::new(app.channel().await);
-    let services = ["", "cashflow.v1.LedgerService", "cashflow.v1.QueryService", "cashflow.v1.AuditService"];
+    let services = [
+        "",
+        "cashflow.v1.LedgerService",
+        "cashflow.v1.QueryService",
+        "cashflow.v1.AuditService",
+        "cashflow.v1.NotificationService",
+    ];
     for service in services {
         let response = health.check(HealthCheckRequest { service: service.into() }).await.unwrap();
         assert_eq!(response.into_inner().status(), ServingStatus::Serving, "{service:?}");

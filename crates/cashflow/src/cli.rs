@@ -92,6 +92,9 @@ pub enum ProjectionName {
     Ledger,
     Invoices,
     Search,
+    /// The inbox, channels and preferences; the delivery outbox is kept, and nothing is queued
+    /// again.
+    Notifications,
 }
 
 /// A part of the service that can run in its own process.
@@ -107,10 +110,14 @@ pub enum Role {
     Ocr,
     /// Assigns categories to new movements by the people's rules.
     Categoriser,
+    /// Decides notifications (budget thresholds, large expenses, settled invoices) and
+    /// delivers them to the people's channels.
+    Notifications,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Api, Role::Relay, Role::Projectors, Role::Ocr, Role::Categoriser];
+    pub const ALL: [Role; 6] =
+        [Role::Api, Role::Relay, Role::Projectors, Role::Ocr, Role::Categoriser, Role::Notifications];
 
     /// The roles that consume JetStream.
     pub fn uses_bus(self) -> bool {
@@ -126,6 +133,7 @@ impl std::fmt::Display for Role {
             Role::Projectors => "projectors",
             Role::Ocr => "ocr",
             Role::Categoriser => "categoriser",
+            Role::Notifications => "notifications",
         })
     }
 }

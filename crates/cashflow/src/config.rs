@@ -56,6 +56,9 @@ pub struct Config {
     /// `CASHFLOW_AUDIT_KEY` or `CASHFLOW_AUDIT_KEY_FILE`: the key that signs and checks audit
     /// anchors; kept outside the database. Only `audit anchor` and `audit verify --anchor` need it.
     pub audit_key: Option<AuditKey>,
+    /// `CASHFLOW_SMTP_URL`, `CASHFLOW_SMTP_FROM`, `CASHFLOW_SMS_*` and
+    /// `CASHFLOW_WEBHOOK_ALLOW_PRIVATE`: how notifications are delivered.
+    pub delivery: cashflow_delivery::DeliveryConfig,
 }
 
 /// Where the audit anchors' HMAC key is: the value itself, or a file holding it.
@@ -142,6 +145,7 @@ impl std::fmt::Debug for Config {
             .field("ocr_threads", &self.ocr_threads)
             .field("worker", &self.worker)
             .field("audit_key", &self.audit_key)
+            .field("delivery", &self.delivery)
             .finish()
     }
 }
@@ -357,7 +361,15 @@ impl Config {
         if let Some(key @ AuditKey::Value(_)) = &audit_key {
             key.load()?;
         }
+        let delivery = cashflow_delivery::DeliveryConfig::from_lookup(&lookup).map_err(|reason| {
+            let name = ["CASHFLOW_SMS_API_URL", "CASHFLOW_WEBHOOK_ALLOW_PRIVATE"]
+                .into_iter()
+                .find(|name| reason.starts_with(name))
+                .unwrap_or("CASHFLOW_SMTP_URL");
+            ConfigError::Invalid { name, value: lookup(name).unwrap_or_default(), reason }
+        })?;
         Ok(Self {
+            delivery,
             trusted_proxies,
             password_hash_concurrency,
             audit_key,

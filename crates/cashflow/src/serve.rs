@@ -15,6 +15,7 @@ use cashflow_eventstore::{EventStore, PgEventStore};
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_invoices::{InvoiceQueries, InvoicesProjection};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries};
+use cashflow_projection_notifications::{NotificationQueries, NotificationsProjection};
 use cashflow_projection_search::{SearchProjection, SearchQueries};
 use std::future::Future;
 use std::sync::Arc;
@@ -136,6 +137,48 @@ pub async fn serve(
             );
             let until = stop_requested();
             tasks.spawn(async move { ("search projector", runner.run(until).await.map_err(Into::into)) });
+            let runner = ProjectorRunner::new(
+                Arc::new(NotificationsProjection),
+                pool.clone(),
+                store.clone(),
+                jetstream.clone(),
+                names.clone(),
+            );
+            let until = stop_requested();
+            tasks.spawn(async move { ("notifications projector", runner.run(until).await.map_err(Into::into)) });
+        }
+        if roles.contains(&Role::Notifications) {
+            let mut checkpoints = Vec::new();
+            for projection in
+                [cashflow_projection_ledger::NAME, cashflow_projection_invoices::NAME, cashflow_projection_notifications::NAME]
+            {
+                checkpoints.push(CheckpointWatch::start(pool.clone(), projection).await?);
+            }
+            let dispatch_watch = checkpoints[2].clone();
+            let read_models = cashflow_notify::ReadModels {
+                ledger: LedgerQueries::new(pool.clone()),
+                invoices: InvoiceQueries::new(pool.clone()),
+                notifications: NotificationQueries::new(pool.clone()),
+                checkpoints,
+            };
+            let worker = cashflow_notify::NotifyWorker::new(
+                cashflow_app::NotificationCommands::new(handler.clone()),
+                Arc::new(read_models),
+            );
+            let runner = WorkerRunner::new(Arc::new(worker), jetstream.clone(), names.clone())
+                .with_config(notify_worker_config(&config.worker));
+            let until = stop_requested();
+            tasks.spawn(async move { ("notification worker", runner.run(until).await.map_err(Into::into)) });
+            let deliverer =
+                cashflow_delivery::Deliverer::new(config.delivery.clone()).context("building the delivery adapters")?;
+            let dispatcher = cashflow_notify::Dispatcher::new(
+                cashflow_projection_notifications::Deliveries::new(pool.clone()),
+                deliverer,
+                dispatch_watch,
+                cashflow_notify::DispatchConfig::default(),
+            );
+            let until = stop_requested();
+            tasks.spawn(async move { ("notification dispatcher", dispatcher.run(until).await.map_err(Into::into)) });
         }
         if roles.contains(&Role::Categoriser) {
             let worker = Categoriser::new(handler.clone(), lookups.clone());
@@ -165,6 +208,8 @@ pub async fn serve(
         let checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_ledger::NAME).await?;
         let invoice_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_invoices::NAME).await?;
         let search_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_search::NAME).await?;
+        let notification_checkpoints =
+            CheckpointWatch::start(pool.clone(), cashflow_projection_notifications::NAME).await?;
         let state = ApiState {
             store: store.clone(),
             queries: LedgerQueries::new(pool.clone()),
@@ -173,6 +218,8 @@ pub async fn serve(
             invoice_checkpoints,
             search: SearchQueries::new(pool.clone()),
             search_checkpoints,
+            notifications: NotificationQueries::new(pool.clone()),
+            notification_checkpoints,
             blobs: blobs.clone().context("the API needs blob storage")?,
             config: api_config(&config, &pool).await?,
         };
@@ -210,6 +257,7 @@ pub async fn serve(
                 cashflow_projection_ledger::NAME,
                 cashflow_projection_invoices::NAME,
                 cashflow_projection_search::NAME,
+                cashflow_projection_notifications::NAME,
             ],
             jetstream: bus,
         };
@@ -252,6 +300,20 @@ pub async fn serve(
     }
 }
 
+/// The notification worker consumes as the others do, but waits for the read models it decides
+/// from: an event whose read models lag is sent back, and it must not run out of deliveries
+/// while a projector catches up (each waits up to [`cashflow_notify::read_models::CATCH_UP_WAIT`]).
+fn notify_worker_config(worker: &cashflow_bus::WorkerConfig) -> cashflow_bus::WorkerConfig {
+    cashflow_bus::WorkerConfig {
+        max_deliver: worker.max_deliver.max(NOTIFY_MAX_DELIVER),
+        ack_wait: worker.ack_wait.max(cashflow_notify::read_models::CATCH_UP_WAIT * 3),
+        ..worker.clone()
+    }
+}
+
+/// With the default retry delay and catch-up wait, about ten minutes of projector lag.
+const NOTIFY_MAX_DELIVER: i64 = 50;
+
 /// Keeps the gRPC health of `""` and every service SERVING while the database answers and
 /// NOT_SERVING while it does not.
 async fn follow_database(health: cashflow_api::ApiHealth, mut database_up: watch::Receiver<bool>) {
@@ -273,6 +335,7 @@ async fn api_config(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<ApiC
     api.uploads = config.uploads;
     api.access_token_ttl = config.access_token_ttl;
     api.trusted_proxies = config.trusted_proxies.clone();
+    api.webhook_allow_private = config.delivery.allow_private;
     let identity = cashflow_identity::Identity::new(pool.clone()).context("password hasher")?;
     api.identity = Some(identity.with_hash_concurrency(config.password_hash_concurrency));
     if let Some(jwks) = &config.jwks {

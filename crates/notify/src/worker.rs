@@ -26,9 +26,10 @@ const EVENTS: &[(&str, &str)] = &[
     (MovementId::STREAM_CATEGORY, "MovementRecorded"),
     (MovementId::STREAM_CATEGORY, "CategoryAssigned"),
     (BudgetId::STREAM_CATEGORY, "BudgetSet"),
-    (InvoiceId::STREAM_CATEGORY, "InvoiceScanned"),
+    // The events that settle an invoice's processing; a reading alone leaves a step to come.
     (InvoiceId::STREAM_CATEGORY, "InvoiceScanFailed"),
     (InvoiceId::STREAM_CATEGORY, "InvoiceLinked"),
+    (InvoiceId::STREAM_CATEGORY, "InvoiceLeftForReview"),
 ];
 
 pub struct NotifyWorker {

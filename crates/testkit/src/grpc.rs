@@ -3,6 +3,7 @@
 use cashflow_proto::v1::audit_service_client::AuditServiceClient;
 use cashflow_proto::v1::invoice_service_client::InvoiceServiceClient;
 use cashflow_proto::v1::ledger_service_client::LedgerServiceClient;
+use cashflow_proto::v1::notification_service_client::NotificationServiceClient;
 use cashflow_proto::v1::query_service_client::QueryServiceClient;
 use cashflow_proto::v1::{OpenAccountRequest, OpenAccountResponse};
 use std::time::Duration;
@@ -58,6 +59,7 @@ pub struct Clients {
     pub query: QueryServiceClient<Authed>,
     pub invoices: InvoiceServiceClient<Authed>,
     pub audit: AuditServiceClient<Authed>,
+    pub notifications: NotificationServiceClient<Authed>,
 }
 
 impl Clients {
@@ -66,7 +68,8 @@ impl Clients {
             ledger: LedgerServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             query: QueryServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             invoices: InvoiceServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            audit: AuditServiceClient::with_interceptor(channel, bearer),
+            audit: AuditServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            notifications: NotificationServiceClient::with_interceptor(channel, bearer),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::nats::NatsPrefix;
 use cashflow_proto::v1::audit_service_client::AuditServiceClient;
 use cashflow_proto::v1::invoice_service_client::InvoiceServiceClient;
 use cashflow_proto::v1::ledger_service_client::LedgerServiceClient;
+use cashflow_proto::v1::notification_service_client::NotificationServiceClient;
 use cashflow_proto::v1::query_service_client::QueryServiceClient;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -198,6 +199,10 @@ impl Server {
 
     pub async fn audit(&self, user: Uuid) -> AuditServiceClient<Authed> {
         self.clients(user).await.audit
+    }
+
+    pub async fn notifications(&self, user: Uuid) -> NotificationServiceClient<Authed> {
+        self.clients(user).await.notifications
     }
 }
 
