@@ -35,8 +35,14 @@ struct Owned {
     movement_id: String,
     invoice_id: String,
     command_id: String,
+    channel_id: String,
+    channel_command_id: String,
+    notification_id: String,
     position: u64,
 }
+
+/// How long a notification may take from the command that causes it to a watcher.
+const NOTIFIED_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn seed(server: &Server, user: Uuid, name: &str) -> Owned {
     let mut ledger = server.ledger(user).await;
@@ -86,6 +92,48 @@ async fn seed(server: &Server, user: Uuid, name: &str) -> Owned {
         .await
         .expect("set budget")
         .into_inner();
+    let mut notifications = server.notifications(user).await;
+    let channel_command_id = command_id();
+    let channel = notifications
+        .add_channel(AddChannelRequest {
+            command_id: channel_command_id.clone(),
+            kind: ChannelKind::Email.into(),
+            target: format!("{name}@example.com"),
+            topics: vec![],
+        })
+        .await
+        .expect("add channel")
+        .into_inner();
+    notifications
+        .set_preferences(SetPreferencesRequest {
+            command_id: command_id(),
+            large_expense_threshold: Some("40".into()),
+            monthly_report: None,
+        })
+        .await
+        .expect("set preferences");
+    // Watched before the expense that causes it, so the watch sees it arrive.
+    let mut watch = notifications.watch_notifications(WatchNotificationsRequest {}).await.expect("watch").into_inner();
+    let large = ledger
+        .record_movement(RecordMovementRequest {
+            command_id: command_id(),
+            account_id: account.account_id.clone(),
+            direction: Direction::Expense.into(),
+            amount: "50".into(),
+            occurred_on: "2026-01-20".into(),
+            description: format!("{name}'s large expense"),
+            counterparty: None,
+            category_id: None,
+        })
+        .await
+        .expect("record large expense")
+        .into_inner();
+    let notification = tokio::time::timeout(NOTIFIED_WITHIN, watch.message())
+        .await
+        .expect("the large expense was notified in time")
+        .expect("watch")
+        .expect("a notification");
+    assert_eq!(notification.subject_id, large.movement_id);
     let invoice = server
         .invoices(user)
         .await
@@ -99,7 +147,10 @@ async fn seed(server: &Server, user: Uuid, name: &str) -> Owned {
         category_id: category.category_id,
         movement_id: movement.movement_id,
         command_id: account_command,
-        position: movement.position.max(invoice.position).max(budget.position),
+        channel_id: channel.channel_id,
+        channel_command_id,
+        notification_id: notification.notification_id,
+        position: movement.position.max(invoice.position).max(budget.position).max(large.position),
     }
 }
 
@@ -140,6 +191,12 @@ async fn snapshot(pool: &sqlx::PgPool, user: Uuid) -> Vec<String> {
     .map(|row| row.get("row"))
     .collect();
     rows.extend(support::dump_ledger(pool).await.into_iter().filter(|row| row.contains(&user.to_string())));
+    // The notifications read model (the outbox's attempts move on their own, so not them).
+    for table in ["notifications", "notification_channels", "notification_preferences"] {
+        let sql = format!("SELECT '{table}: ' || t::text AS row FROM {table} t WHERE owner = $1 ORDER BY t::text");
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user).fetch_all(pool).await.expect("notifications");
+        rows.extend(found.iter().map(|row| row.get::<String, _>("row")));
+    }
     rows
 }
 
@@ -153,8 +210,16 @@ fn assert_not_found<T: std::fmt::Debug>(rpc: &str, answer: Result<T, tonic::Stat
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_rpc_reaches_another_users_data() {
     let namespace = Namespace::new();
-    let server = Server::start(CASHFLOW, &namespace, "api,relay,projectors");
+    let server = Server::start(CASHFLOW, &namespace, "api,relay,projectors,notifications");
     let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    // Bob watches while Alice's notification is raised, then his own: he must see only his.
+    let mut bob_watch = server
+        .notifications(bob)
+        .await
+        .watch_notifications(WatchNotificationsRequest {})
+        .await
+        .expect("watch")
+        .into_inner();
     let a = seed(&server, alice, "alice").await;
     let b = seed(&server, bob, "bob").await;
     let wait = Some(a.position.max(b.position));
@@ -168,6 +233,7 @@ async fn no_rpc_reaches_another_users_data() {
     let mut query = server.query(bob).await;
     let mut audit = server.audit(bob).await;
     let mut invoices = server.invoices(bob).await;
+    let mut notifications = server.notifications(bob).await;
     let mut auth = cashflow_proto::v1::auth_service_client::AuthServiceClient::new(server.channel().await);
     let mut covered = BTreeSet::new();
     for rpc in contract_rpcs() {
@@ -451,6 +517,77 @@ async fn no_rpc_reaches_another_users_data() {
                     audit.verify_stream(VerifyStreamRequest { stream_id: format!("movement-{}", a.movement_id) }).await;
                 assert_not_found(&rpc, answer);
             }
+            ("cashflow.v1.NotificationService", "AddChannel") => {
+                // Alice's command id from Bob is Bob's own new channel, not a replay of hers.
+                let added = notifications
+                    .add_channel(AddChannelRequest {
+                        command_id: a.channel_command_id.clone(),
+                        kind: ChannelKind::Email.into(),
+                        target: "bob.second@example.com".into(),
+                        topics: vec![],
+                    })
+                    .await
+                    .expect("bob may add a channel")
+                    .into_inner();
+                assert_ne!(added.channel_id, a.channel_id, "{rpc} replayed alice's answer to bob");
+            }
+            ("cashflow.v1.NotificationService", "RemoveChannel") => {
+                let answer = notifications
+                    .remove_channel(RemoveChannelRequest { command_id: command_id(), channel_id: a.channel_id.clone() })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.NotificationService", "ListChannels") => {
+                let listed = notifications
+                    .list_channels(ListChannelsRequest { min_position: Some(b.position) })
+                    .await
+                    .expect("list channels")
+                    .into_inner();
+                let ids: Vec<_> = listed.channels.iter().map(|c| c.channel_id.as_str()).collect();
+                assert!(ids.contains(&b.channel_id.as_str()), "{rpc}: bob's own channel missing from {ids:?}");
+                assert!(!ids.contains(&a.channel_id.as_str()), "{rpc} listed alice's channel to bob");
+            }
+            ("cashflow.v1.NotificationService", "SetPreferences") => {
+                // Bob's preferences only: Alice's threshold is in the snapshot compared below.
+                notifications
+                    .set_preferences(SetPreferencesRequest {
+                        command_id: a.command_id.clone(),
+                        large_expense_threshold: Some("1".into()),
+                        monthly_report: Some(true),
+                    })
+                    .await
+                    .expect("bob may set his preferences");
+            }
+            ("cashflow.v1.NotificationService", "ListNotifications") => {
+                let listed = notifications
+                    .list_notifications(ListNotificationsRequest {
+                        min_position: Some(b.position),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("list notifications")
+                    .into_inner();
+                let ids: Vec<_> = listed.notifications.iter().map(|n| n.notification_id.as_str()).collect();
+                assert!(ids.contains(&b.notification_id.as_str()), "{rpc}: bob's own missing from {ids:?}");
+                assert!(!ids.contains(&a.notification_id.as_str()), "{rpc} listed alice's notification to bob");
+            }
+            ("cashflow.v1.NotificationService", "WatchNotifications") => {
+                let first = tokio::time::timeout(NOTIFIED_WITHIN, bob_watch.message())
+                    .await
+                    .expect("bob's notification reached his watch")
+                    .expect("watch")
+                    .expect("a notification");
+                assert_eq!(first.notification_id, b.notification_id, "{rpc} sent bob another's notification");
+            }
+            ("cashflow.v1.NotificationService", "MarkRead") => {
+                let answer = notifications
+                    .mark_read(MarkReadRequest {
+                        command_id: command_id(),
+                        notification_ids: vec![a.notification_id.clone()],
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
             // AuthService takes no resource ids: credentials and refresh tokens are the
             // authority. What one user holds must not work as another's.
             ("cashflow.v1.AuthService", "Register") => {
@@ -484,7 +621,7 @@ async fn no_rpc_reaches_another_users_data() {
         }
         covered.insert(rpc);
     }
-    assert!(covered.len() >= 27, "the descriptor set lists too few RPCs: {covered:?}");
+    assert!(covered.len() >= 34, "the descriptor set lists too few RPCs: {covered:?}");
 
     // Let the projector apply whatever Bob's calls appended, then compare Alice's world.
     let caught_up = server.query(bob).await.get_balances(GetBalancesRequest { min_position: None }).await;

@@ -280,8 +280,7 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let budgets = BudgetCommands::new(handler.clone(), lookups.clone());
     let ledger =
         LedgerServiceServer::new(LedgerApi::new(handler.clone(), rules, budgets)).max_decoding_message_size(limit);
-    let notification_gate =
-        ReadGate::new(store.clone(), Arc::new(notification_checkpoints.clone()), config.wait);
+    let notification_gate = ReadGate::new(store.clone(), Arc::new(notification_checkpoints.clone()), config.wait);
     let notification = NotificationServiceServer::new(NotificationApi::new(
         NotificationCommands::new(handler.clone()),
         notifications,

@@ -59,6 +59,10 @@ pub struct Config {
     /// `CASHFLOW_SMTP_URL`, `CASHFLOW_SMTP_FROM`, `CASHFLOW_SMS_*` and
     /// `CASHFLOW_WEBHOOK_ALLOW_PRIVATE`: how notifications are delivered.
     pub delivery: cashflow_delivery::DeliveryConfig,
+    /// `CASHFLOW_DELIVERY_LEASE_SECS` (60): how long a delivery a dispatcher claimed is its own;
+    /// after a crash mid-attempt, another dispatcher takes it over once the lease ends. Longer
+    /// than an attempt can take (10 s).
+    pub delivery_lease: Duration,
 }
 
 /// Where the audit anchors' HMAC key is: the value itself, or a file holding it.
@@ -146,6 +150,7 @@ impl std::fmt::Debug for Config {
             .field("worker", &self.worker)
             .field("audit_key", &self.audit_key)
             .field("delivery", &self.delivery)
+            .field("delivery_lease", &self.delivery_lease)
             .finish()
     }
 }
@@ -330,6 +335,7 @@ impl Config {
             value: trusted_proxies.clone(),
             reason,
         })?;
+        let delivery_lease = Duration::from_secs(number("CASHFLOW_DELIVERY_LEASE_SECS", 60)?.max(1));
         let ocr_threads = usize::try_from(number("CASHFLOW_OCR_THREADS", cores as u64)?).unwrap_or(cores);
         let worker_defaults = cashflow_bus::WorkerConfig::default();
         let worker = cashflow_bus::WorkerConfig {
@@ -370,6 +376,7 @@ impl Config {
         })?;
         Ok(Self {
             delivery,
+            delivery_lease,
             trusted_proxies,
             password_hash_concurrency,
             audit_key,

@@ -149,9 +149,11 @@ pub async fn serve(
         }
         if roles.contains(&Role::Notifications) {
             let mut checkpoints = Vec::new();
-            for projection in
-                [cashflow_projection_ledger::NAME, cashflow_projection_invoices::NAME, cashflow_projection_notifications::NAME]
-            {
+            for projection in [
+                cashflow_projection_ledger::NAME,
+                cashflow_projection_invoices::NAME,
+                cashflow_projection_notifications::NAME,
+            ] {
                 checkpoints.push(CheckpointWatch::start(pool.clone(), projection).await?);
             }
             let dispatch_watch = checkpoints[2].clone();
@@ -175,7 +177,7 @@ pub async fn serve(
                 cashflow_projection_notifications::Deliveries::new(pool.clone()),
                 deliverer,
                 dispatch_watch,
-                cashflow_notify::DispatchConfig::default(),
+                cashflow_notify::DispatchConfig { lease: config.delivery_lease, ..Default::default() },
             );
             let until = stop_requested();
             tasks.spawn(async move { ("notification dispatcher", dispatcher.run(until).await.map_err(Into::into)) });

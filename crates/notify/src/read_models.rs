@@ -64,8 +64,7 @@ impl NotifyLookups for ReadModels {
     }
 
     async fn movement_month(&self, owner: UserId, movement_id: MovementId) -> Result<Option<Month>, PortError> {
-        let movement =
-            self.ledger.get_movement(owner.as_uuid(), movement_id.as_uuid()).await.map_err(port_error)?;
+        let movement = self.ledger.get_movement(owner.as_uuid(), movement_id.as_uuid()).await.map_err(port_error)?;
         Ok(movement.map(|movement| Month::of(movement.occurred_on)))
     }
 
@@ -75,8 +74,7 @@ impl NotifyLookups for ReadModels {
     }
 
     async fn invoice(&self, owner: UserId, invoice_id: InvoiceId) -> Result<Option<InvoiceStanding>, PortError> {
-        let Some(invoice) = self.invoices.get(owner.as_uuid(), invoice_id.as_uuid()).await.map_err(port_error)?
-        else {
+        let Some(invoice) = self.invoices.get(owner.as_uuid(), invoice_id.as_uuid()).await.map_err(port_error)? else {
             return Ok(None);
         };
         let merchant = invoice.merchant().map(|read| read.value);

@@ -17,8 +17,8 @@ use cashflow_domain::{BudgetId, DomainEvent, InvoiceId, Month, MovementId, Strea
 use cashflow_eventstore::RecordedEvent;
 use std::sync::Arc;
 
-/// The worker's name: its durable consumer.
-pub const NAME: &str = "notifications";
+/// The worker's name: its durable consumer (the notifications projector's is `notifications`).
+pub const NAME: &str = "notify";
 /// Notifications raised, by topic (a notification found raised already is not counted).
 pub const RAISED: &str = "cashflow_notifications_raised_total";
 

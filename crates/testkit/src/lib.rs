@@ -13,6 +13,8 @@
 //!   stamps domain events with positions and versions as the store would.
 //! - `projection` (feature `projection`): `ProjectionDb`, a projection on a database of its own,
 //!   described by a `ProjectionUnderTest`.
+//! - `receivers` (feature `receivers`): an SMTP sink and HTTP receivers (fixed, scripted, slow,
+//!   redirecting) that capture what they are sent.
 //! - [`scale`]: the read-model benches' seeding of many people's history straight into the
 //!   store, [`scale::Rng`] and [`scale::measure`].
 
@@ -22,6 +24,8 @@ pub mod grpc;
 pub mod nats;
 #[cfg(feature = "projection")]
 pub mod projection;
+#[cfg(feature = "receivers")]
+pub mod receivers;
 pub mod scale;
 pub mod server;
 
