@@ -434,7 +434,7 @@ fn field(status: &tonic::Status) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn bad_input_is_refused_naming_the_field_and_stores_nothing() {
+async fn bad_input_is_refused_naming_the_field_and_stores_nothing_and_watches_are_bounded() {
     let namespace = Namespace::new();
     // Without CASHFLOW_WEBHOOK_ALLOW_PRIVATE: internal targets are refused.
     let server = Server::start(CASHFLOW, &namespace, "api");
@@ -504,6 +504,22 @@ async fn bad_input_is_refused_naming_the_field_and_stores_nothing() {
         .await
         .expect_err("refused");
     assert_eq!(field(&status), "notification_ids");
+
+    // Watches are few per person: the ninth is refused until one closes.
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        open.push(notifications.watch_notifications(WatchNotificationsRequest {}).await.expect("a watch").into_inner());
+    }
+    let refused = notifications.watch_notifications(WatchNotificationsRequest {}).await.expect_err("a ninth watch");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let mut other = server.notifications(Uuid::now_v7()).await;
+    other.watch_notifications(WatchNotificationsRequest {}).await.expect("another person's watch");
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while notifications.watch_notifications(WatchNotificationsRequest {}).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "a closed watch did not give its place back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let pool = namespace.pool().await;
     let stored: i64 = sqlx::query("SELECT count(*) AS n FROM events WHERE owner = $1")

@@ -15,16 +15,55 @@ use cashflow_projection_notifications::NotificationQueries;
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::notification_service_server::NotificationService;
 use futures::Stream;
+use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 /// Notifications a watch sends per read of the inbox; the rest follow on the next read.
 const WATCH_BATCH: u32 = 100;
 /// How long a watch waits for the checkpoint before it looks anyway.
 const WATCH_POLL: Duration = Duration::from_secs(5);
+/// Watches one person may hold open at once (a phone, a few browser tabs); each is a task and
+/// a read per checkpoint move, so a client cannot open thousands.
+pub const MAX_WATCHES_PER_PERSON: usize = 8;
+
+/// Open watches by person. A [`WatchSlot`] gives its place back when the watch ends.
+#[derive(Clone, Default)]
+struct Watchers(Arc<Mutex<HashMap<Uuid, usize>>>);
+
+impl Watchers {
+    fn take(&self, owner: Uuid) -> Option<WatchSlot> {
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(owner).or_default();
+        if *count >= MAX_WATCHES_PER_PERSON {
+            return None;
+        }
+        *count += 1;
+        Some(WatchSlot { watchers: self.clone(), owner })
+    }
+}
+
+struct WatchSlot {
+    watchers: Watchers,
+    owner: Uuid,
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        let mut open = self.watchers.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.owner) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.owner);
+            }
+        }
+    }
+}
 
 type NotificationStream = Pin<Box<dyn Stream<Item = Result<pb::Notification, Status>> + Send>>;
 
@@ -36,6 +75,7 @@ pub struct NotificationApi {
     checkpoints: CheckpointWatch,
     /// `CASHFLOW_WEBHOOK_ALLOW_PRIVATE`: webhook and push targets may be internal addresses.
     allow_private: bool,
+    watchers: Watchers,
 }
 
 impl NotificationApi {
@@ -46,7 +86,7 @@ impl NotificationApi {
         checkpoints: CheckpointWatch,
         allow_private: bool,
     ) -> Self {
-        Self { commands, queries, gate, checkpoints, allow_private }
+        Self { commands, queries, gate, checkpoints, allow_private, watchers: Watchers::default() }
     }
 
     fn add_channel_input(&self, request: &pb::AddChannelRequest) -> Result<AddChannel, ValidationError> {
@@ -150,12 +190,18 @@ impl NotificationService for NotificationApi {
         request: Request<pb::WatchNotificationsRequest>,
     ) -> Result<Response<Self::WatchNotificationsStream>, Status> {
         let owner = Caller::of(&request)?.user_id.as_uuid();
+        let slot = self.watchers.take(owner).ok_or_else(|| {
+            Status::resource_exhausted(format!(
+                "at most {MAX_WATCHES_PER_PERSON} watches at once; close one before opening another"
+            ))
+        })?;
         // The checkpoint is read before the inbox, so nothing applied in between is waited past.
         let mut seen = self.checkpoints.current();
         let mut last = self.queries.newest_position(owner).await.map_err(status)?;
         let (queries, checkpoints) = (self.queries.clone(), self.checkpoints.clone());
         let (sender, receiver) = mpsc::channel(WATCH_BATCH as usize);
         tokio::spawn(async move {
+            let _slot = slot;
             loop {
                 tokio::select! {
                     _ = sender.closed() => return,

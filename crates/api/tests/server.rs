@@ -40,7 +40,8 @@ struct TestApp {
 
 async fn spawn_app() -> TestApp {
     let database = TestDatabase::create().await;
-    let pool = database.pool(5).await;
+    // Each checkpoint watch holds a connection for its LISTEN: four, and room for the calls.
+    let pool = database.pool(8).await;
     PgEventStore::migrate(&pool).await.unwrap();
     cashflow_projection::migrate(&pool).await.unwrap();
     cashflow_projection_ledger::migrate(&pool).await.unwrap();

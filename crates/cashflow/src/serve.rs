@@ -98,6 +98,7 @@ pub async fn serve(
         None
     };
     let handler = CommandHandler::new(store.clone());
+    let mut watches = Watches { pool: pool.clone(), started: Vec::new() };
     let lookups: Arc<dyn LedgerLookups> = Arc::new(LedgerQueries::new(pool.clone()));
 
     if roles.iter().any(|role| role.uses_bus()) {
@@ -148,14 +149,11 @@ pub async fn serve(
             tasks.spawn(async move { ("notifications projector", runner.run(until).await.map_err(Into::into)) });
         }
         if roles.contains(&Role::Notifications) {
-            let mut checkpoints = Vec::new();
-            for projection in [
-                cashflow_projection_ledger::NAME,
-                cashflow_projection_invoices::NAME,
-                cashflow_projection_notifications::NAME,
-            ] {
-                checkpoints.push(CheckpointWatch::start(pool.clone(), projection).await?);
-            }
+            let checkpoints = vec![
+                watches.get(cashflow_projection_ledger::NAME).await?,
+                watches.get(cashflow_projection_invoices::NAME).await?,
+                watches.get(cashflow_projection_notifications::NAME).await?,
+            ];
             let dispatch_watch = checkpoints[2].clone();
             let read_models = cashflow_notify::ReadModels {
                 ledger: LedgerQueries::new(pool.clone()),
@@ -207,11 +205,10 @@ pub async fn serve(
 
     let mut health = None;
     if roles.contains(&Role::Api) {
-        let checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_ledger::NAME).await?;
-        let invoice_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_invoices::NAME).await?;
-        let search_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_search::NAME).await?;
-        let notification_checkpoints =
-            CheckpointWatch::start(pool.clone(), cashflow_projection_notifications::NAME).await?;
+        let checkpoints = watches.get(cashflow_projection_ledger::NAME).await?;
+        let invoice_checkpoints = watches.get(cashflow_projection_invoices::NAME).await?;
+        let search_checkpoints = watches.get(cashflow_projection_search::NAME).await?;
+        let notification_checkpoints = watches.get(cashflow_projection_notifications::NAME).await?;
         let state = ApiState {
             store: store.clone(),
             queries: LedgerQueries::new(pool.clone()),
@@ -299,6 +296,26 @@ pub async fn serve(
         Some(Err(error)) => Err(error),
         Some(Ok(role)) => anyhow::bail!("the {role} stopped unexpectedly"),
         None => Ok(()),
+    }
+}
+
+/// The read models' checkpoint watches of this process, one per projection however many roles
+/// read it: each holds a pool connection for its `LISTEN`.
+struct Watches {
+    pool: sqlx::PgPool,
+    started: Vec<CheckpointWatch>,
+}
+
+impl Watches {
+    async fn get(&mut self, projection: &'static str) -> anyhow::Result<CheckpointWatch> {
+        if let Some(watch) = self.started.iter().find(|watch| watch.projection() == projection) {
+            return Ok(watch.clone());
+        }
+        let watch = CheckpointWatch::start(self.pool.clone(), projection)
+            .await
+            .with_context(|| format!("watching the {projection} checkpoint"))?;
+        self.started.push(watch.clone());
+        Ok(watch)
     }
 }
 
