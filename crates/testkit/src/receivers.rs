@@ -138,6 +138,8 @@ pub struct Captured {
     pub path_and_query: String,
     pub headers: HeaderMap,
     pub body: String,
+    /// When the whole request had arrived.
+    pub at: std::time::Instant,
 }
 
 impl Captured {
@@ -226,6 +228,7 @@ async fn capture(State(reply): State<Reply>, request: Request) -> Response {
         path_and_query: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
         headers: parts.headers,
         body: String::from_utf8(body.to_vec()).unwrap(),
+        at: std::time::Instant::now(),
     });
     tokio::time::sleep(reply.delay).await;
     let status = reply.script.lock().unwrap().pop_front().unwrap_or(reply.status);
