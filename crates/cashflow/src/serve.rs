@@ -325,6 +325,8 @@ impl Watches {
 fn notify_worker_config(worker: &cashflow_bus::WorkerConfig) -> cashflow_bus::WorkerConfig {
     cashflow_bus::WorkerConfig {
         max_deliver: worker.max_deliver.max(NOTIFY_MAX_DELIVER),
+        // Most of a handling is waiting for the read models, not work: many at once.
+        concurrency: worker.concurrency.max(NOTIFY_CONCURRENCY),
         ack_wait: worker.ack_wait.max(cashflow_notify::read_models::CATCH_UP_WAIT * 3),
         ..worker.clone()
     }
@@ -332,6 +334,8 @@ fn notify_worker_config(worker: &cashflow_bus::WorkerConfig) -> cashflow_bus::Wo
 
 /// With the default retry delay and catch-up wait, about ten minutes of projector lag.
 const NOTIFY_MAX_DELIVER: i64 = 50;
+/// Events the notification worker handles at once (BENCHMARKS.md, "Notifications").
+const NOTIFY_CONCURRENCY: usize = 64;
 
 /// Keeps the gRPC health of `""` and every service SERVING while the database answers and
 /// NOT_SERVING while it does not.
