@@ -307,7 +307,9 @@ async fn a_receiver_that_fails_twice_gets_the_same_delivery_three_times_and_it_c
     let hook =
         scripted_receiver(&[StatusCode::SERVICE_UNAVAILABLE, StatusCode::INTERNAL_SERVER_ERROR], StatusCode::OK).await;
     let namespace = Namespace::new();
-    let server = start(&namespace, "api,relay,projectors,notifications", &delivering_to(&sink.url()));
+    let mut env = delivering_to(&sink.url());
+    env.push(("CASHFLOW_METRICS_ADDR", "127.0.0.1:0".to_owned()));
+    let server = start(&namespace, "api,relay,projectors,notifications", &env);
     let user = Uuid::now_v7();
     let mut ledger = server.ledger(user).await;
     let mut notifications = server.notifications(user).await;
@@ -342,6 +344,30 @@ async fn a_receiver_that_fails_twice_gets_the_same_delivery_three_times_and_it_c
     settled(&namespace, &mut notifications).await;
     assert_eq!(list(&mut notifications, None).await.len(), 1);
     assert_eq!(hook.received().len(), 3, "nothing after the delivery succeeded");
+
+    // The attempts as operators see them.
+    let metrics = scrape(server.metrics_addr.as_deref().expect("the metrics port")).await;
+    let series = |outcome: &str| {
+        let name = format!("cashflow_notification_deliveries_total{{channel=\"webhook\",outcome=\"{outcome}\"}} ");
+        metrics.lines().find_map(|line| line.strip_prefix(name.as_str())).map(str::to_owned)
+    };
+    assert_eq!(series("retry").as_deref(), Some("2"), "{metrics}");
+    assert_eq!(series("delivered").as_deref(), Some("1"), "{metrics}");
+    assert!(
+        metrics.contains("cashflow_notification_delivery_latency_seconds_count{channel=\"webhook\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("cashflow_notifications_raised_total{topic=\"large_expense\"} 1"), "{metrics}");
+}
+
+/// `GET /metrics` over a plain HTTP/1.0 connection: the body.
+async fn scrape(addr: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("the metrics port");
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: cashflow\r\n\r\n").await.expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("response");
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).expect("a body")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -460,3 +460,49 @@ async fn spans_still_queued_at_shutdown_are_flushed_before_the_process_exits() {
     let flow = find_flow(&spans, &trace_id).unwrap_or_else(|| panic!("flushed at exit: {}", summary(&spans)));
     check_flow(&spans, &flow, &trace_id, &parent_id, namespace.prefix());
 }
+
+/// A notification's delivery is a span in the trace of the command that caused it: the worker
+/// raises it under the event's trace context, the outbox keeps it, the dispatcher continues it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notification_is_delivered_in_the_trace_of_the_command_that_caused_it() {
+    let collector = Collector::default();
+    let mut env = otlp_env(&collector.start().await);
+    env.push(("CASHFLOW_WEBHOOK_ALLOW_PRIVATE", "true".to_owned()));
+    let hook = cashflow_testkit::receivers::receiver(http::StatusCode::NO_CONTENT).await;
+    let namespace = Namespace::new();
+    let server =
+        Server::start_capturing_logs(CASHFLOW, &namespace, "api,relay,projectors,notifications", &borrowed(&env));
+    let user = Uuid::now_v7();
+    let mut notifications = server.notifications(user).await;
+    notifications
+        .add_channel(AddChannelRequest {
+            command_id: command_id(),
+            kind: ChannelKind::Webhook.into(),
+            target: hook.url("/traced"),
+            topics: vec![],
+        })
+        .await
+        .expect("add a webhook");
+    notifications
+        .set_preferences(SetPreferencesRequest {
+            command_id: command_id(),
+            large_expense_threshold: Some(AMOUNT.into()),
+            monthly_report: None,
+        })
+        .await
+        .expect("preferences");
+
+    let (trace_id, parent_id) = chosen_context();
+    record_one_movement(&server, user, &format!("00-{trace_id}-{parent_id}-01")).await;
+    let in_trace = |spans: &[Received], name: &str| {
+        spans.iter().find(|r| r.span.name == name && hex(&r.span.trace_id) == trace_id).cloned()
+    };
+    let spans =
+        collector.wait_for("the delivery's span", |spans| in_trace(spans, "notification.deliver").is_some()).await;
+    let deliver = in_trace(&spans, "notification.deliver").expect("the delivery span");
+    assert_eq!(attr(&deliver.span, "channel").as_deref(), Some("webhook"));
+    assert!(deliver.roles.split(',').any(|r| r == "notifications"), "{}", deliver.roles);
+    let raise = in_trace(&spans, "command.raise_notification").expect("the raise, in the same trace");
+    assert!(raise.roles.contains("notifications"));
+    assert_eq!(hook.received().len(), 1, "delivered once");
+}
