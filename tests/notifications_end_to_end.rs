@@ -557,3 +557,61 @@ async fn bad_input_is_refused_naming_the_field_and_stores_nothing_and_watches_ar
     assert_eq!(stored, 0, "a refused command stored nothing");
     pool.close().await;
 }
+
+/// Browsers watch over grpc-web (HTTP/1.1, no client streaming): the server stream's frames
+/// arrive as the notifications are raised, on a connection that stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_browser_watches_notifications_over_grpc_web() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let namespace = Namespace::new();
+    let server = start(&namespace, "api,relay,projectors,notifications", &delivering_to("smtp://127.0.0.1:9"));
+    let user = Uuid::now_v7();
+    let mut ledger = server.ledger(user).await;
+    let mut notifications = server.notifications(user).await;
+    let account = open_account(&mut ledger, "Main").await.account_id;
+    notifications
+        .set_preferences(SetPreferencesRequest {
+            command_id: command_id(),
+            large_expense_threshold: Some("10".into()),
+            monthly_report: None,
+        })
+        .await
+        .expect("preferences");
+
+    let mut stream = tokio::net::TcpStream::connect(&server.addr).await.expect("connect");
+    let body = support::web::frame(0, &[]);
+    let head = format!(
+        "POST /cashflow.v1.NotificationService/WatchNotifications HTTP/1.1\r\nhost: {}\r\n\
+         content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\naccept: application/grpc-web+proto\r\n\
+         authorization: Bearer {}\r\ncontent-length: {}\r\n\r\n",
+        server.addr,
+        support::token(user),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(&body).await.expect("write body");
+    // The response's head comes first: the watch is open before the expense.
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = tokio::time::timeout(WITHIN, stream.read(&mut buffer)).await.expect("the head").expect("read");
+        assert!(read > 0, "the server closed the watch: {}", String::from_utf8_lossy(&received));
+        received.extend_from_slice(&buffer[..read]);
+    }
+    let head = String::from_utf8_lossy(&received).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: application/grpc-web+proto"), "{head}");
+
+    let (first, _) = expense(&mut ledger, &account, None, "10").await;
+    let (second, _) = expense(&mut ledger, &account, None, "11").await;
+    for movement in [first, second] {
+        while !received.windows(movement.len()).any(|w| w == movement.as_bytes()) {
+            let read = tokio::time::timeout(WITHIN, stream.read(&mut buffer))
+                .await
+                .expect("a notification frame in time")
+                .expect("read");
+            assert!(read > 0, "the server closed the watch");
+            received.extend_from_slice(&buffer[..read]);
+        }
+    }
+}
