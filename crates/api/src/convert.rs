@@ -340,6 +340,16 @@ pub fn balance_to_proto(view: BalanceView) -> pb::Balance {
     }
 }
 
+pub fn balance_as_of_to_proto(balance: cashflow_domain::books::BalanceAsOf) -> pb::Balance {
+    let currency = balance.currency.to_string();
+    pb::Balance {
+        account_id: balance.account_id.to_string(),
+        name: balance.name,
+        balance: money(balance.balance, &currency),
+        currency,
+    }
+}
+
 pub fn summary_row_to_proto(row: CategorySummaryRow) -> pb::CategorySummaryRow {
     pb::CategorySummaryRow {
         category_id: optional_id(row.category_id),

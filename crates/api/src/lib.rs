@@ -10,7 +10,7 @@
 //! - [`context`]: what a request carries besides its message (correlation, trace, deadline).
 //! - [`convert`]: proto ⇄ the application's inputs and the read models' views, parsed once here.
 //! - [`ledger_service`], [`query_service`], [`invoice_service`], [`audit_service`],
-//!   [`notification_service`]: one file per service.
+//!   [`notification_service`], [`report_service`]: one file per service.
 //! - [`error`]: the one mapping of every error to a `tonic::Status`.
 //! - [`decode_status`]: requests tonic cannot decode get the contract's codes, not `INTERNAL`.
 //! - [`trace_layer`]: the server span (continuing the caller's `traceparent`) and RPC metrics of every call.
@@ -31,23 +31,26 @@ pub mod invoice_service;
 pub mod ledger_service;
 pub mod limits;
 pub mod notification_service;
+pub mod report_service;
 pub mod query_service;
 pub mod security_log;
 pub mod trace_layer;
 
-use cashflow_app::{BudgetCommands, CommandHandler, InvoiceCommands, NotificationCommands, RuleRunner};
+use cashflow_app::{BudgetCommands, CommandHandler, InvoiceCommands, NotificationCommands, ReportCommands, RuleRunner};
 use cashflow_blob::BlobStore;
 use cashflow_eventstore::EventStore;
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_invoices::InvoiceQueries;
 use cashflow_projection_ledger::LedgerQueries;
 use cashflow_projection_notifications::NotificationQueries;
+use cashflow_projection_reports::ReportQueries;
 use cashflow_projection_search::SearchQueries;
 use cashflow_proto::v1::audit_service_server::AuditServiceServer;
 use cashflow_proto::v1::auth_service_server::AuthServiceServer;
 use cashflow_proto::v1::invoice_service_server::InvoiceServiceServer;
 use cashflow_proto::v1::ledger_service_server::LedgerServiceServer;
 use cashflow_proto::v1::notification_service_server::NotificationServiceServer;
+use cashflow_proto::v1::report_service_server::ReportServiceServer;
 use cashflow_proto::v1::query_service_server::QueryServiceServer;
 use decode_status::DecodeStatus;
 use std::sync::Arc;
@@ -71,6 +74,7 @@ pub use invoice_service::{InvoiceApi, UploadLimits};
 pub use ledger_service::LedgerApi;
 pub use limits::{Limits, RateLimit};
 pub use notification_service::NotificationApi;
+pub use report_service::ReportApi;
 pub use query_service::{QueryApi, ReadGate, WaitLimits};
 
 /// Largest request message accepted: far above any command, small enough that a
@@ -165,6 +169,9 @@ pub struct ApiState {
     pub notifications: NotificationQueries,
     /// The notifications read model's checkpoint.
     pub notification_checkpoints: CheckpointWatch,
+    pub reports: ReportQueries,
+    /// The reports read model's checkpoint.
+    pub report_checkpoints: CheckpointWatch,
     pub blobs: Arc<dyn BlobStore>,
     pub config: ApiConfig,
 }
@@ -178,12 +185,13 @@ pub enum BuildError {
 }
 
 /// The fully-qualified names of the Cashflow services, as health reports them.
-pub const SERVICE_NAMES: [&str; 6] = [
+pub const SERVICE_NAMES: [&str; 7] = [
     <LedgerServiceServer<LedgerApi> as NamedService>::NAME,
     <QueryServiceServer<QueryApi> as NamedService>::NAME,
     <InvoiceServiceServer<InvoiceApi> as NamedService>::NAME,
     <AuditServiceServer<AuditApi> as NamedService>::NAME,
     <NotificationServiceServer<NotificationApi> as NamedService>::NAME,
+    <ReportServiceServer<ReportApi> as NamedService>::NAME,
     <AuthServiceServer<AuthApi> as NamedService>::NAME,
 ];
 
@@ -217,7 +225,7 @@ impl ApiHealth {
 /// The mounted services and the handle on their health.
 #[derive(Debug)]
 pub struct Api {
-    /// Ledger, Query, Invoice, Notification and Audit behind auth; health and reflection (v1 and v1alpha) without.
+    /// Ledger, Query, Invoice, Notification, Report and Audit behind auth; health and reflection (v1 and v1alpha) without.
     pub routes: Routes,
     pub health: ApiHealth,
 }
@@ -261,6 +269,8 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
         search_checkpoints,
         notifications,
         notification_checkpoints,
+        reports,
+        report_checkpoints,
         blobs,
         config,
     } = state;
@@ -289,6 +299,10 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
         config.webhook_allow_private,
     ))
     .max_decoding_message_size(limit);
+    let report_gate = ReadGate::new(store.clone(), Arc::new(report_checkpoints), config.wait);
+    let report =
+        ReportServiceServer::new(ReportApi::new(ReportCommands::new(handler.clone()), reports, report_gate, blobs.clone()))
+            .max_decoding_message_size(limit);
     let invoice_commands = InvoiceCommands::new(handler, blobs, lookups);
     let invoice_gate = ReadGate::new(store.clone(), Arc::new(invoice_checkpoints), config.wait);
     let invoice =
@@ -296,7 +310,7 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
             .max_decoding_message_size(limit);
     let ledger_gate = ReadGate::new(store.clone(), Arc::new(checkpoints), config.wait);
     let search_gate = ReadGate::new(store.clone(), Arc::new(search_checkpoints), config.wait);
-    let query = QueryServiceServer::new(QueryApi::new(Arc::new(queries), ledger_gate, Arc::new(search), search_gate))
+    let query = QueryServiceServer::new(QueryApi::new(Arc::new(queries), ledger_gate, Arc::new(search), search_gate, store.clone()))
         .max_decoding_message_size(limit);
     let audit = AuditServiceServer::new(AuditApi::new(store)).max_decoding_message_size(limit);
 
@@ -318,6 +332,7 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
         .add_service(DecodeStatus(InterceptedService::new(query, query_auth.clone())))
         .add_service(DecodeStatus(InterceptedService::new(invoice, command_auth.clone())))
         .add_service(DecodeStatus(InterceptedService::new(notification, command_auth.clone())))
+        .add_service(DecodeStatus(InterceptedService::new(report, command_auth.clone())))
         .add_service(DecodeStatus(InterceptedService::new(audit, query_auth)));
     if let Some(identity) = config.identity {
         let attempts = AuthLimiters::new(config.limits.login_address, config.limits.login)

@@ -5,7 +5,9 @@ use crate::auth::Caller;
 use crate::context::grpc_timeout;
 use crate::convert::{self, ListMovements, SummaryRange};
 use crate::error::{ApiError, invalid_argument, status};
+use cashflow_app::history::load_books;
 use cashflow_domain::ValidationError;
+use cashflow_domain::date::parse_date;
 use cashflow_eventstore::EventStore;
 use cashflow_projection::CheckpointWatch;
 use cashflow_projection_ledger::LedgerQueries;
@@ -36,6 +38,8 @@ pub struct QueryApi {
     search: Arc<SearchQueries>,
     /// On the search view's checkpoint: it applies events apart from the ledger.
     search_gate: ReadGate,
+    /// For balances as of a day, folded from the store.
+    store: Arc<dyn EventStore>,
 }
 
 impl std::fmt::Debug for QueryApi {
@@ -48,8 +52,14 @@ impl std::fmt::Debug for QueryApi {
 }
 
 impl QueryApi {
-    pub fn new(queries: Arc<LedgerQueries>, gate: ReadGate, search: Arc<SearchQueries>, search_gate: ReadGate) -> Self {
-        Self { queries, gate, search, search_gate }
+    pub fn new(
+        queries: Arc<LedgerQueries>,
+        gate: ReadGate,
+        search: Arc<SearchQueries>,
+        search_gate: ReadGate,
+        store: Arc<dyn EventStore>,
+    ) -> Self {
+        Self { queries, gate, search, search_gate, store }
     }
 
     async fn caller_after<T>(&self, request: &Request<T>, min_position: Option<u64>) -> Result<Caller, Status> {
@@ -151,6 +161,17 @@ impl QueryService for QueryApi {
         &self,
         request: Request<pb::GetBalancesRequest>,
     ) -> Result<Response<pb::GetBalancesResponse>, Status> {
+        Caller::of(&request)?;
+        if let Some(raw) = request.get_ref().as_of.as_deref().filter(|raw| !raw.is_empty()) {
+            let day = parse_date("as_of", raw).map_err(|error| invalid_argument(&error))?;
+            // The store holds every committed position, so min_position is met already.
+            let caller = self.caller_after(&request, None).await?;
+            let head = self.store.head().await.map_err(status)?;
+            let books = load_books(self.store.as_ref(), caller.user_id, head).await.map_err(status)?;
+            return Ok(Response::new(pb::GetBalancesResponse {
+                balances: books.balances_as_of(day).into_iter().map(convert::balance_as_of_to_proto).collect(),
+            }));
+        }
         let caller = self.caller_after(&request, request.get_ref().min_position).await?;
         let balances = self.queries.balances(caller.user_id.as_uuid()).await.map_err(status)?;
         Ok(Response::new(pb::GetBalancesResponse {

@@ -63,11 +63,13 @@ impl Ran {
 mod budgets;
 mod invoices;
 mod notifications;
+mod reports;
 mod rules;
 
 pub use budgets::{BudgetCommands, budget_id_for};
 pub use invoices::{InvoiceCommands, blob_key, invoice_id_for};
 pub use notifications::{AddedChannel, NotificationCommands, RaisedOutcome, notification_id_for, notifier_stream};
+pub use reports::{ReportCommands, Settlement};
 pub use rules::RuleRunner;
 
 /// Runs the commands that need nothing but the event store. [`InvoiceCommands`] and

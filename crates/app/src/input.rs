@@ -142,3 +142,15 @@ command!(
     SetPreferences,
     MarkRead
 );
+
+/// Ask for a report of a period.
+#[derive(Debug, Clone)]
+pub struct RequestReport {
+    pub command_id: CommandId,
+    /// Chosen by the caller that must find it again (the monthly schedule); a fresh id otherwise.
+    pub report_id: Option<cashflow_domain::ReportId>,
+    pub period: cashflow_domain::report::ReportPeriod,
+    pub format: cashflow_domain::report::ReportFormat,
+    /// Empty: every account.
+    pub account_ids: Vec<AccountId>,
+}

@@ -7,8 +7,10 @@
 //! - [`input`]: the commands' inputs, built from domain newtypes: an edge parses once, then
 //!   nothing here handles unvalidated data.
 //! - [`handler`]: [`CommandHandler`] (load, pure `decide`, append with an expected version and
-//!   the idempotency key), [`InvoiceCommands`], [`BudgetCommands`], [`NotificationCommands`] and [`RuleRunner`] for the commands that read
+//!   the idempotency key), [`InvoiceCommands`], [`BudgetCommands`], [`NotificationCommands`], [`ReportCommands`] and [`RuleRunner`] for the commands that read
 //!   across streams through a port, which they take at construction.
+//! - [`history`]: a person's books folded from the store up to a position ([`history::load_books`]),
+//!   for reports and balances as of a day.
 //! - [`ports`]: what commands read besides the event store: [`LedgerLookups`] (a read model)
 //!   and the blob store ([`BlobStore`]).
 //! - [`worker`]: the port an event-driven worker implements ([`Worker`]), which a bus adapter
@@ -22,6 +24,7 @@
 pub mod context;
 pub mod error;
 pub mod handler;
+pub mod history;
 pub mod input;
 pub mod ports;
 pub mod worker;
@@ -31,7 +34,7 @@ pub use context::{CommandContext, derived_command_id};
 pub use error::AppError;
 pub use handler::{
     AddedChannel, Assigned, BudgetCommands, CommandHandler, Created, InvoiceCommands, MAX_ATTEMPTS,
-    NotificationCommands, RaisedOutcome, RuleRunner, notification_id_for, notifier_stream,
+    NotificationCommands, RaisedOutcome, ReportCommands, RuleRunner, Settlement, notification_id_for, notifier_stream,
 };
 pub use ports::{LedgerLookups, PortError, RuleCandidate, RulesVersion};
 pub use worker::{WorkError, Worker};

@@ -95,6 +95,8 @@ pub enum ProjectionName {
     /// The inbox, channels and preferences; the delivery outbox is kept, and nothing is queued
     /// again.
     Notifications,
+    /// Which reports exist and how far along they are; the files stay in blob storage.
+    Reports,
 }
 
 /// A part of the service that can run in its own process.

@@ -25,6 +25,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<PgPool> {
     cashflow_projection_invoices::migrate(&pool).await.context("invoices migrations")?;
     cashflow_projection_search::migrate(&pool).await.context("search migrations")?;
     cashflow_projection_notifications::migrate(&pool).await.context("notifications migrations")?;
+    cashflow_projection_reports::migrate(&pool).await.context("reports migrations")?;
     cashflow_identity::migrate(&pool).await.context("identity migrations")?;
     Ok(pool)
 }

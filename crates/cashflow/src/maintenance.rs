@@ -21,6 +21,7 @@ pub async fn rebuild(config: &Config, name: ProjectionName) -> anyhow::Result<()
         ProjectionName::Invoices => Box::new(cashflow_projection_invoices::InvoicesProjection),
         ProjectionName::Search => Box::new(cashflow_projection_search::SearchProjection),
         ProjectionName::Notifications => Box::new(cashflow_projection_notifications::NotificationsProjection),
+        ProjectionName::Reports => Box::new(cashflow_projection_reports::ReportsProjection),
     };
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{spinner} rebuilding {msg} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})")

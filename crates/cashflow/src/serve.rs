@@ -16,6 +16,7 @@ use cashflow_projection::CheckpointWatch;
 use cashflow_projection_invoices::{InvoiceQueries, InvoicesProjection};
 use cashflow_projection_ledger::{LedgerProjection, LedgerQueries};
 use cashflow_projection_notifications::{NotificationQueries, NotificationsProjection};
+use cashflow_projection_reports::{ReportQueries, ReportsProjection};
 use cashflow_projection_search::{SearchProjection, SearchQueries};
 use std::future::Future;
 use std::sync::Arc;
@@ -147,6 +148,15 @@ pub async fn serve(
             );
             let until = stop_requested();
             tasks.spawn(async move { ("notifications projector", runner.run(until).await.map_err(Into::into)) });
+            let runner = ProjectorRunner::new(
+                Arc::new(ReportsProjection),
+                pool.clone(),
+                store.clone(),
+                jetstream.clone(),
+                names.clone(),
+            );
+            let until = stop_requested();
+            tasks.spawn(async move { ("reports projector", runner.run(until).await.map_err(Into::into)) });
         }
         if roles.contains(&Role::Notifications) {
             let checkpoints = vec![
@@ -209,6 +219,7 @@ pub async fn serve(
         let invoice_checkpoints = watches.get(cashflow_projection_invoices::NAME).await?;
         let search_checkpoints = watches.get(cashflow_projection_search::NAME).await?;
         let notification_checkpoints = watches.get(cashflow_projection_notifications::NAME).await?;
+        let report_checkpoints = watches.get(cashflow_projection_reports::NAME).await?;
         let state = ApiState {
             store: store.clone(),
             queries: LedgerQueries::new(pool.clone()),
@@ -219,6 +230,8 @@ pub async fn serve(
             search_checkpoints,
             notifications: NotificationQueries::new(pool.clone()),
             notification_checkpoints,
+            reports: ReportQueries::new(pool.clone()),
+            report_checkpoints,
             blobs: blobs.clone().context("the API needs blob storage")?,
             config: api_config(&config, &pool).await?,
         };
@@ -257,6 +270,7 @@ pub async fn serve(
                 cashflow_projection_invoices::NAME,
                 cashflow_projection_search::NAME,
                 cashflow_projection_notifications::NAME,
+                cashflow_projection_reports::NAME,
             ],
             jetstream: bus,
         };

@@ -111,6 +111,8 @@ mod tests {
         every_listed_type_is_a_variant::<CategoryEvent>();
         every_listed_type_is_a_variant::<InvoiceEvent>();
         every_listed_type_is_a_variant::<MovementEvent>();
+        every_listed_type_is_a_variant::<crate::report::ReportEvent>();
+        every_listed_type_is_a_variant::<crate::budget::BudgetEvent>();
     }
 
     #[test]

@@ -84,6 +84,10 @@ id_type!(
     NotificationId, "notification"
 );
 id_type!(
+    /// A report a person asked for: the ledger of a period as it stood at one store position.
+    ReportId, "report"
+);
+id_type!(
     /// The client-chosen id of a command: the idempotency key.
     CommandId, "command"
 );

@@ -4,7 +4,9 @@
 //! # Layout
 //!
 //! - [`money`], [`currency`], [`text`], [`ids`], [`date`]: values that are valid once built.
-//! - [`account`], [`movement`], [`category`], [`invoice`], [`budget`], [`notification`]: one aggregate each, with its commands and events.
+//! - [`account`], [`movement`], [`category`], [`invoice`], [`budget`], [`notification`], [`report`]: one aggregate each, with its commands and events.
+//! - [`books`]: one person's ledger folded from all of their events up to a position, for
+//!   reports and balances as of a day.
 //! - [`rule`]: categorisation rules and how a movement matches one.
 //! - [`aggregate`]: the trait every aggregate implements, and event (de)serialisation.
 //! - [`error`]: validation errors (bad input, naming the field) and domain rejections.
@@ -15,6 +17,7 @@
 
 pub mod account;
 pub mod aggregate;
+pub mod books;
 pub mod budget;
 pub mod category;
 pub mod currency;
@@ -25,6 +28,7 @@ pub mod invoice;
 pub mod money;
 pub mod movement;
 pub mod notification;
+pub mod report;
 pub mod rule;
 pub mod text;
 
@@ -33,7 +37,7 @@ pub use currency::Currency;
 pub use date::{Month, OccurredOn};
 pub use error::{DomainError, ValidationError};
 pub use ids::{
-    AccountId, BudgetId, CategoryId, ChannelId, CommandId, InvoiceId, MovementId, NotificationId, RuleId, StreamId,
+    AccountId, BudgetId, CategoryId, ChannelId, CommandId, InvoiceId, MovementId, NotificationId, ReportId, RuleId, StreamId,
     UserId,
 };
 pub use money::{Amount, SignedAmount};

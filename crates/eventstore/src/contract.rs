@@ -39,6 +39,7 @@ macro_rules! contract_cases {
             concurrent_writers_and_a_tailing_reader_see_every_position_once,
             concurrent_appends_each_get_their_own_outcome,
             a_conflict_or_replay_does_not_fail_its_neighbours,
+            read_owner_returns_one_owners_history_up_to_a_position,
         );
     };
 }
@@ -745,4 +746,36 @@ pub async fn a_conflict_or_replay_does_not_fail_its_neighbours<S: EventStore>(st
     for stream in &existing {
         assert_eq!(store.read_stream(stream).await.unwrap().len(), 1, "a conflicting append wrote nothing");
     }
+}
+
+pub async fn read_owner_returns_one_owners_history_up_to_a_position<S: EventStore>(store: S) {
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut alices = Vec::new();
+    for round in 0..10usize {
+        let owner = if round % 3 == 1 { bob } else { alice };
+        let mut request = new_request(&new_stream_id(), ExpectedVersion::NoStream, 1 + round % 2);
+        request.metadata.owner = owner;
+        let outcome = store.append(request.clone()).await.unwrap();
+        if owner == alice {
+            let first = outcome.position + 1 - request.events.len() as u64;
+            alices.extend(first..=outcome.position);
+        }
+    }
+    let head = store.head().await.unwrap();
+    let positions = |events: Vec<crate::RecordedEvent>| {
+        assert!(events.iter().all(|e| e.owner == alice), "only the owner's events");
+        events.iter().map(|e| e.position).collect::<Vec<_>>()
+    };
+    assert_eq!(positions(store.read_owner(alice, 0, head, 1_000).await.unwrap()), alices);
+
+    let cut = alices[4];
+    let until_cut: Vec<u64> = alices.iter().copied().filter(|&p| p <= cut).collect();
+    assert_eq!(positions(store.read_owner(alice, 0, cut, 1_000).await.unwrap()), until_cut, "nothing after up_to");
+
+    let first_page = positions(store.read_owner(alice, 0, head, 3).await.unwrap());
+    assert_eq!(first_page, alices[..3]);
+    let rest = positions(store.read_owner(alice, first_page[2], head, 1_000).await.unwrap());
+    assert_eq!(rest, alices[3..], "the next page starts after the last position seen");
+    assert!(store.read_owner(Uuid::now_v7(), 0, head, 1_000).await.unwrap().is_empty());
+    assert!(store.read_owner(alice, head, head, 1_000).await.unwrap().is_empty());
 }

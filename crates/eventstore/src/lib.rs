@@ -179,6 +179,28 @@ pub trait EventStore: Send + Sync + 'static {
     /// is commit order. Never skips an event that commits later with a lower position.
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// Up to `limit` events of one owner with a position greater than `after` and at most
+    /// `up_to`, in position order: a person's history as it stood at `up_to`, page by page.
+    /// The default scans [`read_all`](Self::read_all); adapters answer from an index.
+    async fn read_owner(
+        &self,
+        owner: Uuid,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut found = Vec::new();
+        let mut cursor = after;
+        while found.len() < limit && cursor < up_to {
+            let page = self.read_all(cursor, 1_000).await?;
+            let Some(last) = page.last() else { break };
+            cursor = last.position;
+            found.extend(page.into_iter().filter(|e| e.owner == owner && e.position <= up_to));
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
     /// The highest committed position, 0 when the store is empty.
     async fn head(&self) -> Result<u64, StoreError>;
 
@@ -205,6 +227,16 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         (**self).read_all(after, limit).await
+    }
+
+    async fn read_owner(
+        &self,
+        owner: Uuid,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        (**self).read_owner(owner, after, up_to, limit).await
     }
 
     async fn head(&self) -> Result<u64, StoreError> {

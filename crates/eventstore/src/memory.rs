@@ -118,6 +118,19 @@ impl EventStore for InMemoryEventStore {
         Ok(state.events[start..end].to_vec())
     }
 
+    async fn read_owner(
+        &self,
+        owner: Uuid,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let state = self.state();
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.events.len());
+        let end = usize::try_from(up_to).unwrap_or(usize::MAX).min(state.events.len());
+        Ok(state.events[start..end.max(start)].iter().filter(|e| e.owner == owner).take(limit).cloned().collect())
+    }
+
     async fn head(&self) -> Result<u64, StoreError> {
         Ok(*self.head.borrow())
     }

@@ -160,6 +160,30 @@ impl EventStore for PgEventStore {
     }
 
     #[tracing::instrument(
+        name = "eventstore.read_owner",
+        skip(self),
+        fields(db.system = "postgresql", db.operation = "SELECT"),
+        err
+    )]
+    async fn read_owner(
+        &self,
+        owner: Uuid,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(sql::READ_OWNER)
+            .bind(owner)
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(i64::try_from(up_to).unwrap_or(i64::MAX))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    #[tracing::instrument(
         name = "eventstore.head",
         skip(self),
         fields(db.system = "postgresql", db.operation = "SELECT"),

@@ -48,6 +48,13 @@ pub(super) const READ_STREAM: &str =
 pub(super) const READ_ALL: &str =
     concat!("SELECT ", event_columns!(), " FROM events WHERE position > $1 ORDER BY position LIMIT $2");
 
+/// One owner's events in a position range, oldest first (index `events_owner_position`).
+pub(super) const READ_OWNER: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE owner = $1 AND position > $2 AND position <= $3 ORDER BY position LIMIT $4"
+);
+
 /// Every event with its global hash, in position order, for the audit.
 pub(super) const AUDIT_SCAN: &str = concat!("SELECT ", event_columns!(), ", global_hash FROM events ORDER BY position");
 
