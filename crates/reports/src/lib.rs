@@ -1,0 +1,26 @@
+//! Report rendering: turns the figures of a ledger report into a CSV of its movements or an A4 PDF.
+//!
+//! # Layout
+//!
+//! - [`document`]: [`ReportDocument`] and its lines, the figures a report is made from, computed
+//!   elsewhere from the ledger at one store position.
+//! - [`render`]: [`render_csv`], [`render_pdf`] with the [`Fonts`] it embeds, [`RenderError`], and
+//!   [`render::format`] (how amounts and dates read).
+//!
+//! Rendering is pure: no IO but reading font files in [`Fonts::load_system`], the same document
+//! always gives the same bytes, and money never passes through floating point except to size the
+//! bars of a chart.
+//!
+//! # Tests
+//!
+//! `tests/render.rs` reads the CSV back with `csv::Reader` and the PDF with poppler's `pdftotext`
+//! and `pdftoppm`; `tests/support` builds realistic documents.
+#![forbid(unsafe_code)]
+
+pub mod document;
+pub mod render;
+
+pub use document::{
+    AccountLine, BudgetLine, CategoryLine, CounterpartyLine, CurrencyTotals, MonthLine, MovementLine, ReportDocument,
+};
+pub use render::{Fonts, RenderError, render_csv, render_pdf};
