@@ -115,11 +115,13 @@ pub enum Role {
     /// Decides notifications (budget thresholds, large expenses, settled invoices) and
     /// delivers them to the people's channels.
     Notifications,
+    /// Renders requested reports (PDF, CSV) from the event store into blob storage.
+    Reports,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] =
-        [Role::Api, Role::Relay, Role::Projectors, Role::Ocr, Role::Categoriser, Role::Notifications];
+    pub const ALL: [Role; 7] =
+        [Role::Api, Role::Relay, Role::Projectors, Role::Ocr, Role::Categoriser, Role::Notifications, Role::Reports];
 
     /// The roles that consume JetStream.
     pub fn uses_bus(self) -> bool {
@@ -136,6 +138,7 @@ impl std::fmt::Display for Role {
             Role::Ocr => "ocr",
             Role::Categoriser => "categoriser",
             Role::Notifications => "notifications",
+            Role::Reports => "reports",
         })
     }
 }

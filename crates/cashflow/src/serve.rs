@@ -92,7 +92,7 @@ pub async fn serve(
         stop_requested(),
     );
 
-    let needs_blobs = roles.contains(&Role::Api) || roles.contains(&Role::Ocr);
+    let needs_blobs = roles.contains(&Role::Api) || roles.contains(&Role::Ocr) || roles.contains(&Role::Reports);
     let blobs: Option<Arc<dyn BlobStore>> = if needs_blobs {
         Some(Arc::new(ObjectStoreBlobs::from_url(&config.blob_url).context("CASHFLOW_BLOB_URL")?))
     } else {
@@ -189,6 +189,20 @@ pub async fn serve(
             );
             let until = stop_requested();
             tasks.spawn(async move { ("notification dispatcher", dispatcher.run(until).await.map_err(Into::into)) });
+        }
+        if roles.contains(&Role::Reports) {
+            let blobs = blobs.clone().context("the report worker needs blob storage")?;
+            let fonts = cashflow_reports::Fonts::load_system().context("loading the fonts reports embed")?;
+            let worker = cashflow_reports::ReportWorker::new(
+                cashflow_app::ReportCommands::new(handler.clone()),
+                store.clone(),
+                blobs,
+                Arc::new(fonts),
+            );
+            let runner = WorkerRunner::new(Arc::new(worker), jetstream.clone(), names.clone())
+                .with_config(report_worker_config(&config.worker));
+            let until = stop_requested();
+            tasks.spawn(async move { ("report worker", runner.run(until).await.map_err(Into::into)) });
         }
         if roles.contains(&Role::Categoriser) {
             let worker = Categoriser::new(handler.clone(), lookups.clone());
@@ -342,6 +356,16 @@ fn notify_worker_config(worker: &cashflow_bus::WorkerConfig) -> cashflow_bus::Wo
         // Most of a handling is waiting for the read models, not work: many at once.
         concurrency: worker.concurrency.max(NOTIFY_CONCURRENCY),
         ack_wait: worker.ack_wait.max(cashflow_notify::read_models::CATCH_UP_WAIT * 3),
+        ..worker.clone()
+    }
+}
+
+/// Rendering is CPU work of seconds for a year of a busy person: two at once per process, and
+/// long enough an acknowledgement wait that a slow render is not handed to a second worker.
+fn report_worker_config(worker: &cashflow_bus::WorkerConfig) -> cashflow_bus::WorkerConfig {
+    cashflow_bus::WorkerConfig {
+        concurrency: worker.concurrency.clamp(1, 2),
+        ack_wait: worker.ack_wait.max(std::time::Duration::from_secs(120)),
         ..worker.clone()
     }
 }

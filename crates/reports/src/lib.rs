@@ -4,6 +4,10 @@
 //!
 //! - [`document`]: [`ReportDocument`] and its lines, the figures a report is made from, computed
 //!   elsewhere from the ledger at one store position.
+//! - [`figures`]: the figures of a requested report from the person's books (`cashflow_domain::books`),
+//!   folded from the event store up to the request's position.
+//! - [`worker`]: [`ReportWorker`], the `reports` role: ReportRequested in, a stored file and
+//!   ReportGenerated (or ReportFailed) out.
 //! - [`render`]: [`render_csv`], [`render_pdf`] with the [`Fonts`] it embeds, [`RenderError`], and
 //!   [`render::format`] (how amounts and dates read).
 //!
@@ -18,9 +22,12 @@
 #![forbid(unsafe_code)]
 
 pub mod document;
+pub mod figures;
 pub mod render;
+pub mod worker;
 
 pub use document::{
     AccountLine, BudgetLine, CategoryLine, CounterpartyLine, CurrencyTotals, MonthLine, MovementLine, ReportDocument,
 };
 pub use render::{Fonts, RenderError, render_csv, render_pdf};
+pub use worker::{NAME, ReportWorker};
