@@ -33,7 +33,10 @@ async fn login(auth: &mut AuthServiceClient<Channel>, email: &str, password: &st
 
 async fn balances(server: &Server, token: &str) -> Result<GetBalancesResponse, tonic::Status> {
     let mut query = QueryServiceClient::new(server.channel().await);
-    query.get_balances(with_token(GetBalancesRequest { min_position: None }, token)).await.map(|r| r.into_inner())
+    query
+        .get_balances(with_token(GetBalancesRequest { min_position: None, as_of: None }, token))
+        .await
+        .map(|r| r.into_inner())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,8 +333,8 @@ async fn every_kind_of_bad_token_is_unauthenticated() {
     for (case, token) in cases {
         let mut query = QueryServiceClient::new(server.channel().await);
         let request = match &token {
-            Some(token) => with_token(GetBalancesRequest { min_position: None }, token),
-            None => tonic::Request::new(GetBalancesRequest { min_position: None }),
+            Some(token) => with_token(GetBalancesRequest { min_position: None, as_of: None }, token),
+            None => tonic::Request::new(GetBalancesRequest { min_position: None, as_of: None }),
         };
         let status = query.get_balances(request).await.expect_err(case);
         assert_eq!(status.code(), Code::Unauthenticated, "{case}: {status:?}");

@@ -40,7 +40,7 @@ async fn a_budget_follows_what_is_spent() {
     let groceries = category("Groceries", Some(food.clone())).await;
     // The default currency is read from the ledger read model: wait until it has the account.
     query
-        .get_balances(GetBalancesRequest { min_position: Some(account.position) })
+        .get_balances(GetBalancesRequest { min_position: Some(account.position), as_of: None })
         .await
         .expect("the account is projected");
 

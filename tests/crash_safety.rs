@@ -157,8 +157,11 @@ async fn acknowledged_commands_survive_sigkill_exactly_once() {
     // Each command was retried until acknowledged, so nothing else may exist either.
     assert_eq!(listed.len(), acknowledged.len());
     let expected: Decimal = -acknowledged.iter().map(|a| a.2).sum::<Decimal>();
-    let balances =
-        query.get_balances(GetBalancesRequest { min_position: Some(last) }).await.expect("balances").into_inner();
+    let balances = query
+        .get_balances(GetBalancesRequest { min_position: Some(last), as_of: None })
+        .await
+        .expect("balances")
+        .into_inner();
     assert_eq!(Decimal::from_str(&balances.balances[0].balance).expect("balance"), expected);
 
     // The live read model equals a rebuild from the store.

@@ -84,7 +84,7 @@ async fn a_command_and_a_query_over_grpc_web_on_http1() {
 async fn grpc_web_without_a_token_or_with_garbage_bytes_gets_clean_codes() {
     let namespace = Namespace::new();
     let server = start(&namespace);
-    let body = frame(0, &GetBalancesRequest { min_position: None }.encode_to_vec());
+    let body = frame(0, &GetBalancesRequest { min_position: None, as_of: None }.encode_to_vec());
     let anonymous = post(&server.addr, "/cashflow.v1.QueryService/GetBalances", &[], &body).await;
     assert_eq!(anonymous.status, 200);
     assert_eq!(anonymous.grpc_status(), Some(16), "UNAUTHENTICATED: {anonymous:?}");

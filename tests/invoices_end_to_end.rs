@@ -198,8 +198,10 @@ async fn a_photographed_receipt_becomes_a_categorised_movement_and_follows_its_c
     assert!(movement(&server, alice, &scanned.movement_id, after).await.voided, "the old movement is voided");
     let replacement = movement(&server, alice, &invoice.movement_id, after).await;
     assert_eq!((replacement.amount.as_str(), replacement.voided), ("32.45", false));
-    let balances =
-        query.get_balances(GetBalancesRequest { min_position: Some(corrected.position) }).await.expect("balances");
+    let balances = query
+        .get_balances(GetBalancesRequest { min_position: Some(corrected.position), as_of: None })
+        .await
+        .expect("balances");
     assert_eq!(balances.into_inner().balances[0].balance, "467.55", "500.00 − 32.45, the voided 23.45 not counted");
 
     // The replacement is categorised too: by the categoriser, or by ApplyRules over the past

@@ -427,7 +427,10 @@ async fn a_polling_client_sees_uploaded_until_the_movement_is_linked_then_scanne
     let opened = support::open_account(&mut ledger, "Everyday").await;
     // The OCR worker finds the default account in the ledger read model: wait until it is there.
     let mut query = server.query(ivan).await;
-    query.get_balances(GetBalancesRequest { min_position: Some(opened.position) }).await.expect("balances");
+    query
+        .get_balances(GetBalancesRequest { min_position: Some(opened.position), as_of: None })
+        .await
+        .expect("balances");
 
     // Hold the worker between the reading and the movement: the accounts table is locked, so
     // its lookup of the default account waits.

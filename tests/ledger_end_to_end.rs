@@ -130,7 +130,7 @@ async fn a_ledger_round_trip_through_every_part() {
         _ => sum - m.amount,
     });
     let balances = query
-        .get_balances(GetBalancesRequest { min_position: Some(last_position) })
+        .get_balances(GetBalancesRequest { min_position: Some(last_position), as_of: None })
         .await
         .expect("balances")
         .into_inner()
@@ -303,8 +303,10 @@ async fn a_ledger_round_trip_through_every_part() {
         .expect("void")
         .into_inner();
     assert!(voided.position > assigned.position);
-    let balance =
-        query.get_balances(GetBalancesRequest { min_position: Some(voided.position) }).await.expect("balances");
+    let balance = query
+        .get_balances(GetBalancesRequest { min_position: Some(voided.position), as_of: None })
+        .await
+        .expect("balances");
     assert_eq!(dec(&balance.into_inner().balances[0].balance), expected_balance);
     let again = ledger
         .void_movement(VoidMovementRequest {

@@ -38,6 +38,8 @@ struct Owned {
     channel_id: String,
     channel_command_id: String,
     notification_id: String,
+    report_id: String,
+    report_command_id: String,
     position: u64,
 }
 
@@ -141,7 +143,24 @@ async fn seed(server: &Server, user: Uuid, name: &str) -> Owned {
         .await
         .expect("upload invoice")
         .into_inner();
+    // No reports role runs here, so the report stays pending and Alice's history stays still.
+    let report_command_id = command_id();
+    let report = server
+        .reports(user)
+        .await
+        .request_report(RequestReportRequest {
+            command_id: report_command_id.clone(),
+            from: "2026-01-01".into(),
+            to: "2026-01-31".into(),
+            format: ReportFormat::Pdf.into(),
+            account_ids: vec![account.account_id.clone()],
+        })
+        .await
+        .expect("request a report")
+        .into_inner();
     Owned {
+        report_id: report.report_id,
+        report_command_id,
         invoice_id: invoice.invoice_id,
         account_id: account.account_id,
         category_id: category.category_id,
@@ -150,7 +169,7 @@ async fn seed(server: &Server, user: Uuid, name: &str) -> Owned {
         channel_id: channel.channel_id,
         channel_command_id,
         notification_id: notification.notification_id,
-        position: movement.position.max(invoice.position).max(budget.position).max(large.position),
+        position: movement.position.max(invoice.position).max(budget.position).max(large.position).max(report.position),
     }
 }
 
@@ -192,7 +211,7 @@ async fn snapshot(pool: &sqlx::PgPool, user: Uuid) -> Vec<String> {
     .collect();
     rows.extend(support::dump_ledger(pool).await.into_iter().filter(|row| row.contains(&user.to_string())));
     // The notifications read model (the outbox's attempts move on their own, so not them).
-    for table in ["notifications", "notification_channels", "notification_preferences"] {
+    for table in ["notifications", "notification_channels", "notification_preferences", "reports"] {
         let sql = format!("SELECT '{table}: ' || t::text AS row FROM {table} t WHERE owner = $1 ORDER BY t::text");
         let found = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user).fetch_all(pool).await.expect("notifications");
         rows.extend(found.iter().map(|row| row.get::<String, _>("row")));
@@ -225,7 +244,12 @@ async fn no_rpc_reaches_another_users_data() {
     let wait = Some(a.position.max(b.position));
     let pool = namespace.pool().await;
     // Both are projected before the snapshot, so the read model does not move under it.
-    server.query(alice).await.get_balances(GetBalancesRequest { min_position: wait }).await.expect("caught up");
+    server
+        .query(alice)
+        .await
+        .get_balances(GetBalancesRequest { min_position: wait, as_of: None })
+        .await
+        .expect("caught up");
     let before = snapshot(&pool, alice).await;
     assert!(before.len() > 3, "{before:?}");
 
@@ -234,6 +258,7 @@ async fn no_rpc_reaches_another_users_data() {
     let mut audit = server.audit(bob).await;
     let mut invoices = server.invoices(bob).await;
     let mut notifications = server.notifications(bob).await;
+    let mut reports = server.reports(bob).await;
     let mut auth = cashflow_proto::v1::auth_service_client::AuthServiceClient::new(server.channel().await);
     let mut covered = BTreeSet::new();
     for rpc in contract_rpcs() {
@@ -476,10 +501,22 @@ async fn no_rpc_reaches_another_users_data() {
                 assert_not_found(&rpc, answer);
             }
             ("cashflow.v1.QueryService", "GetBalances") => {
-                let balances =
-                    query.get_balances(GetBalancesRequest { min_position: wait }).await.expect("balances").into_inner();
+                let balances = query
+                    .get_balances(GetBalancesRequest { min_position: wait, as_of: None })
+                    .await
+                    .expect("balances")
+                    .into_inner();
                 assert!(balances.balances.iter().all(|balance| balance.account_id != a.account_id), "{rpc}");
                 assert!(balances.balances.iter().any(|balance| balance.account_id == b.account_id));
+                // As of a day, folded from the store: still only Bob's history.
+                let as_of = query
+                    .get_balances(GetBalancesRequest { min_position: None, as_of: Some("2026-01-31".into()) })
+                    .await
+                    .expect("balances as of a day")
+                    .into_inner();
+                let ids: Vec<_> = as_of.balances.iter().map(|balance| balance.account_id.as_str()).collect();
+                assert!(!ids.contains(&a.account_id.as_str()), "{rpc} as_of showed alice's account to bob");
+                assert!(ids.contains(&b.account_id.as_str()), "{rpc} as_of: bob's own account missing");
             }
             ("cashflow.v1.QueryService", "GetCategorySummary") => {
                 let rows = query
@@ -588,6 +625,68 @@ async fn no_rpc_reaches_another_users_data() {
                     .await;
                 assert_not_found(&rpc, answer);
             }
+            ("cashflow.v1.ReportService", "RequestReport") => {
+                // Alice's command id from Bob is Bob's own new report, not a replay of hers; her
+                // account is not one he may report on, and is refused like one that does not exist.
+                let requested = reports
+                    .request_report(RequestReportRequest {
+                        command_id: a.report_command_id.clone(),
+                        from: "2026-01-01".into(),
+                        to: "2026-01-31".into(),
+                        format: ReportFormat::Csv.into(),
+                        account_ids: vec![],
+                    })
+                    .await
+                    .expect("bob may request a report")
+                    .into_inner();
+                assert_ne!(requested.report_id, a.report_id, "{rpc} replayed alice's answer to bob");
+                let hers = reports
+                    .request_report(RequestReportRequest {
+                        command_id: command_id(),
+                        from: "2026-01-01".into(),
+                        to: "2026-01-31".into(),
+                        format: ReportFormat::Csv.into(),
+                        account_ids: vec![a.account_id.clone()],
+                    })
+                    .await
+                    .expect_err("a report on alice's account");
+                let unknown = reports
+                    .request_report(RequestReportRequest {
+                        command_id: command_id(),
+                        from: "2026-01-01".into(),
+                        to: "2026-01-31".into(),
+                        format: ReportFormat::Csv.into(),
+                        account_ids: vec![Uuid::now_v7().to_string()],
+                    })
+                    .await
+                    .expect_err("a report on an account that does not exist");
+                assert_eq!(field(&hers), "account_ids", "{rpc}: {hers:?}");
+                assert_eq!(
+                    (hers.code(), hers.message().replace(&a.account_id, "<id>")),
+                    (unknown.code(), unknown.message().replace(&unknown_id(&unknown), "<id>")),
+                    "{rpc} tells alice's account from one that does not exist"
+                );
+            }
+            ("cashflow.v1.ReportService", "GetReport") => {
+                let answer = reports
+                    .get_report(GetReportRequest { report_id: a.report_id.clone(), min_position: Some(b.position) })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
+            ("cashflow.v1.ReportService", "ListReports") => {
+                let listed = reports
+                    .list_reports(ListReportsRequest { min_position: Some(b.position), ..Default::default() })
+                    .await
+                    .expect("list reports")
+                    .into_inner();
+                let ids: Vec<_> = listed.reports.iter().map(|r| r.report_id.as_str()).collect();
+                assert!(ids.contains(&b.report_id.as_str()), "{rpc}: bob's own report missing from {ids:?}");
+                assert!(!ids.contains(&a.report_id.as_str()), "{rpc} listed alice's report to bob");
+            }
+            ("cashflow.v1.ReportService", "DownloadReport") => {
+                let answer = reports.download_report(DownloadReportRequest { report_id: a.report_id.clone() }).await;
+                assert_not_found(&rpc, answer.map(|_| ()));
+            }
             // AuthService takes no resource ids: credentials and refresh tokens are the
             // authority. What one user holds must not work as another's.
             ("cashflow.v1.AuthService", "Register") => {
@@ -621,10 +720,10 @@ async fn no_rpc_reaches_another_users_data() {
         }
         covered.insert(rpc);
     }
-    assert!(covered.len() >= 34, "the descriptor set lists too few RPCs: {covered:?}");
+    assert!(covered.len() >= 38, "the descriptor set lists too few RPCs: {covered:?}");
 
     // Let the projector apply whatever Bob's calls appended, then compare Alice's world.
-    let caught_up = server.query(bob).await.get_balances(GetBalancesRequest { min_position: None }).await;
+    let caught_up = server.query(bob).await.get_balances(GetBalancesRequest { min_position: None, as_of: None }).await;
     assert!(caught_up.is_ok());
     let head: i64 = sqlx::query("SELECT COALESCE(max(position), 0) AS head FROM events")
         .fetch_one(&pool)
@@ -634,11 +733,16 @@ async fn no_rpc_reaches_another_users_data() {
     server
         .query(bob)
         .await
-        .get_balances(GetBalancesRequest { min_position: Some(u64::try_from(head).expect("positive")) })
+        .get_balances(GetBalancesRequest { min_position: Some(u64::try_from(head).expect("positive")), as_of: None })
         .await
         .expect("projected");
     assert_eq!(snapshot(&pool, alice).await, before, "another user's calls changed alice's data");
     pool.close().await;
+}
+
+/// The account id an "is not one of your accounts" message names.
+fn unknown_id(status: &tonic::Status) -> String {
+    status.message().split_whitespace().find(|word| Uuid::parse_str(word).is_ok()).unwrap_or_default().to_owned()
 }
 
 /// The field a BadRequest detail names.
@@ -743,7 +847,7 @@ async fn a_call_is_cut_at_the_configured_timeout() {
     let status = server
         .query(user)
         .await
-        .get_balances(GetBalancesRequest { min_position: Some(opened.position) })
+        .get_balances(GetBalancesRequest { min_position: Some(opened.position), as_of: None })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Cancelled, "{status:?}");

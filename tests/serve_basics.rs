@@ -28,7 +28,7 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
     let namespace = Namespace::new();
     let server = Server::start(CASHFLOW, &namespace, "api");
     let channel = server.channel().await;
-    let request = || GetBalancesRequest { min_position: None };
+    let request = || GetBalancesRequest { min_position: None, as_of: None };
 
     let mut anonymous = query_service_client::QueryServiceClient::new(channel.clone());
     assert_eq!(anonymous.get_balances(request()).await.expect_err("no token").code(), Code::Unauthenticated);

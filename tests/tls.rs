@@ -39,7 +39,8 @@ async fn the_api_serves_grpc_over_tls_with_a_generated_certificate() {
         .await
         .expect("a TLS connection trusting the generated certificate");
     let mut query = QueryServiceClient::with_interceptor(channel, bearer(Uuid::now_v7()));
-    let balances = query.get_balances(GetBalancesRequest { min_position: None }).await.expect("a call over TLS");
+    let balances =
+        query.get_balances(GetBalancesRequest { min_position: None, as_of: None }).await.expect("a call over TLS");
     assert!(balances.into_inner().balances.is_empty());
 
     // Plaintext HTTP/2 to the TLS port fails.
@@ -47,7 +48,7 @@ async fn the_api_serves_grpc_over_tls_with_a_generated_certificate() {
     let refused = match plaintext {
         Err(_) => true,
         Ok(channel) => QueryServiceClient::with_interceptor(channel, bearer(Uuid::now_v7()))
-            .get_balances(GetBalancesRequest { min_position: None })
+            .get_balances(GetBalancesRequest { min_position: None, as_of: None })
             .await
             .is_err(),
     };

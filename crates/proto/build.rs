@@ -8,8 +8,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // shared target directory must find this checkout's protos, not those of the checkout it was
     // first built in.
     let proto_root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["ledger.proto", "query.proto", "audit.proto", "auth.proto", "invoice.proto", "notification.proto", "report.proto"]
-        .map(|f| proto_root.join("cashflow/v1").join(f));
+    let files = [
+        "ledger.proto",
+        "query.proto",
+        "audit.proto",
+        "auth.proto",
+        "invoice.proto",
+        "notification.proto",
+        "report.proto",
+    ]
+    .map(|f| proto_root.join("cashflow/v1").join(f));
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
     let descriptors = protox::compile(&files, [&proto_root])?;

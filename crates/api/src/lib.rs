@@ -31,8 +31,8 @@ pub mod invoice_service;
 pub mod ledger_service;
 pub mod limits;
 pub mod notification_service;
-pub mod report_service;
 pub mod query_service;
+pub mod report_service;
 pub mod security_log;
 pub mod trace_layer;
 
@@ -50,8 +50,8 @@ use cashflow_proto::v1::auth_service_server::AuthServiceServer;
 use cashflow_proto::v1::invoice_service_server::InvoiceServiceServer;
 use cashflow_proto::v1::ledger_service_server::LedgerServiceServer;
 use cashflow_proto::v1::notification_service_server::NotificationServiceServer;
-use cashflow_proto::v1::report_service_server::ReportServiceServer;
 use cashflow_proto::v1::query_service_server::QueryServiceServer;
+use cashflow_proto::v1::report_service_server::ReportServiceServer;
 use decode_status::DecodeStatus;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,8 +74,8 @@ pub use invoice_service::{InvoiceApi, UploadLimits};
 pub use ledger_service::LedgerApi;
 pub use limits::{Limits, RateLimit};
 pub use notification_service::NotificationApi;
-pub use report_service::ReportApi;
 pub use query_service::{QueryApi, ReadGate, WaitLimits};
+pub use report_service::ReportApi;
 
 /// Largest request message accepted: far above any command, small enough that a
 /// malicious client cannot make the server buffer much.
@@ -300,9 +300,13 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     ))
     .max_decoding_message_size(limit);
     let report_gate = ReadGate::new(store.clone(), Arc::new(report_checkpoints), config.wait);
-    let report =
-        ReportServiceServer::new(ReportApi::new(ReportCommands::new(handler.clone()), reports, report_gate, blobs.clone()))
-            .max_decoding_message_size(limit);
+    let report = ReportServiceServer::new(ReportApi::new(
+        ReportCommands::new(handler.clone()),
+        reports,
+        report_gate,
+        blobs.clone(),
+    ))
+    .max_decoding_message_size(limit);
     let invoice_commands = InvoiceCommands::new(handler, blobs, lookups);
     let invoice_gate = ReadGate::new(store.clone(), Arc::new(invoice_checkpoints), config.wait);
     let invoice =
@@ -310,8 +314,14 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
             .max_decoding_message_size(limit);
     let ledger_gate = ReadGate::new(store.clone(), Arc::new(checkpoints), config.wait);
     let search_gate = ReadGate::new(store.clone(), Arc::new(search_checkpoints), config.wait);
-    let query = QueryServiceServer::new(QueryApi::new(Arc::new(queries), ledger_gate, Arc::new(search), search_gate, store.clone()))
-        .max_decoding_message_size(limit);
+    let query = QueryServiceServer::new(QueryApi::new(
+        Arc::new(queries),
+        ledger_gate,
+        Arc::new(search),
+        search_gate,
+        store.clone(),
+    ))
+    .max_decoding_message_size(limit);
     let audit = AuditServiceServer::new(AuditApi::new(store)).max_decoding_message_size(limit);
 
     let (reporter, health_service) = tonic_health::server::health_reporter();

@@ -45,11 +45,8 @@ pub fn request_report_input(request: &pb::RequestReportRequest) -> Result<Reques
         Ok(pb::ReportFormat::Csv) => ReportFormat::Csv,
         _ => return Err(ValidationError::new("format", "must be REPORT_FORMAT_PDF or REPORT_FORMAT_CSV")),
     };
-    let mut account_ids = request
-        .account_ids
-        .iter()
-        .map(|raw| AccountId::parse("account_ids", raw))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut account_ids =
+        request.account_ids.iter().map(|raw| AccountId::parse("account_ids", raw)).collect::<Result<Vec<_>, _>>()?;
     account_ids.sort();
     account_ids.dedup();
     Ok(RequestReport { command_id, report_id: None, period, format, account_ids })
@@ -95,8 +92,7 @@ impl ReportService for ReportApi {
         let caller = Caller::of(&request)?;
         let input = request_report_input(request.get_ref()).map_err(|error| invalid_argument(&error))?;
         let context = command_context(caller, request.metadata(), input.command_id);
-        let created =
-            self.commands.request_report(&context, input, ReportTrigger::Requested).await.map_err(status)?;
+        let created = self.commands.request_report(&context, input, ReportTrigger::Requested).await.map_err(status)?;
         Ok(Response::new(pb::RequestReportResponse { report_id: created.id.to_string(), position: created.position }))
     }
 

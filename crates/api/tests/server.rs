@@ -40,20 +40,22 @@ struct TestApp {
 
 async fn spawn_app() -> TestApp {
     let database = TestDatabase::create().await;
-    // Each checkpoint watch holds a connection for its LISTEN: four, and room for the calls.
-    let pool = database.pool(8).await;
+    // Each checkpoint watch holds a connection for its LISTEN: five, and room for the calls.
+    let pool = database.pool(10).await;
     PgEventStore::migrate(&pool).await.unwrap();
     cashflow_projection::migrate(&pool).await.unwrap();
     cashflow_projection_ledger::migrate(&pool).await.unwrap();
     cashflow_projection_invoices::migrate(&pool).await.unwrap();
     cashflow_projection_search::migrate(&pool).await.unwrap();
     cashflow_projection_notifications::migrate(&pool).await.unwrap();
+    cashflow_projection_reports::migrate(&pool).await.unwrap();
     let store = Arc::new(PgEventStore::new(pool.clone()));
     let checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_ledger::NAME).await.unwrap();
     let invoice_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_invoices::NAME).await.unwrap();
     let search_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_search::NAME).await.unwrap();
     let notification_checkpoints =
         CheckpointWatch::start(pool.clone(), cashflow_projection_notifications::NAME).await.unwrap();
+    let report_checkpoints = CheckpointWatch::start(pool.clone(), cashflow_projection_reports::NAME).await.unwrap();
     let state = ApiState {
         store: store.clone(),
         queries: LedgerQueries::new(pool.clone()),
@@ -64,6 +66,8 @@ async fn spawn_app() -> TestApp {
         search_checkpoints,
         notifications: cashflow_projection_notifications::NotificationQueries::new(pool.clone()),
         notification_checkpoints,
+        reports: cashflow_projection_reports::ReportQueries::new(pool.clone()),
+        report_checkpoints,
         // Fast and honest here: the filesystem adapter has its own tests, and the end-to-end
         // invoice tests use it.
         blobs: cashflow_blob::in_memory(),
@@ -172,6 +176,7 @@ async fn health_and_reflection_answer_without_a_token() {
         "cashflow.v1.QueryService",
         "cashflow.v1.AuditService",
         "cashflow.v1.NotificationService",
+        "cashflow.v1.ReportService",
     ];
     for service in services {
         let response = health.check(HealthCheckRequest { service: service.into() }).await.unwrap();
@@ -288,20 +293,19 @@ async fn an_undecodable_request_is_invalid_argument_naming_the_field() {
 async fn a_client_reads_its_own_writes_through_min_position() {
     let (app, _, mut clients, (account_id, movement_id, position)) = spawn_seeded().await;
 
-    let beyond = pb::GetBalancesRequest { min_position: Some(position + 1_000) };
+    let beyond = pb::GetBalancesRequest { min_position: Some(position + 1_000), as_of: None };
     let status = clients.query.get_balances(beyond).await.unwrap_err();
     assert_eq!((status.code(), field(&status).as_str()), (Code::InvalidArgument, "min_position"));
 
     // Nothing projects in this test until `project`: the wait must end at the deadline.
-    let mut request = Request::new(pb::GetBalancesRequest { min_position: Some(position) });
+    let mut request = Request::new(pb::GetBalancesRequest { min_position: Some(position), as_of: None });
     request.set_timeout(Duration::from_secs(1));
     assert_eq!(clients.query.get_balances(request).await.unwrap_err().code(), Code::DeadlineExceeded);
 
     let mut waiting = clients.query.clone();
-    let query =
-        tokio::spawn(
-            async move { waiting.get_balances(pb::GetBalancesRequest { min_position: Some(position) }).await },
-        );
+    let query = tokio::spawn(async move {
+        waiting.get_balances(pb::GetBalancesRequest { min_position: Some(position), as_of: None }).await
+    });
     assert!(app.project().await >= position);
     let balances = query.await.unwrap().unwrap().into_inner().balances;
     assert_eq!(balances.len(), 1);

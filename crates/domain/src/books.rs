@@ -139,7 +139,14 @@ impl Books {
     pub fn apply_movement(&mut self, movement_id: MovementId, event: &MovementEvent, position: u64) {
         match event {
             MovementEvent::MovementRecorded {
-                account_id, direction, amount, currency, occurred_on, description, counterparty, ..
+                account_id,
+                direction,
+                amount,
+                currency,
+                occurred_on,
+                description,
+                counterparty,
+                ..
             } => {
                 if self.movement_index.contains_key(&movement_id) {
                     return;
@@ -175,7 +182,12 @@ impl Books {
     pub fn apply_budget(&mut self, event: &BudgetEvent) {
         match event {
             BudgetEvent::BudgetSet { category_id, period, amount, currency, .. } => {
-                let set = BookBudget { category_id: *category_id, period: *period, amount: amount.value(), currency: *currency };
+                let set = BookBudget {
+                    category_id: *category_id,
+                    period: *period,
+                    amount: amount.value(),
+                    currency: *currency,
+                };
                 match self.budgets.iter_mut().find(|b| b.category_id == *category_id && b.period == *period) {
                     Some(existing) => *existing = set,
                     None => self.budgets.push(set),

@@ -37,8 +37,8 @@ pub use currency::Currency;
 pub use date::{Month, OccurredOn};
 pub use error::{DomainError, ValidationError};
 pub use ids::{
-    AccountId, BudgetId, CategoryId, ChannelId, CommandId, InvoiceId, MovementId, NotificationId, ReportId, RuleId, StreamId,
-    UserId,
+    AccountId, BudgetId, CategoryId, ChannelId, CommandId, InvoiceId, MovementId, NotificationId, ReportId, RuleId,
+    StreamId, UserId,
 };
 pub use money::{Amount, SignedAmount};
 pub use text::{Counterparty, Description, Name, Reason};

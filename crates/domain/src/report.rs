@@ -180,8 +180,11 @@ impl Aggregate for Report {
             }
             ReportEvent::ReportGenerated { size_bytes, sha256, blob_key } => {
                 self.status = ReportStatus::Ready;
-                self.generated =
-                    Some(GeneratedReport { size_bytes: *size_bytes, sha256: sha256.clone(), blob_key: blob_key.clone() });
+                self.generated = Some(GeneratedReport {
+                    size_bytes: *size_bytes,
+                    sha256: sha256.clone(),
+                    blob_key: blob_key.clone(),
+                });
             }
             ReportEvent::ReportFailed { .. } => self.status = ReportStatus::Failed,
         }
@@ -267,12 +270,8 @@ mod tests {
         let state = fold::<Report>(&requested);
         assert_eq!(state.status, ReportStatus::Pending);
         assert_eq!(state.owned_by(owner).unwrap().position, 42);
-        let complete = || ReportCommand::Complete {
-            owner,
-            size_bytes: 10,
-            sha256: "ab".repeat(32),
-            blob_key: "reports/x".into(),
-        };
+        let complete =
+            || ReportCommand::Complete { owner, size_bytes: 10, sha256: "ab".repeat(32), blob_key: "reports/x".into() };
         let generated = decide(&state, complete()).unwrap();
         assert!(matches!(generated[..], [ReportEvent::ReportGenerated { size_bytes: 10, .. }]));
         let ready = fold::<Report>(requested.iter().chain(&generated));

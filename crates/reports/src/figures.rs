@@ -144,9 +144,7 @@ fn by_category(books: &Books, movements: &[&BookMovement]) -> Vec<CategoryLine> 
             count: sums.count,
         })
         .collect();
-    lines.sort_by(|a, b| {
-        (b.expense, b.income).cmp(&(a.expense, a.income)).then_with(|| a.category.cmp(&b.category))
-    });
+    lines.sort_by(|a, b| (b.expense, b.income).cmp(&(a.expense, a.income)).then_with(|| a.category.cmp(&b.category)));
     lines
 }
 
@@ -168,7 +166,12 @@ fn months_between(from: NaiveDate, to: NaiveDate) -> Vec<Month> {
     months
 }
 
-fn months(from: NaiveDate, to: NaiveDate, currencies: &BTreeSet<String>, movements: &[&BookMovement]) -> Vec<MonthLine> {
+fn months(
+    from: NaiveDate,
+    to: NaiveDate,
+    currencies: &BTreeSet<String>,
+    movements: &[&BookMovement],
+) -> Vec<MonthLine> {
     let mut sums: BTreeMap<(Month, String), Sums> = BTreeMap::new();
     for movement in movements {
         sums.entry((Month::of(movement.occurred_on), movement.currency.to_string())).or_default().add(movement);

@@ -42,9 +42,15 @@ impl ReportWorker {
     }
 
     /// The key a rendering is stored under.
-    pub fn blob_key(owner: UserId, report_id: ReportId, sha256: &str, format: ReportFormat) -> Result<BlobKey, AppError> {
+    pub fn blob_key(
+        owner: UserId,
+        report_id: ReportId,
+        sha256: &str,
+        format: ReportFormat,
+    ) -> Result<BlobKey, AppError> {
         let file = format!("{sha256}.{}", format.as_str());
-        BlobKey::from_segments(["reports", &owner.to_string(), &report_id.to_string(), &file]).map_err(AppError::internal)
+        BlobKey::from_segments(["reports", &owner.to_string(), &report_id.to_string(), &file])
+            .map_err(AppError::internal)
     }
 }
 
@@ -119,4 +125,3 @@ impl Worker for ReportWorker {
         Ok(())
     }
 }
-

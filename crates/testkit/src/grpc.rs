@@ -5,6 +5,7 @@ use cashflow_proto::v1::invoice_service_client::InvoiceServiceClient;
 use cashflow_proto::v1::ledger_service_client::LedgerServiceClient;
 use cashflow_proto::v1::notification_service_client::NotificationServiceClient;
 use cashflow_proto::v1::query_service_client::QueryServiceClient;
+use cashflow_proto::v1::report_service_client::ReportServiceClient;
 use cashflow_proto::v1::{OpenAccountRequest, OpenAccountResponse};
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -60,6 +61,7 @@ pub struct Clients {
     pub invoices: InvoiceServiceClient<Authed>,
     pub audit: AuditServiceClient<Authed>,
     pub notifications: NotificationServiceClient<Authed>,
+    pub reports: ReportServiceClient<Authed>,
 }
 
 impl Clients {
@@ -69,7 +71,8 @@ impl Clients {
             query: QueryServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             invoices: InvoiceServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             audit: AuditServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            notifications: NotificationServiceClient::with_interceptor(channel, bearer),
+            notifications: NotificationServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            reports: ReportServiceClient::with_interceptor(channel, bearer),
         }
     }
 }

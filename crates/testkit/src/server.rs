@@ -8,6 +8,7 @@ use cashflow_proto::v1::invoice_service_client::InvoiceServiceClient;
 use cashflow_proto::v1::ledger_service_client::LedgerServiceClient;
 use cashflow_proto::v1::notification_service_client::NotificationServiceClient;
 use cashflow_proto::v1::query_service_client::QueryServiceClient;
+use cashflow_proto::v1::report_service_client::ReportServiceClient;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -203,6 +204,10 @@ impl Server {
 
     pub async fn notifications(&self, user: Uuid) -> NotificationServiceClient<Authed> {
         self.clients(user).await.notifications
+    }
+
+    pub async fn reports(&self, user: Uuid) -> ReportServiceClient<Authed> {
+        self.clients(user).await.reports
     }
 }
 

@@ -106,7 +106,8 @@ impl ReportQueries {
         push_page(&mut query, "position", after, page_size);
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut reports = rows.iter().map(report_view).collect::<Result<Vec<_>, _>>()?;
-        let next = split_page(&mut reports, page_size, |r| ReportCursor { position: r.position, report_id: r.report_id });
+        let next =
+            split_page(&mut reports, page_size, |r| ReportCursor { position: r.position, report_id: r.report_id });
         Ok(ReportPage { reports, next })
     }
 }

@@ -15,8 +15,14 @@ use tracing::field::Empty;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
     /// The file is stored, whole, under `blob_key`.
-    Generated { size_bytes: u64, sha256: String, blob_key: String },
-    Failed { reason: String },
+    Generated {
+        size_bytes: u64,
+        sha256: String,
+        blob_key: String,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 /// The report commands.
@@ -90,7 +96,9 @@ impl ReportCommands {
         report.state.owned_by(owner).ok_or(DomainError::NotFound { what: "report" })?;
         match (report.state.status, report.state.generated) {
             (ReportStatus::Ready, Some(generated)) => Ok(generated),
-            (ReportStatus::Failed, _) => Err(DomainError::FailedPrecondition("the report failed; it has no file".into()).into()),
+            (ReportStatus::Failed, _) => {
+                Err(DomainError::FailedPrecondition("the report failed; it has no file".into()).into())
+            }
             _ => Err(DomainError::FailedPrecondition("the report is not ready yet".into()).into()),
         }
     }
@@ -99,7 +107,12 @@ impl ReportCommands {
     #[tracing::instrument(name = "command.settle_report", skip_all, err(level = "info"),
         fields(owner = %ctx.owner, command_id = %ctx.command_id, report_id = %report_id,
             stream_id = Empty, expected_version = Empty, events_appended = Empty))]
-    pub async fn settle(&self, ctx: &CommandContext, report_id: ReportId, settlement: Settlement) -> Result<u64, AppError> {
+    pub async fn settle(
+        &self,
+        ctx: &CommandContext,
+        report_id: ReportId,
+        settlement: Settlement,
+    ) -> Result<u64, AppError> {
         let stream_id = report_id.stream_id();
         let ran = self
             .commands
