@@ -360,14 +360,10 @@ fn notify_worker_config(worker: &cashflow_bus::WorkerConfig) -> cashflow_bus::Wo
     }
 }
 
-/// Rendering is CPU work of seconds for a year of a busy person: two at once per process, and
-/// long enough an acknowledgement wait that a slow render is not handed to a second worker.
+/// Rendering is CPU work of up to seconds for a year of a busy person: two at once per process
+/// (the runner tells JetStream a slow render is still in hand, so the ack wait can stay short).
 fn report_worker_config(worker: &cashflow_bus::WorkerConfig) -> cashflow_bus::WorkerConfig {
-    cashflow_bus::WorkerConfig {
-        concurrency: worker.concurrency.clamp(1, 2),
-        ack_wait: worker.ack_wait.max(std::time::Duration::from_secs(120)),
-        ..worker.clone()
-    }
+    cashflow_bus::WorkerConfig { concurrency: worker.concurrency.clamp(1, 2), ..worker.clone() }
 }
 
 /// With the default retry delay and catch-up wait, about ten minutes of projector lag.

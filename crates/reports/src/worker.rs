@@ -82,6 +82,7 @@ impl Worker for ReportWorker {
             return Ok(());
         };
         let started = Instant::now();
+        tracing::info!(%report_id, format = requested.format.as_str(), position = requested.position, "rendering a report");
         let books = load_books(self.store.as_ref(), owner, requested.position).await?;
         let document = figures(&books, &requested, chrono::Utc::now());
         let format = requested.format;
