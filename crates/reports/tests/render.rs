@@ -315,6 +315,31 @@ fn text_outside_latin_and_odd_characters_do_not_break_the_pdf() {
     assert!(text.contains('\u{2026}'), "the long description was cut with an ellipsis");
 }
 
+#[test]
+fn many_categories_share_an_other_bar_and_months_across_years_carry_the_year() {
+    let movements: Vec<MovementLine> = (0..15u32)
+        .map(|i| MovementLine {
+            date: date(2024 + (i / 8) as i32, 1 + (i * 3) % 12, 10),
+            category: format!("Category number {i:02}"),
+            amount: Decimal::from(100 + i * 10),
+            ..movement("Spent", "1", "", None)
+        })
+        .collect();
+    let mut movements = movements;
+    movements.sort_by_key(|m| m.date);
+    let doc = from_movements(date(2024, 1, 1), date(2025, 12, 31), &[("Current account", "EUR", d("0"))], movements);
+    let pdf = write_pdf(&doc);
+    let text = pdftotext(&pdf.path, None);
+    assert!(text.contains("Other (4 categories)"), "the smallest four are summed in the chart");
+    for i in 0..15 {
+        assert!(text.contains(&format!("Category number {i:02}")), "every category is in the table");
+    }
+    assert!(text.contains("Jan '24") && text.contains("Jan '25"), "axis labels carry the year");
+    if let Ok(keep) = std::env::var("KEEP_REPORT") {
+        std::fs::copy(&pdf.path, keep).unwrap();
+    }
+}
+
 // ---- fonts ----
 
 #[test]

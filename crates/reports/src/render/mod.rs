@@ -5,7 +5,7 @@
 //!   paginated tables, page numbers) and `chart.rs` draws its two charts with plotters through a
 //!   drawing backend that emits printpdf operations (ADR 0023).
 //! - [`Fonts`] (`fonts.rs`): the faces the PDF embeds, loaded once.
-//! - [`format`]: amounts, percentages and dates as the report writes them.
+//! - [`format`](mod@format): amounts, percentages and dates as the report writes them.
 
 mod chart;
 mod csv;

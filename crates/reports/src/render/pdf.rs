@@ -264,11 +264,7 @@ fn months(c: &mut Canvas<'_>, doc: &ReportDocument, currency: &str) -> Result<()
     let bars: Vec<MonthBar> = lines
         .iter()
         .map(|m| MonthBar {
-            label: if years_differ {
-                format::month_long(&m.month).replacen(' ', " '", 1).replacen("'20", "'", 1)
-            } else {
-                format::month_short(&m.month)
-            },
+            label: if years_differ { format::month_short_with_year(&m.month) } else { format::month_short(&m.month) },
             income: draw_value(m.income),
             expense: draw_value(m.expense),
         })
