@@ -1,9 +1,9 @@
 //! The figures a report is made from: computed by the report worker from the ledger as it stood at
 //! one store position, then handed to [`render`](crate::render) unchanged.
 //!
-//! Money is [`Decimal`] throughout, as the ledger keeps it; currencies are ISO 4217 codes. Lists
-//! come in the order they are to be shown (each field says which), so rendering never sorts
-//! figures it was given, except to group them by currency.
+//! Money is [`Decimal`] throughout, as the ledger keeps it; currencies are ISO 4217 codes. Each
+//! list's order is stated on its field; rendering keeps it, except that it groups lines by
+//! currency and shows categories by expense, largest first.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;

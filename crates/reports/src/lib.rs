@@ -11,8 +11,9 @@
 //! - [`render`]: [`render_csv`], [`render_pdf`] with the [`Fonts`] it embeds, [`RenderError`], and
 //!   [`render::format`] (how amounts and dates read).
 //!
-//! Rendering is pure: no IO but reading font files in [`Fonts::load_system`], the same document
-//! always gives the same bytes, and money never passes through floating point except to size the
+//! Rendering is pure: no IO but reading font files in [`Fonts::load_system`]. The same document
+//! gives the same CSV bytes and the same PDF pages (printpdf draws the PDF's file identifier and
+//! font resource names at random). Money never passes through floating point except to size the
 //! bars of a chart.
 //!
 //! # Tests

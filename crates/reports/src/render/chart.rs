@@ -282,8 +282,11 @@ pub(crate) fn horizontal_bars(canvas: &mut Canvas<'_>, bars: &[Bar], paint: Pain
     let axis_h = 16.0;
     let height = bars.len() as f32 * bar_h + axis_h + 6.0;
     let width = layout::CONTENT_W;
+    // plotters sets a label twice the tick size (3 pt) away from the axis.
+    let label_gap = 6.0;
     let label_w =
-        bars.iter().map(|b| fonts.width(Face::Regular, size, &b.label)).fold(0.0, f32::max).clamp(40.0, 150.0) + 4.0;
+        bars.iter().map(|b| fonts.width(Face::Regular, size, &b.label)).fold(0.0, f32::max).clamp(40.0, 150.0)
+            + label_gap;
     let value_w = bars.iter().map(|b| fonts.width(Face::Regular, size, &b.value_text)).fold(0.0, f32::max) + 12.0;
     let max = bars.iter().map(|b| b.value).fold(0.0, f64::max);
     // Leave room at the right for the longest amount written past the longest bar.
@@ -302,7 +305,7 @@ pub(crate) fn horizontal_bars(canvas: &mut Canvas<'_>, bars: &[Bar], paint: Pain
         let y_label = |v: &SegmentValue<usize>| match v {
             // Row 0 is at the bottom: the largest bar, first in `bars`, goes on top.
             SegmentValue::CenterOf(i) if *i < n => {
-                fonts.fit(Face::Regular, size, &bars[n - 1 - i].label, label_w - 4.0)
+                fonts.fit(Face::Regular, size, &bars[n - 1 - i].label, label_w - label_gap)
             }
             _ => String::new(),
         };

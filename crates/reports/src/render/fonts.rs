@@ -17,10 +17,9 @@ pub const SYSTEM_FONT_FAMILIES: [(&str, &str); 2] = [
     ),
 ];
 
-/// A regular and a bold face of one sans-serif family, parsed. Load it once and share it: every
-/// [`render_pdf`](super::render_pdf) call embeds both faces whole (about 1.5 MB before compression
-/// for DejaVu Sans; printpdf subsets fonts only with its `text_layout` feature, which this crate
-/// leaves off).
+/// A regular and a bold face of one sans-serif family, parsed. Load it once and share it: each
+/// [`render_pdf`](super::render_pdf) call embeds a subset of each face holding the glyphs that
+/// report uses.
 #[derive(Debug, Clone)]
 pub struct Fonts {
     pub(crate) regular: ParsedFont,

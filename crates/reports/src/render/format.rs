@@ -115,6 +115,14 @@ pub fn month_short(month: &str) -> String {
     }
 }
 
+/// `2026-03` → `Mar '26`: axis labels when the period spans years.
+pub fn month_short_with_year(month: &str) -> String {
+    match parse_month(month) {
+        Some(d) => d.format("%b '%y").to_string(),
+        None => month.to_owned(),
+    }
+}
+
 fn parse_month(month: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()
 }
@@ -172,6 +180,7 @@ mod tests {
         assert_eq!(period(from, to), "1 Jan 2026 \u{2013} 31 Mar 2026 (2026-01-01 to 2026-03-31)");
         assert_eq!(month_long("2026-03"), "Mar 2026");
         assert_eq!(month_short("2026-12"), "Dec");
+        assert_eq!(month_short_with_year("2026-12"), "Dec '26");
         assert_eq!(month_long("garbage"), "garbage");
         assert_eq!(count(1234567), "1,234,567");
     }

@@ -4,12 +4,15 @@
 //! Coordinates here are points from the page's top-left corner, y growing downwards, as a page is
 //! read; they are turned into PDF's bottom-left coordinates only when an operation is emitted.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use printpdf::{
-    Color, FontId, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt,
-    Rect, Rgb, TextItem,
+    Color, FontId, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfFont, PdfFontHandle, PdfPage, PdfSaveOptions,
+    Point, Pt, Rect, Rgb, TextItem,
 };
 
 use super::fonts::{Face, Fonts};
+use super::subset::subset_font;
 
 pub(crate) const PAGE_W: f32 = 595.2756;
 pub(crate) const PAGE_H: f32 = 841.8898;
@@ -360,8 +363,42 @@ impl<'f> Canvas<'f> {
             })
             .collect();
         self.doc.with_pages(pages);
+        self.subset_fonts();
         let mut warnings = Vec::new();
         self.doc.save(&PdfSaveOptions::default(), &mut warnings)
+    }
+}
+
+impl Canvas<'_> {
+    /// Replaces each face with a subset of the glyphs its text uses; a face allsorts cannot
+    /// subset stays whole.
+    fn subset_fonts(&mut self) {
+        let mut used: BTreeMap<FontId, BTreeSet<char>> = BTreeMap::new();
+        for page in &self.doc.pages {
+            let mut current: Option<&FontId> = None;
+            for op in &page.ops {
+                match op {
+                    Op::SetFont { font: PdfFontHandle::External(id), .. } => current = Some(id),
+                    Op::ShowText { items } => {
+                        if let Some(id) = current {
+                            let chars = used.entry(id.clone()).or_default();
+                            for item in items {
+                                if let TextItem::Text(text) = item {
+                                    chars.extend(text.chars());
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (id, face) in [(self.regular.clone(), Face::Regular), (self.bold.clone(), Face::Bold)] {
+            let chars = used.remove(&id).unwrap_or_default();
+            if let Some(font) = subset_font(self.fonts.face(face), &chars) {
+                self.doc.resources.fonts.map.insert(id, PdfFont::new(font));
+            }
+        }
     }
 }
 
@@ -382,13 +419,21 @@ pub(crate) fn text_ops(font: FontId, x: f32, y: f32, size: f32, paint: Paint, te
     ]
 }
 
-/// One line of text: line breaks and tabs become spaces, other control characters go.
+/// One line of text: each run of line breaks, tabs and spaces becomes one space; other control
+/// characters go.
 pub(crate) fn clean(text: &str) -> String {
-    text.chars()
-        .filter_map(|c| match c {
-            '\n' | '\r' | '\t' => Some(' '),
-            c if c.is_control() => None,
-            c => Some(c),
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if matches!(c, '\n' | '\r' | '\t' | ' ') {
+            space = true;
+        } else if !c.is_control() {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.push(c);
+        }
+    }
+    out
 }

@@ -4,8 +4,9 @@
 //! - [`render_pdf`] (`pdf.rs`): the A4 report; `layout.rs` is its page builder (text, rules,
 //!   paginated tables, page numbers) and `chart.rs` draws its two charts with plotters through a
 //!   drawing backend that emits printpdf operations (ADR 0023).
-//! - [`Fonts`] (`fonts.rs`): the faces the PDF embeds, loaded once.
-//! - [`format`]: amounts, percentages and dates as the report writes them.
+//! - [`Fonts`] (`fonts.rs`): the faces the PDF embeds, loaded once; `subset.rs` cuts them down
+//!   to the glyphs a report uses before it is saved.
+//! - [`format`](mod@format): amounts, percentages and dates as the report writes them.
 
 mod chart;
 mod csv;
@@ -13,6 +14,7 @@ mod fonts;
 pub mod format;
 mod layout;
 mod pdf;
+mod subset;
 
 use std::path::PathBuf;
 

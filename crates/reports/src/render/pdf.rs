@@ -23,8 +23,8 @@ const MAX_CATEGORY_BARS: usize = 12;
 
 /// Renders `doc` as an A4 PDF with `fonts` embedded.
 ///
-/// The same document and fonts always give the same bytes: the PDF's dates are the document's
-/// `generated_at`, not the clock's.
+/// The PDF's dates are the document's `generated_at`, not the clock's, so the same document gives
+/// the same pages (printpdf still draws the file identifier at random).
 pub fn render_pdf(doc: &ReportDocument, fonts: &Fonts) -> Result<Vec<u8>, RenderError> {
     let title = format!("Cashflow report {} to {}", doc.from, doc.to);
     let mut c = Canvas::new(fonts, &title);
@@ -168,9 +168,16 @@ fn sign_paint(v: Decimal) -> Paint {
 }
 
 fn currency_chapter(c: &mut Canvas<'_>, doc: &ReportDocument, currency: &str) -> Result<(), RenderError> {
-    categories(c, doc, currency)?;
-    months(c, doc, currency)?;
-    counterparties(c, doc, currency);
+    // A currency of the accounts that nothing moved in has nothing to chart: its zero totals
+    // are on page 1, and only its budgets (if any) follow.
+    let moved = doc.by_category.iter().any(|l| l.currency == currency)
+        || doc.months.iter().any(|m| m.currency == currency && !(m.income.is_zero() && m.expense.is_zero()))
+        || doc.top_counterparties.iter().any(|l| l.currency == currency);
+    if moved {
+        categories(c, doc, currency)?;
+        months(c, doc, currency)?;
+        counterparties(c, doc, currency);
+    }
     budgets(c, doc, currency);
     Ok(())
 }
@@ -248,20 +255,16 @@ fn categories(c: &mut Canvas<'_>, doc: &ReportDocument, currency: &str) -> Resul
 
 fn months(c: &mut Canvas<'_>, doc: &ReportDocument, currency: &str) -> Result<(), RenderError> {
     let lines: Vec<_> = doc.months.iter().filter(|m| m.currency == currency).collect();
-    c.heading(&format!("Month by month \u{2014} {currency}"), 180.0);
-    if lines.is_empty() {
-        c.note("No months to show.");
+    c.heading(&format!("Month by month \u{2014} {currency}"), 190.0);
+    if lines.iter().all(|m| m.income.is_zero() && m.expense.is_zero()) {
+        c.note("No income or expense in any month of the period.");
         return Ok(());
     }
     let years_differ = lines.first().map(|m| m.month.get(..4)) != lines.last().map(|m| m.month.get(..4));
     let bars: Vec<MonthBar> = lines
         .iter()
         .map(|m| MonthBar {
-            label: if years_differ {
-                format::month_long(&m.month).replacen(' ', " '", 1).replacen("'20", "'", 1)
-            } else {
-                format::month_short(&m.month)
-            },
+            label: if years_differ { format::month_short_with_year(&m.month) } else { format::month_short(&m.month) },
             income: draw_value(m.income),
             expense: draw_value(m.expense),
         })
@@ -373,13 +376,14 @@ fn budgets(c: &mut Canvas<'_>, doc: &ReportDocument, currency: &str) {
 }
 
 fn appendix(c: &mut Canvas<'_>, doc: &ReportDocument) {
-    c.page_break();
-    bookmark(c, "Movements");
-    c.heading("Appendix: movements", 60.0);
     if doc.movements.is_empty() {
+        c.heading("Appendix: movements", 20.0);
         c.note("There were no movements in this period.");
         return;
     }
+    c.page_break();
+    bookmark(c, "Movements");
+    c.heading("Appendix: movements", 60.0);
     c.note(&format!(
         "{} movements, by date then the order they were recorded. Amounts are signed: + income, - expense.",
         format::count(doc.movements.len() as u64)
