@@ -271,7 +271,7 @@ async fn a_report_is_the_ledger_as_it_stood_when_it_was_requested() {
         )
         .await;
     recorder.record(c, false, "40.00", "2026-02-02", "Metro card", None, (Some(&transport), "Transport")).await;
-    recorder.record(c, false, "0.0150", "2026-02-14", "Bank fee", Some("Bank"), (None, "")).await;
+    recorder.record(c, false, "0.01", "2026-02-14", "Bank fee", Some("Bank"), (None, "")).await;
     let voided = recorder.record(c, false, "999.99", "2026-02-20", "Typo", None, (None, "")).await;
     let recategorised = recorder.record(c, false, "23.10", "2026-03-03", "Lidl", Some("Lidl"), (None, "")).await;
     recorder.record(s, true, "300", "2026-03-01", "Transfer to savings", None, (None, "")).await;
@@ -450,7 +450,7 @@ async fn balances_as_of_a_day_are_a_fold_of_the_history_up_to_it() {
         (false, "20.25", "2026-01-10"),
         (true, "1000", "2026-01-31"),
         (false, "300.10", "2026-02-01"),
-        (false, "0.0001", "2026-02-01"),
+        (false, "0.01", "2026-02-01"),
         (false, "45", "2026-03-15"),
     ] {
         recorder.record(c, income, amount, date, "a movement", None, (None, "")).await;
@@ -651,7 +651,9 @@ async fn a_worker_killed_mid_render_settles_the_report_once() {
     let worker = Server::start_capturing_logs(CASHFLOW, &namespace, "reports", &env);
     let deadline = tokio::time::Instant::now() + WITHIN;
     while !worker.logs().iter().any(|line| line.contains("rendering a report")) {
-        assert!(tokio::time::Instant::now() < deadline, "the worker never began: {:?}", worker.logs());
+        let logs = worker.logs();
+        let tail = &logs[logs.len().saturating_sub(10)..];
+        assert!(tokio::time::Instant::now() < deadline, "the worker never began: {tail:?}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     worker.kill();

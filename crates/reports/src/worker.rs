@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The worker's name: its durable consumer.
-pub const NAME: &str = "reports";
+/// The worker's name: its durable consumer (the reports projector's is `reports`).
+pub const NAME: &str = "render";
 
 pub struct ReportWorker {
     commands: ReportCommands,
