@@ -686,3 +686,97 @@ async fn a_worker_killed_mid_render_settles_the_report_once() {
     assert_eq!(names, [format!("{}.pdf", report.sha256)], "one whole file, the recorded one");
     pool.close().await;
 }
+
+/// The first and last day of last month, as "YYYY-MM-DD".
+fn last_month() -> (String, String) {
+    use chrono::Datelike;
+    let today = chrono::Utc::now().date_naive();
+    let last = today.with_day(1).and_then(|first| first.pred_opt()).expect("a day");
+    let first = last.with_day(1).expect("a day");
+    (first.to_string(), last.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_monthly_report_comes_once_to_whoever_asked_and_is_notified() {
+    let namespace = Namespace::new();
+    let server = Server::start(CASHFLOW, &namespace, "api,relay,projectors,notifications");
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let (first, last) = last_month();
+    let mut positions = Vec::new();
+    for (user, wants) in [(alice, true), (bob, false)] {
+        let mut ledger = server.ledger(user).await;
+        let opened = account(&mut ledger, "Checking", None).await;
+        let c = (opened.account_id.as_str(), "Checking");
+        let mut recorder = Recorder { ledger: &mut ledger, recorded: Vec::new() };
+        recorder.record(c, false, "42.00", &last, "Last month's dinner", None, (None, "")).await;
+        let set = server
+            .notifications(user)
+            .await
+            .set_preferences(SetPreferencesRequest {
+                command_id: command_id(),
+                large_expense_threshold: None,
+                monthly_report: Some(wants),
+            })
+            .await
+            .expect("preferences")
+            .into_inner();
+        positions.push(set.position);
+    }
+    let mut notifications = server.notifications(alice).await;
+    // The schedule reads the preferences from the read model: let it have them first.
+    notifications
+        .list_notifications(ListNotificationsRequest {
+            min_position: positions.iter().max().copied(),
+            ..Default::default()
+        })
+        .await
+        .expect("caught up");
+    let mut watch = notifications.watch_notifications(WatchNotificationsRequest {}).await.expect("watch").into_inner();
+
+    // Two replicas looking every second, whatever day of the month the test runs on.
+    let env = [("CASHFLOW_MONTHLY_REPORT_EVERY_SECS", "1"), ("CASHFLOW_MONTHLY_REPORT_WINDOW_DAYS", "31")];
+    let _replicas = [
+        Server::start_with(CASHFLOW, &namespace, "reports", &env),
+        Server::start_with(CASHFLOW, &namespace, "reports", &env),
+    ];
+    let mut reports = server.reports(alice).await;
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    let report = loop {
+        let listed = reports.list_reports(ListReportsRequest::default()).await.expect("list").into_inner().reports;
+        if let Some(report) = listed.iter().find(|r| r.status() == ReportStatus::Ready) {
+            break report.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no monthly report in time: {listed:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((report.from.as_str(), report.to.as_str()), (first.as_str(), last.as_str()), "last month");
+    assert_eq!(report.format(), ReportFormat::Pdf);
+    let text = pdf_text(&download(&mut reports, &report.report_id).await);
+    assert!(text.contains("42.00"), "the month's expense is in the report:\n{text}");
+
+    let told = tokio::time::timeout(WITHIN, watch.message())
+        .await
+        .expect("notified in time")
+        .expect("the watch")
+        .expect("a notification");
+    assert_eq!(told.topic(), NotificationTopic::ReportReady);
+    assert_eq!(told.subject_id, report.report_id);
+
+    // A few more passes of both replicas ask for nothing more.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pool = namespace.pool().await;
+    let requested = |owner: Uuid| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("SELECT count(*) AS n FROM events WHERE owner = $1 AND event_type = 'ReportRequested'")
+                .bind(owner)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+                .get::<i64, _>("n")
+        }
+    };
+    assert_eq!(requested(alice).await, 1, "one monthly report, however many replicas and passes");
+    assert_eq!(requested(bob).await, 0, "nobody who did not ask gets one");
+    pool.close().await;
+}

@@ -63,6 +63,10 @@ pub struct Config {
     /// after a crash mid-attempt, another dispatcher takes it over once the lease ends. Longer
     /// than an attempt can take (10 s).
     pub delivery_lease: Duration,
+    /// `CASHFLOW_MONTHLY_REPORT_EVERY_SECS` (600) and `CASHFLOW_MONTHLY_REPORT_WINDOW_DAYS` (7, 31
+    /// at most): how often the `reports` role looks for monthly reports to request, and in which
+    /// first days of a month last month's are requested.
+    pub monthly_reports: cashflow_reports::ScheduleConfig,
 }
 
 /// Where the audit anchors' HMAC key is: the value itself, or a file holding it.
@@ -151,6 +155,7 @@ impl std::fmt::Debug for Config {
             .field("audit_key", &self.audit_key)
             .field("delivery", &self.delivery)
             .field("delivery_lease", &self.delivery_lease)
+            .field("monthly_reports", &self.monthly_reports)
             .finish()
     }
 }
@@ -336,6 +341,10 @@ impl Config {
             reason,
         })?;
         let delivery_lease = Duration::from_secs(number("CASHFLOW_DELIVERY_LEASE_SECS", 60)?.max(1));
+        let monthly_reports = cashflow_reports::ScheduleConfig {
+            every: Duration::from_secs(number("CASHFLOW_MONTHLY_REPORT_EVERY_SECS", 600)?.max(1)),
+            window_days: u32::try_from(number("CASHFLOW_MONTHLY_REPORT_WINDOW_DAYS", 7)?.clamp(1, 31)).unwrap_or(7),
+        };
         let ocr_threads = usize::try_from(number("CASHFLOW_OCR_THREADS", cores as u64)?).unwrap_or(cores);
         let worker_defaults = cashflow_bus::WorkerConfig::default();
         let worker = cashflow_bus::WorkerConfig {
@@ -377,6 +386,7 @@ impl Config {
         Ok(Self {
             delivery,
             delivery_lease,
+            monthly_reports,
             trusted_proxies,
             password_hash_concurrency,
             audit_key,

@@ -174,6 +174,7 @@ pub async fn serve(
             let worker = cashflow_notify::NotifyWorker::new(
                 cashflow_app::NotificationCommands::new(handler.clone()),
                 Arc::new(read_models),
+                cashflow_app::ReportCommands::new(handler.clone()),
             );
             let runner = WorkerRunner::new(Arc::new(worker), jetstream.clone(), names.clone())
                 .with_config(notify_worker_config(&config.worker));
@@ -203,6 +204,13 @@ pub async fn serve(
                 .with_config(report_worker_config(&config.worker));
             let until = stop_requested();
             tasks.spawn(async move { ("report worker", runner.run(until).await.map_err(Into::into)) });
+            let schedule = cashflow_reports::MonthlySchedule::new(
+                cashflow_app::ReportCommands::new(handler.clone()),
+                NotificationQueries::new(pool.clone()),
+                config.monthly_reports,
+            );
+            let until = stop_requested();
+            tasks.spawn(async move { ("monthly report schedule", schedule.run(until).await.map_err(Into::into)) });
         }
         if roles.contains(&Role::Categoriser) {
             let worker = Categoriser::new(handler.clone(), lookups.clone());

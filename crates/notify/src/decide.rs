@@ -3,6 +3,7 @@
 
 use crate::lookups::{BudgetStanding, InvoiceStanding};
 use cashflow_domain::notification::{Raised, Topic};
+use cashflow_domain::report::{Report, ReportStatus};
 use cashflow_domain::{Month, UserId};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -145,6 +146,37 @@ pub fn invoice_processed(owner: UserId, invoice_id: uuid::Uuid, standing: &Invoi
     })
 }
 
+/// A report that has been made, or could not be, once per report.
+pub fn report_settled(owner: UserId, report_id: uuid::Uuid, report: &Report) -> Option<Decided> {
+    let requested = report.requested.as_ref()?;
+    let format = requested.format.as_str().to_uppercase();
+    let period = format!("{} to {}", requested.period.from(), requested.period.to());
+    let mut data = BTreeMap::new();
+    data.insert("report_id".to_owned(), report_id.to_string());
+    data.insert("format".to_owned(), requested.format.as_str().to_owned());
+    data.insert("from".to_owned(), requested.period.from().to_string());
+    data.insert("to".to_owned(), requested.period.to().to_string());
+    let (title, body) = match (report.status, &report.generated) {
+        (ReportStatus::Ready, Some(generated)) => {
+            data.insert("status".to_owned(), "ready".to_owned());
+            data.insert("size_bytes".to_owned(), generated.size_bytes.to_string());
+            ("Your report is ready".to_owned(), format!("The {format} report for {period} is ready to download."))
+        }
+        (ReportStatus::Failed, _) => {
+            data.insert("status".to_owned(), "failed".to_owned());
+            (
+                "A report could not be made".to_owned(),
+                format!("The {format} report for {period} could not be made; please request it again."),
+            )
+        }
+        _ => return None,
+    };
+    Some(Decided {
+        cause: format!("report {report_id}"),
+        raised: Raised { owner, topic: Topic::ReportReady, title, body, subject_id: report_id.to_string(), data },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +251,41 @@ mod tests {
         assert!(invoice_processed(owner, id, &InvoiceStanding::Processing).is_none());
         let failed = invoice_processed(owner, id, &InvoiceStanding::Failed { reason: "blank page".into() }).unwrap();
         assert_eq!((failed.cause, failed.raised.data["status"].as_str()), (format!("invoice {id}"), "failed"));
+    }
+
+    #[test]
+    fn a_report_notifies_once_it_is_made_or_given_up() {
+        use cashflow_domain::report::{ReportCommand, ReportFormat, ReportPeriod, ReportTrigger, decide};
+        let owner = UserId::new();
+        let id = cashflow_domain::ReportId::new();
+        let day = |raw| cashflow_domain::date::parse_date("d", raw).unwrap();
+        let requested = decide(
+            &Report::default(),
+            ReportCommand::Request {
+                report_id: id,
+                owner,
+                period: ReportPeriod::new(day("2026-11-01"), day("2026-11-30"), "to").unwrap(),
+                format: ReportFormat::Pdf,
+                account_ids: vec![],
+                position: 7,
+                trigger: ReportTrigger::Monthly,
+            },
+        )
+        .unwrap();
+        let pending = cashflow_domain::fold::<Report>(&requested);
+        assert!(report_settled(owner, id.as_uuid(), &pending).is_none(), "nothing to tell while it is made");
+        let done = ReportCommand::Complete { owner, size_bytes: 1234, sha256: "00".repeat(32), blob_key: "k".into() };
+        let generated = decide(&pending, done).unwrap();
+        let ready = cashflow_domain::fold::<Report>(requested.iter().chain(&generated));
+        let told = report_settled(owner, id.as_uuid(), &ready).unwrap();
+        assert_eq!(told.cause, format!("report {id}"));
+        assert_eq!(told.raised.topic, Topic::ReportReady);
+        assert_eq!(told.raised.subject_id, id.to_string());
+        assert_eq!(told.raised.data["status"], "ready");
+        assert!(told.raised.body.contains("2026-11-01 to 2026-11-30"), "{}", told.raised.body);
+        let failed = decide(&pending, ReportCommand::Fail { owner, reason: "x".into() }).unwrap();
+        let failed = cashflow_domain::fold::<Report>(requested.iter().chain(&failed));
+        assert_eq!(report_settled(owner, id.as_uuid(), &failed).unwrap().raised.data["status"], "failed");
     }
 
     #[test]

@@ -9,11 +9,14 @@
 
 use crate::decide::{self, Decided, Expense};
 use crate::lookups::NotifyLookups;
-use cashflow_app::{AppError, CommandContext, NotificationCommands, WorkError, Worker, notification_id_for};
+use cashflow_app::{
+    AppError, CommandContext, NotificationCommands, ReportCommands, WorkError, Worker, notification_id_for,
+};
 use cashflow_domain::budget::{BudgetEvent, BudgetPeriod};
 use cashflow_domain::invoice::InvoiceEvent;
 use cashflow_domain::movement::{Direction, MovementEvent};
-use cashflow_domain::{BudgetId, DomainEvent, InvoiceId, Month, MovementId, StreamId, UserId};
+use cashflow_domain::report::ReportEvent;
+use cashflow_domain::{BudgetId, DomainEvent, InvoiceId, Month, MovementId, ReportId, StreamId, UserId};
 use cashflow_eventstore::RecordedEvent;
 use std::sync::Arc;
 
@@ -30,16 +33,21 @@ const EVENTS: &[(&str, &str)] = &[
     (InvoiceId::STREAM_CATEGORY, "InvoiceScanFailed"),
     (InvoiceId::STREAM_CATEGORY, "InvoiceLinked"),
     (InvoiceId::STREAM_CATEGORY, "InvoiceLeftForReview"),
+    // A report made or given up on.
+    (ReportId::STREAM_CATEGORY, "ReportGenerated"),
+    (ReportId::STREAM_CATEGORY, "ReportFailed"),
 ];
 
 pub struct NotifyWorker {
     commands: NotificationCommands,
     lookups: Arc<dyn NotifyLookups>,
+    /// A settled report is read from its own stream: its event alone does not say its period.
+    reports: ReportCommands,
 }
 
 impl NotifyWorker {
-    pub fn new(commands: NotificationCommands, lookups: Arc<dyn NotifyLookups>) -> Self {
-        Self { commands, lookups }
+    pub fn new(commands: NotificationCommands, lookups: Arc<dyn NotifyLookups>, reports: ReportCommands) -> Self {
+        Self { commands, lookups, reports }
     }
 
     /// What `event` gives cause to tell.
@@ -110,6 +118,12 @@ impl NotifyWorker {
                 {
                     decided.extend(decide::invoice_processed(owner, aggregate, &standing));
                 }
+            }
+            ReportId::STREAM_CATEGORY => {
+                ReportEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
+                    .map_err(|e| permanent(&e))?;
+                let report = self.reports.report(owner, ReportId::from_uuid(aggregate)).await?;
+                decided.extend(decide::report_settled(owner, aggregate, &report));
             }
             _ => {}
         }

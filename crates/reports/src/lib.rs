@@ -8,6 +8,7 @@
 //!   folded from the event store up to the request's position.
 //! - [`worker`]: [`ReportWorker`], the `reports` role: ReportRequested in, a stored file and
 //!   ReportGenerated (or ReportFailed) out.
+//! - [`schedule`]: [`MonthlySchedule`], last month's PDF for everyone who asked for it, once.
 //! - [`render`]: [`render_csv`], [`render_pdf`] with the [`Fonts`] it embeds, [`RenderError`], and
 //!   [`render::format`] (how amounts and dates read).
 //!
@@ -25,10 +26,12 @@
 pub mod document;
 pub mod figures;
 pub mod render;
+pub mod schedule;
 pub mod worker;
 
 pub use document::{
     AccountLine, BudgetLine, CategoryLine, CounterpartyLine, CurrencyTotals, MonthLine, MovementLine, ReportDocument,
 };
 pub use render::{Fonts, RenderError, render_csv, render_pdf};
+pub use schedule::{MonthlySchedule, ScheduleConfig};
 pub use worker::{NAME, ReportWorker};

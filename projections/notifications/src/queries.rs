@@ -203,6 +203,21 @@ impl NotificationQueries {
             }),
         }
     }
+
+    /// Up to `limit` people who asked for the monthly report, by id, after `after`: the report
+    /// schedule pages through them.
+    #[tracing::instrument(name = "notifications.monthly_report_owners", skip(self), err)]
+    pub async fn monthly_report_owners(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Uuid>, QueryError> {
+        let rows = sqlx::query(
+            "SELECT owner FROM notification_preferences
+             WHERE monthly_report AND ($1::uuid IS NULL OR owner > $1) ORDER BY owner LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("owner")?)).collect()
+    }
 }
 
 fn parse_topic(name: &str) -> Result<Topic, QueryError> {
