@@ -8,9 +8,11 @@ COPY . .
 RUN cargo build --release --locked -p cashflow
 
 FROM debian:bookworm-slim
-# The OCR role needs tesseract with English and Spanish data, and poppler for PDFs.
+# The OCR role needs tesseract with English and Spanish data, and poppler for PDFs. The reports
+# role embeds DejaVu Sans (regular and bold, from /usr/share/fonts/truetype/dejavu) in its PDFs
+# and refuses to start without it (crates/reports/src/render/fonts.rs).
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tesseract-ocr tesseract-ocr-eng \
-    tesseract-ocr-spa poppler-utils && rm -rf /var/lib/apt/lists/* \
+    tesseract-ocr-spa poppler-utils fonts-dejavu-core && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 cashflow && useradd --system --uid 10001 --gid 10001 cashflow
 COPY --from=build /src/target/release/cashflow /usr/local/bin/cashflow
 RUN mkdir -p /var/lib/cashflow/blobs && chown cashflow /var/lib/cashflow/blobs
