@@ -615,3 +615,26 @@ async fn a_browser_watches_notifications_over_grpc_web() {
         }
     }
 }
+
+/// A rollout must not wait for watches that would never end: on SIGTERM an open watch ends
+/// with UNAVAILABLE (its client reconnects elsewhere and lists what it missed) and the process
+/// exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutting_down_ends_open_watches_with_unavailable() {
+    let namespace = Namespace::new();
+    let server = Server::start(CASHFLOW, &namespace, "api,relay,projectors");
+    let user = Uuid::now_v7();
+    let mut watch = server
+        .notifications(user)
+        .await
+        .watch_notifications(WatchNotificationsRequest {})
+        .await
+        .expect("watch")
+        .into_inner();
+    let exited = tokio::task::spawn_blocking(move || server.terminate());
+    let ended = tokio::time::timeout(WITHIN, watch.message()).await.expect("the watch ended on shutdown");
+    let status = ended.expect_err("the watch ends with a status");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let exit = tokio::time::timeout(WITHIN, exited).await.expect("the process exited in time").expect("join");
+    assert!(exit.success(), "a clean exit: {exit:?}");
+}

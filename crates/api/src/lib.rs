@@ -16,7 +16,7 @@
 //! - [`trace_layer`]: the server span (continuing the caller's `traceparent`) and RPC metrics of every call.
 //!
 //! The binary calls [`build`] and serves [`Api::routes`] (or [`Api::into_router`]); on
-//! shutdown it calls [`ApiHealth::set_not_serving`] before draining.
+//! shutdown it calls [`ApiHealth::drain`] before draining.
 #![forbid(unsafe_code)]
 
 pub mod audit_service;
@@ -195,10 +195,12 @@ pub const SERVICE_NAMES: [&str; 7] = [
     <AuthServiceServer<AuthApi> as NamedService>::NAME,
 ];
 
-/// The health statuses the binary flips on shutdown.
+/// The health statuses the binary flips on shutdown, and the signal that ends open server
+/// streams when it drains.
 #[derive(Debug, Clone)]
 pub struct ApiHealth {
     reporter: HealthReporter,
+    draining: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl ApiHealth {
@@ -213,6 +215,14 @@ impl ApiHealth {
     /// Load balancers stop sending new calls; call before draining.
     pub async fn set_not_serving(&self) {
         self.set_all(ServingStatus::NotServing).await;
+    }
+
+    /// Shutting down: NOT_SERVING, and every open WatchNotifications ends with UNAVAILABLE, so
+    /// its client reconnects elsewhere (listing what it missed) and the server's graceful
+    /// shutdown is not held up by streams that would never end on their own.
+    pub async fn drain(&self) {
+        self.set_not_serving().await;
+        self.draining.send_replace(true);
     }
 
     async fn set_all(&self, status: ServingStatus) {
@@ -290,6 +300,7 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let budgets = BudgetCommands::new(handler.clone(), lookups.clone());
     let ledger =
         LedgerServiceServer::new(LedgerApi::new(handler.clone(), rules, budgets)).max_decoding_message_size(limit);
+    let (draining, drained) = tokio::sync::watch::channel(false);
     let notification_gate = ReadGate::new(store.clone(), Arc::new(notification_checkpoints.clone()), config.wait);
     let notification = NotificationServiceServer::new(NotificationApi::new(
         NotificationCommands::new(handler.clone()),
@@ -297,6 +308,7 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
         notification_gate,
         notification_checkpoints,
         config.webhook_allow_private,
+        drained,
     ))
     .max_decoding_message_size(limit);
     let report_gate = ReadGate::new(store.clone(), Arc::new(report_checkpoints), config.wait);
@@ -325,7 +337,7 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     let audit = AuditServiceServer::new(AuditApi::new(store)).max_decoding_message_size(limit);
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    let health = ApiHealth { reporter };
+    let health = ApiHealth { reporter, draining: Arc::new(draining) };
     health.set_serving().await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()

@@ -65,6 +65,11 @@ impl Drop for WatchSlot {
     }
 }
 
+/// Resolves once the server drains (or the sender is gone, which means the same).
+async fn until_drained(draining: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = draining.wait_for(|draining| *draining).await;
+}
+
 type NotificationStream = Pin<Box<dyn Stream<Item = Result<pb::Notification, Status>> + Send>>;
 
 #[derive(Clone)]
@@ -76,6 +81,8 @@ pub struct NotificationApi {
     /// `CASHFLOW_WEBHOOK_ALLOW_PRIVATE`: webhook and push targets may be internal addresses.
     allow_private: bool,
     watchers: Watchers,
+    /// Becomes true when the server drains: open watches end.
+    draining: tokio::sync::watch::Receiver<bool>,
 }
 
 impl NotificationApi {
@@ -85,8 +92,9 @@ impl NotificationApi {
         gate: ReadGate,
         checkpoints: CheckpointWatch,
         allow_private: bool,
+        draining: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
-        Self { commands, queries, gate, checkpoints, allow_private, watchers: Watchers::default() }
+        Self { commands, queries, gate, checkpoints, allow_private, watchers: Watchers::default(), draining }
     }
 
     fn add_channel_input(&self, request: &pb::AddChannelRequest) -> Result<AddChannel, ValidationError> {
@@ -200,11 +208,17 @@ impl NotificationService for NotificationApi {
         let mut last = self.queries.newest_position(owner).await.map_err(status)?;
         let (queries, checkpoints) = (self.queries.clone(), self.checkpoints.clone());
         let (sender, receiver) = mpsc::channel(WATCH_BATCH as usize);
+        let mut draining = self.draining.clone();
         tokio::spawn(async move {
             let _slot = slot;
             loop {
                 tokio::select! {
                     _ = sender.closed() => return,
+                    () = until_drained(&mut draining) => {
+                        let gone = Status::unavailable("the server is shutting down: reconnect, and list what you missed");
+                        let _ = sender.send(Err(gone)).await;
+                        return;
+                    }
                     _ = checkpoints.wait_for(seen + 1, WATCH_POLL) => {}
                 }
                 seen = checkpoints.current();

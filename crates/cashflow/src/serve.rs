@@ -318,7 +318,7 @@ pub async fn serve(
         let _ = follow.await;
     }
     if let Some(health) = &health {
-        health.set_not_serving().await;
+        health.drain().await;
     }
     let _ = ready.send(false);
     let _ = stop.send(true);

@@ -4,8 +4,8 @@
 use cashflow_domain::report::{ReportEvent, ReportFormat, ReportPeriod, ReportStatus, ReportTrigger};
 use cashflow_domain::{AccountId, ReportId, UserId};
 use cashflow_eventstore::RecordedEvent;
-use cashflow_projection::ProjectionError;
 use cashflow_projection::Projection;
+use cashflow_projection::ProjectionError;
 use cashflow_projection_reports::{ReportQueries, ReportsProjection, migrate};
 use cashflow_testkit::Stamper;
 use cashflow_testkit::projection::{ProjectionDb, ProjectionUnderTest};
