@@ -417,7 +417,9 @@ function Movements(props: { ledger: Ledger; changes: number }) {
                 <th scope="col">Date</th>
                 <th scope="col">Description</th>
                 <th scope="col">Category</th>
-                <th scope="col">Account</th>
+                <th scope="col" class="col-account">
+                  Account
+                </th>
                 <th scope="col" class="amount">
                   Amount
                 </th>
@@ -431,7 +433,7 @@ function Movements(props: { ledger: Ledger; changes: number }) {
                     <td>{day(m.occurredOn)}</td>
                     <td>{m.description}</td>
                     <td>{categories.get(m.categoryId) ?? (m.categoryId ? "…" : "—")}</td>
-                    <td>{accounts.get(m.accountId) ?? "…"}</td>
+                    <td class="col-account">{accounts.get(m.accountId) ?? "…"}</td>
                     <td class={income ? "amount income" : "amount expense"}>
                       {income ? "+" : "−"}
                       {money(m.amount, m.currency)}
