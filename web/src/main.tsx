@@ -430,9 +430,9 @@ function Movements(props: { ledger: Ledger; changes: number }) {
                 const income = m.direction === Direction.INCOME;
                 return (
                   <tr key={m.movementId} class={m.voided ? "voided" : undefined}>
-                    <td>{day(m.occurredOn)}</td>
-                    <td>{m.description}</td>
-                    <td>{categories.get(m.categoryId) ?? (m.categoryId ? "…" : "—")}</td>
+                    <td class="col-date">{day(m.occurredOn)}</td>
+                    <td class="col-description">{m.description}</td>
+                    <td class="col-category">{categories.get(m.categoryId) ?? (m.categoryId ? "…" : "—")}</td>
                     <td class="col-account">{accounts.get(m.accountId) ?? "…"}</td>
                     <td class={income ? "amount income" : "amount expense"}>
                       {income ? "+" : "−"}
