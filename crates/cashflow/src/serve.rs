@@ -265,7 +265,7 @@ pub async fn serve(
                 server.tls_config(crate::transport::tls(files)?).context("CASHFLOW_TLS_CERT / CASHFLOW_TLS_KEY")?;
         }
         // grpc-web (HTTP/1.1 or 2, from browsers) is translated to gRPC on the RPC routes; any
-        // other request (a browser's GET) gets the web app (ADR 0024). CORS answers browsers'
+        // other request (a browser's GET) gets the web app (ADR 0025). CORS answers browsers'
         // preflights first.
         let routes = crate::web::with_app(api.routes, &config.web_dir);
         let router = server.layer(crate::transport::cors(&config)?).add_routes(routes);

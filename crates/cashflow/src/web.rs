@@ -1,4 +1,4 @@
-//! The browser app on the gRPC port (ADR 0024): every request that is not gRPC or grpc-web and
+//! The browser app on the gRPC port (ADR 0025): every request that is not gRPC or grpc-web and
 //! names no RPC gets the built assets of `CASHFLOW_WEB_DIR`, or the `index.html` of the
 //! single-page app for the app's own paths, or a page saying how to build the app.
 
