@@ -20,6 +20,8 @@ type Tokens = { access: string; refresh: string };
 export class Session {
   private tokens: Tokens | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The refresh in flight: a refresh token is single-use, and spending one twice revokes the session. */
+  private refreshing: Promise<void> | null = null;
   /** The highest command position seen: queries wait for it, so a person reads their own writes. */
   position = 0n;
   onEnded: (reason: string) => void = () => {};
@@ -40,8 +42,16 @@ export class Session {
     this.timer = setTimeout(() => void this.refresh(), Math.min(delay, seconds * 800));
   }
 
-  /** Spends the refresh token for a new pair before the access token expires. */
-  async refresh(): Promise<void> {
+  /**
+   * Spends the refresh token for a new pair: on a timer before the access token expires, or when
+   * a call found it expired (a laptop that slept through the timer). One at a time.
+   */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.spendRefreshToken().finally(() => (this.refreshing = null));
+    return this.refreshing;
+  }
+
+  private async spendRefreshToken(): Promise<void> {
     const refreshToken = this.tokens?.refresh;
     if (!refreshToken) return;
     try {
@@ -77,10 +87,24 @@ export class Session {
 
 export const session = new Session();
 
+/** Sends the access token; a call refused for an expired one is sent once more after a refresh. */
 const bearer: Interceptor = (next) => async (request) => {
-  const token = session.accessToken;
-  if (token) request.header.set("authorization", `Bearer ${token}`);
-  return next(request);
+  const send = () => {
+    const token = session.accessToken;
+    if (token) request.header.set("authorization", `Bearer ${token}`);
+    return next(request);
+  };
+  const sentWith = session.accessToken;
+  try {
+    return await send();
+  } catch (error) {
+    const expired = error instanceof ConnectError && error.code === Code.Unauthenticated;
+    if (!expired || !sentWith || request.service.typeName === AuthService.typeName) throw error;
+    // Another call may have refreshed meanwhile; commands are safe to resend (command_id).
+    if (session.accessToken === sentWith) await session.refresh();
+    if (!session.signedIn) throw error;
+    return await send();
+  }
 };
 
 const transport = createGrpcWebTransport({

@@ -20,15 +20,25 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
 /// `routes` translated from grpc-web, with the app as their fallback: the RPC paths keep their
-/// services, and a gRPC or grpc-web call to an unknown method still answers `UNIMPLEMENTED`.
+/// services, and a gRPC or grpc-web call to an unknown method still gets tonic's traced
+/// `UNIMPLEMENTED` (counted as `unknown/unknown`).
 ///
 /// grpc-web is translated on the RPC routes only, not around the whole server: tonic-web answers
 /// every other HTTP/1.1 request 400, which would hide the app from browsers.
 pub fn with_app(routes: Routes, dir: &Path) -> Routes {
     let app = Arc::new(WebApp::new(dir));
-    let router = routes.into_axum_router().layer(tonic_web::GrpcWebLayer::new()).fallback(move |request: Request| {
-        let app = app.clone();
-        async move { app.serve(request).await }
+    let rpc = routes.into_axum_router().layer(tonic_web::GrpcWebLayer::new());
+    let unknown_rpc = rpc.clone();
+    let router = rpc.fallback(move |request: Request| {
+        let (app, unknown_rpc) = (app.clone(), unknown_rpc.clone());
+        async move {
+            if is_grpc(&request) {
+                // No route matched: the original router answers it with its own fallback.
+                unknown_rpc.oneshot(request).await.unwrap_or_else(|never| match never {})
+            } else {
+                app.serve(request).await
+            }
+        }
     });
     Routes::from(router)
 }
@@ -48,12 +58,6 @@ impl WebApp {
     }
 
     async fn serve(&self, request: Request) -> Response {
-        if let Some(content_type) = grpc_content_type(&request) {
-            // Trailers-only: the status in the headers, which grpc-web reads the same way.
-            let (mut parts, ()) = tonic::Status::unimplemented("").into_http::<()>().into_parts();
-            parts.headers.insert(CONTENT_TYPE, content_type);
-            return Response::from_parts(parts, Body::empty());
-        }
         if request.method() != Method::GET && request.method() != Method::HEAD {
             return (StatusCode::METHOD_NOT_ALLOWED, [(ALLOW, "GET, HEAD")]).into_response();
         }
@@ -84,10 +88,9 @@ impl WebApp {
     }
 }
 
-/// The content type of a gRPC or grpc-web call (`application/grpc…`), None for anything else.
-fn grpc_content_type(request: &Request) -> Option<HeaderValue> {
-    let value = request.headers().get(CONTENT_TYPE)?;
-    value.as_bytes().starts_with(b"application/grpc").then(|| value.clone())
+/// gRPC and grpc-web calls carry an `application/grpc…` content type; pages and assets do not.
+fn is_grpc(request: &Request) -> bool {
+    request.headers().get(CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
 }
 
 /// Whether a path no file answers is one of the app's own (no file extension), so `index.html`
