@@ -110,8 +110,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
 }
 
-/// Access tokens this short make the browser test see the app refresh them.
-const BROWSER_TOKEN_TTL_SECS: &str = "10";
+/// Access tokens this short make the browser test see the app refresh them (and wait them out:
+/// the server accepts a token `LEEWAY_SECS` past its expiry).
+const BROWSER_TOKEN_TTL_SECS: &str = "5";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_app_flows_pass_in_chromium() {
@@ -152,6 +153,7 @@ async fn the_web_app_flows_pass_in_chromium() {
             .env("SCREENSHOT_DIR", &screenshots)
             .env("CHROMIUM", &chromium)
             .env("ACCESS_TOKEN_TTL_SECS", BROWSER_TOKEN_TTL_SECS)
+            .env("ACCESS_TOKEN_LEEWAY_SECS", cashflow_api::auth::LEEWAY_SECS.to_string())
             .output()
             .map(|output| (output, server))
     })

@@ -11,9 +11,10 @@ import assert from "node:assert/strict";
 const base = process.env.CASHFLOW_URL;
 const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-// The server's access tokens live this long (CASHFLOW_ACCESS_TOKEN_TTL_SECS): the app must
-// refresh them before they expire.
+// The server's access tokens live this long (CASHFLOW_ACCESS_TOKEN_TTL_SECS), and it accepts them
+// this long after (its clock-skew leeway): the app must refresh them before they expire.
 const tokenTtl = Number(process.env.ACCESS_TOKEN_TTL_SECS ?? "0");
+const tokenLeeway = Number(process.env.ACCESS_TOKEN_LEEWAY_SECS ?? "0");
 if (!base) throw new Error("set CASHFLOW_URL to a running cashflow serve, e.g. http://127.0.0.1:50051");
 if (!existsSync(executablePath)) {
   throw new Error(`no Chromium at ${executablePath}: apt-get install chromium (scripts/system-packages.txt)`);
@@ -207,8 +208,29 @@ try {
   await page.getByRole("status").filter({ hasText: "Created Rent." }).waitFor();
 
   if (tokenTtl > 0) {
-    step(`the access token (${tokenTtl} s) is refreshed before it expires`);
-    await page.waitForTimeout((tokenTtl + 2) * 1000);
+    step(`access tokens (${tokenTtl} s) are refreshed before they expire, and a refused call is resent`);
+    const isRefresh = (request) => request.url().endsWith("/cashflow.v1.AuthService/Refresh");
+    let anaRefreshes = 0;
+    page.on("request", (request) => (anaRefreshes += isRefresh(request) ? 1 : 0));
+    // Cy's refreshes find the service unavailable until his token has expired, as if the laptop
+    // had been offline: his next call is refused, waits for one refresh, and is resent.
+    const cy = await person("Cy");
+    let mode = "unavailable";
+    let held = 0;
+    let release;
+    const released = new Promise((resolve) => (release = resolve));
+    await cy.page.route("**/cashflow.v1.AuthService/Refresh", async (route) => {
+      if (mode === "unavailable") {
+        const headers = { "content-type": "application/grpc-web+proto", "grpc-status": "14", "grpc-message": "offline" };
+        return route.fulfill({ status: 200, headers, body: "" });
+      }
+      held += 1;
+      await released;
+      await route.continue();
+    });
+    await signUp(cy, "Cy");
+    await page.waitForTimeout((tokenTtl + tokenLeeway + 2) * 1000);
+
     await record(page, {
       account: "Everyday (EUR)",
       type: "Expense",
@@ -217,6 +239,19 @@ try {
       description: "After refresh",
     });
     await balances.getByText("€1,584.50").waitFor();
+    assert.ok(anaRefreshes >= 2, `Ana's token was refreshed on time (${anaRefreshes} refreshes)`);
+
+    await field(cy.page, "Category name").fill("Travel");
+    mode = "hold";
+    const refused = cy.page.waitForResponse((r) => r.url().endsWith("/cashflow.v1.LedgerService/CreateCategory"));
+    await button(cy.page, "Create category").click();
+    assert.equal((await refused).headers()["grpc-status"], "16", "the expired token is refused");
+    for (let waited = 0; held === 0 && waited < 5_000; waited += 50) await cy.page.waitForTimeout(50);
+    await cy.page.waitForTimeout(300); // room for a second refresh, which must not come
+    assert.equal(held, 1, "one refresh in flight, however many calls wait for it");
+    release();
+    await cy.page.getByRole("status").filter({ hasText: "Created Travel." }).waitFor();
+    await cy.context.close();
   }
 
   step("log out, then log in again");

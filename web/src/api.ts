@@ -11,7 +11,18 @@ import { BadRequestSchema } from "./gen/google/rpc/error_details_pb";
 const REFRESH_MARGIN_MS = 60_000;
 const MIN_REFRESH_MS = 5_000;
 
+/** After a refresh that failed for want of the service (not refused), try again this soon. */
+const REFRESH_RETRY_MS = 5_000;
+
 type Tokens = { access: string; refresh: string };
+
+/** The service said no to the refresh token itself (spent, revoked, expired): the session is over. */
+function refused(error: unknown): boolean {
+  return (
+    error instanceof ConnectError &&
+    [Code.Unauthenticated, Code.InvalidArgument, Code.NotFound, Code.PermissionDenied].includes(error.code)
+  );
+}
 
 /**
  * One signed-in person. Tokens live only in this object (no storage a script could read later);
@@ -57,8 +68,14 @@ export class Session {
     try {
       this.start(await auth.refresh({ refreshToken }));
     } catch (error) {
-      this.end();
-      this.onEnded(`Your session ended (${describe(error)}). Log in again.`);
+      if (refused(error)) {
+        this.end();
+        this.onEnded(`Your session ended (${describe(error)}). Log in again.`);
+      } else {
+        // The service or the network is down for now: the token is still ours, try again soon.
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => void this.refresh(), REFRESH_RETRY_MS);
+      }
     }
   }
 
