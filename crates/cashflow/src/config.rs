@@ -39,6 +39,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// `CASHFLOW_TLS_CERT` and `CASHFLOW_TLS_KEY`: PEM files; both or neither.
     pub tls: Option<TlsFiles>,
+    /// `CASHFLOW_WEB_DIR`: the built browser app served at `/` on the gRPC port (`web/dist`,
+    /// relative to the working directory, by default).
+    pub web_dir: PathBuf,
     /// `CASHFLOW_METRICS_ADDR`: where `/metrics`, `/healthz` and `/readyz` are served (port 0
     /// picks a free one). Unset: no metrics endpoint, and metrics cost nothing.
     pub metrics_addr: Option<SocketAddr>,
@@ -146,6 +149,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("cors_origins", &self.cors_origins)
+            .field("web_dir", &self.web_dir)
             .field("tls", &self.tls)
             .field("metrics_addr", &self.metrics_addr)
             .field("blob_url", &redact_url(&self.blob_url))
@@ -164,6 +168,8 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/cashf
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 pub const DEFAULT_NATS_PREFIX: &str = "cashflow";
 pub const DEFAULT_GRPC_ADDR: &str = "0.0.0.0:50051";
+/// The browser app's built assets, relative to the working directory (`npm run build` in `web/`).
+pub const DEFAULT_WEB_DIR: &str = "web/dist";
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Error)]
@@ -400,6 +406,7 @@ impl Config {
             limits,
             cors_origins,
             tls,
+            web_dir: PathBuf::from(get("CASHFLOW_WEB_DIR", DEFAULT_WEB_DIR)),
             database_url: get("CASHFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
             nats_url: get("CASHFLOW_NATS_URL", DEFAULT_NATS_URL),
             nats_prefix,

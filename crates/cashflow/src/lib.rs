@@ -8,6 +8,7 @@
 //! - [`health`]: the periodic database check the gRPC health and `/readyz` follow.
 //! - [`serve`]: runs the chosen roles until SIGTERM/Ctrl-C, then drains.
 //! - [`transport`]: grpc-web, CORS and TLS around the API.
+//! - [`web`]: the browser app at `/` on the gRPC port, beside the RPCs.
 //! - [`metrics`]: `/metrics`, `/healthz` and `/readyz` on `CASHFLOW_METRICS_ADDR`.
 //! - [`maintenance`]: `projections rebuild`, `audit verify`, `audit anchor`, `token`.
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod serve;
 pub mod transport;
+pub mod web;
 
 use anyhow::Context;
 use cli::{AuditCommand, Cli, Command, ProjectionsCommand};

@@ -264,10 +264,11 @@ pub async fn serve(
             server =
                 server.tls_config(crate::transport::tls(files)?).context("CASHFLOW_TLS_CERT / CASHFLOW_TLS_KEY")?;
         }
-        // grpc-web (HTTP/1.1 or 2, from browsers) is translated to gRPC before routing; CORS
-        // answers browsers' preflights first.
-        let router =
-            server.layer(crate::transport::cors(&config)?).layer(tonic_web::GrpcWebLayer::new()).add_routes(api.routes);
+        // grpc-web (HTTP/1.1 or 2, from browsers) is translated to gRPC on the RPC routes; any
+        // other request (a browser's GET) gets the web app (ADR 0025). CORS answers browsers'
+        // preflights first.
+        let routes = crate::web::with_app(api.routes, &config.web_dir);
+        let router = server.layer(crate::transport::cors(&config)?).add_routes(routes);
         let listener = tokio::net::TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("binding CASHFLOW_GRPC_ADDR {}", config.grpc_addr))?;
@@ -280,6 +281,8 @@ pub async fn serve(
         });
         tracing::info!(%addr, "grpc listening");
         println!("cashflow: grpc listening on {addr}");
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        println!("cashflow: web app at {scheme}://{addr}/ (from {})", config.web_dir.display());
         health = Some(api_health);
     }
     if let Some(addr) = config.metrics_addr {
