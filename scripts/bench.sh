@@ -3,7 +3,7 @@
 # NATS, and keeps the raw output in target/bench-results/<UTC time>/. Run it on a quiet machine.
 #   scripts/bench.sh                      everything (≈15 min on 2 cores)
 #   BENCH_USERS=100 scripts/bench.sh      a smaller read-model scale
-#   BENCH_PARTS="ocr e2e" scripts/bench.sh  only some parts (append scale search ocr micro e2e notify)
+#   BENCH_PARTS="ocr e2e" scripts/bench.sh  only some parts (append scale search ocr micro e2e notify reports)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -11,7 +11,7 @@ mkdir -p "$out"
 users="${BENCH_USERS:-1000}"
 per_user="${BENCH_MOVEMENTS_PER_USER:-1000}"
 load_seconds="${BENCH_LOAD_SECONDS:-30}"
-parts=" ${BENCH_PARTS:-append scale search ocr micro e2e notify} "
+parts=" ${BENCH_PARTS:-append scale search ocr micro e2e notify reports} "
 want() { [[ "$parts" == *" $1 "* ]]; }
 bin="${CARGO_TARGET_DIR:-target}/release"
 
@@ -60,6 +60,11 @@ echo "== notifications: every command notifies a webhook, at 250 and 500 command
 for rate in 250 500; do
   CASHFLOW_BENCH_RATE="$rate" cargo bench --locked -p cashflow --bench notifications | tee -a "$out/notify.txt"
 done
+fi
+
+if want reports; then
+echo "== reports: a heavy user's PDF and CSV reports, GetBalances as of a day, appends with and without the owner index" | tee "$out/reports.txt"
+cargo bench --locked -p cashflow --bench reports | tee -a "$out/reports.txt"
 fi
 
 if want e2e; then
