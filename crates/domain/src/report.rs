@@ -31,14 +31,6 @@ impl ReportFormat {
             _ => Err(ValidationError::new(field, "must be pdf or csv")),
         }
     }
-
-    /// The file's media type, for downloads.
-    pub const fn media_type(self) -> &'static str {
-        match self {
-            Self::Pdf => "application/pdf",
-            Self::Csv => "text/csv; charset=utf-8; header=present",
-        }
-    }
 }
 
 /// An inclusive period of days, `from` on or before `to`, at most [`Self::MAX_DAYS`] long.
