@@ -10,7 +10,8 @@ use cashflow_app::input::RequestReport;
 use cashflow_blob::{BlobKey, BlobStore};
 use cashflow_domain::report::{ReportFormat, ReportPeriod, ReportStatus, ReportTrigger};
 use cashflow_domain::{AccountId, ReportId, ValidationError, date::parse_date};
-use cashflow_projection_reports::{ReportCursor, ReportQueries, ReportView};
+use cashflow_projection::page_token::PositionCursor;
+use cashflow_projection_reports::{ReportQueries, ReportView};
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::report_service_server::ReportService;
 use futures::{Stream, StreamExt};
@@ -123,7 +124,7 @@ impl ReportService for ReportApi {
         let page_size = convert::page_size(message.page_size).map_err(|e| invalid_argument(&e))?;
         let after = match message.page_token.as_str() {
             "" => None,
-            token => Some(ReportCursor::decode(token).map_err(|_| {
+            token => Some(PositionCursor::decode(token).ok_or_else(|| {
                 invalid_argument(&ValidationError::new("page_token", "is not a token returned by this server"))
             })?),
         };

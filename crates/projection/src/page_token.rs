@@ -27,9 +27,42 @@ pub fn decode<const N: usize>(token: &str) -> Option<[u8; N]> {
     }
 }
 
+/// The last row of a page ordered newest first by `(position, id)`: the keyset cursor of read
+/// models listed in store order (reports; the inbox and invoices have their own of this shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PositionCursor {
+    pub position: u64,
+    pub id: uuid::Uuid,
+}
+
+impl PositionCursor {
+    pub fn encode(&self) -> String {
+        encode(&[&self.position.to_be_bytes(), self.id.as_bytes()])
+    }
+
+    /// `None` for anything [`PositionCursor::encode`] did not write, or a position beyond BIGINT.
+    pub fn decode(token: &str) -> Option<Self> {
+        let key: [u8; 8 + 16] = decode(token)?;
+        let (position, id) = key.split_first_chunk()?;
+        let position = u64::from_be_bytes(*position);
+        i64::try_from(position).ok()?;
+        Some(Self { position, id: uuid::Uuid::from_slice(id).ok()? })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_position_cursor_round_trips_and_anything_else_is_refused() {
+        let cursor = PositionCursor { position: 42, id: uuid::Uuid::now_v7() };
+        assert_eq!(PositionCursor::decode(&cursor.encode()), Some(cursor));
+        let too_far = PositionCursor { position: u64::MAX, id: uuid::Uuid::nil() }.encode();
+        for bad in ["", "zz", &cursor.encode()[..10], &too_far] {
+            assert_eq!(PositionCursor::decode(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_key_round_trips_through_its_token() {

@@ -16,7 +16,7 @@ pub mod queries;
 pub mod schema;
 
 pub use projection::ReportsProjection;
-pub use queries::{InvalidPageToken, ReportCursor, ReportPage, ReportQueries, ReportView};
+pub use queries::{ReportPage, ReportQueries, ReportView};
 pub use schema::{MIGRATIONS_TABLE, migrate};
 
 /// The projection's name: its checkpoint's key, and the argument of `cashflow projections rebuild`.

@@ -1,12 +1,12 @@
 //! [`ReportQueries`]: the owner-scoped reads of the reports read model.
 
 use cashflow_domain::report::{ReportFormat, ReportStatus};
+use cashflow_projection::QueryError;
+use cashflow_projection::page_token::PositionCursor;
 use cashflow_projection::query::{effective_page_size, push_page, split_page, unsigned};
-use cashflow_projection::{QueryError, page_token};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
-use thiserror::Error;
 use uuid::Uuid;
 
 /// A report as listed.
@@ -28,38 +28,10 @@ pub struct ReportView {
     pub position: u64,
 }
 
-/// The last report of a page, newest first by `(position, id)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReportCursor {
-    pub position: u64,
-    pub report_id: Uuid,
-}
-
-/// A `page_token` that is not one [`ReportCursor::encode`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-#[error("page_token is not a token this service issued")]
-pub struct InvalidPageToken;
-
-impl ReportCursor {
-    pub fn encode(&self) -> String {
-        page_token::encode(&[&self.position.to_be_bytes(), self.report_id.as_bytes()])
-    }
-
-    pub fn decode(token: &str) -> Result<Self, InvalidPageToken> {
-        let key: [u8; 8 + 16] = page_token::decode(token).ok_or(InvalidPageToken)?;
-        let (position, id) = key.split_first_chunk().ok_or(InvalidPageToken)?;
-        let position = u64::from_be_bytes(*position);
-        if i64::try_from(position).is_err() {
-            return Err(InvalidPageToken);
-        }
-        Ok(Self { position, report_id: Uuid::from_slice(id).map_err(|_| InvalidPageToken)? })
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportPage {
     pub reports: Vec<ReportView>,
-    pub next: Option<ReportCursor>,
+    pub next: Option<PositionCursor>,
 }
 
 macro_rules! select_reports {
@@ -97,17 +69,16 @@ impl ReportQueries {
         &self,
         owner: Uuid,
         page_size: u32,
-        after: Option<ReportCursor>,
+        after: Option<PositionCursor>,
     ) -> Result<ReportPage, QueryError> {
         let page_size = effective_page_size(page_size) as usize;
         let mut query = QueryBuilder::<Postgres>::new(concat!(select_reports!(), "WHERE owner = "));
         query.push_bind(owner);
-        let after = after.map(|a| (a.position as i64, a.report_id));
+        let after = after.map(|a| (a.position as i64, a.id));
         push_page(&mut query, "position", after, page_size);
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut reports = rows.iter().map(report_view).collect::<Result<Vec<_>, _>>()?;
-        let next =
-            split_page(&mut reports, page_size, |r| ReportCursor { position: r.position, report_id: r.report_id });
+        let next = split_page(&mut reports, page_size, |r| PositionCursor { position: r.position, id: r.report_id });
         Ok(ReportPage { reports, next })
     }
 }
@@ -139,19 +110,4 @@ fn report_view(row: &PgRow) -> Result<ReportView, QueryError> {
         ready_at: row.try_get("ready_at")?,
         position: unsigned(row, "position")?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cursor_round_trips_and_anything_else_is_refused() {
-        let cursor = ReportCursor { position: 42, report_id: Uuid::now_v7() };
-        assert_eq!(ReportCursor::decode(&cursor.encode()), Ok(cursor));
-        let too_far = ReportCursor { position: u64::MAX, report_id: Uuid::nil() }.encode();
-        for bad in ["", "zz", &cursor.encode()[..10], &too_far] {
-            assert_eq!(ReportCursor::decode(bad), Err(InvalidPageToken), "{bad:?}");
-        }
-    }
 }
