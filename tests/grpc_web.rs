@@ -80,6 +80,43 @@ async fn a_command_and_a_query_over_grpc_web_on_http1() {
     assert_eq!(response.grpc_status(), Some(3), "INVALID_ARGUMENT: {response:?}");
 }
 
+/// A 1×1 PNG.
+const PIXEL_PNG: [u8; 67] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0a, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00,
+    0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// Browsers cannot stream a request, so a receipt goes up whole in `UploadInvoiceFile`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_goes_up_in_one_grpc_web_message() {
+    let namespace = Namespace::new();
+    let server = start(&namespace);
+    let bearer = format!("Bearer {}", token(Uuid::now_v7()));
+    let upload = |content_type: &str| UploadInvoiceFileRequest {
+        command_id: command_id(),
+        filename: "pixel.png".into(),
+        content_type: content_type.into(),
+        account_id: None,
+        content: PIXEL_PNG.to_vec(),
+    };
+    let path = "/cashflow.v1.InvoiceService/UploadInvoiceFile";
+    let headers = [("authorization", bearer.as_str()), ("origin", ALLOWED)];
+    let response = post(&server.addr, path, &headers, &frame(0, &upload("image/png").encode_to_vec())).await;
+    assert_eq!(response.grpc_status(), Some(0), "{response:?}");
+    let uploaded = UploadInvoiceResponse::decode(response.messages[0].as_slice()).expect("an UploadInvoiceResponse");
+    Uuid::parse_str(&uploaded.invoice_id).expect("an invoice id");
+    assert!(uploaded.position > 0);
+
+    // A file that is not what it says: INVALID_ARGUMENT in the trailers, with its field.
+    let lying = post(&server.addr, path, &headers, &frame(0, &upload("application/pdf").encode_to_vec())).await;
+    assert_eq!(lying.grpc_status(), Some(3), "{lying:?}");
+    // A refusal before any message comes "trailers-only": in the headers.
+    let details = lying.trailers.get("grpc-status-details-bin").or(lying.headers.get("grpc-status-details-bin"));
+    assert!(details.is_some_and(|details| !details.is_empty()), "{lying:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_web_without_a_token_or_with_garbage_bytes_gets_clean_codes() {
     let namespace = Namespace::new();

@@ -11,7 +11,7 @@ use cashflow_proto::v1::*;
 use receipts::{Encoding, Face, Look};
 use sqlx::Row;
 use std::time::{Duration, Instant};
-use support::invoices::{blob_files, upload, upload_parts};
+use support::invoices::{blob_files, file_request, upload, upload_file, upload_parts};
 use support::{Authed, CASHFLOW, Namespace, Server, command_id};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -223,6 +223,48 @@ async fn a_photographed_receipt_becomes_a_categorised_movement_and_follows_its_c
     }
 }
 
+/// The browser's path: the whole photo in one `UploadInvoiceFile` message is read, recorded
+/// and deduplicated exactly as a streamed upload of the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receipt_uploaded_in_one_message_is_read_like_a_streamed_one() {
+    let namespace = Namespace::new();
+    let server = Server::start(CASHFLOW, &namespace, ALL_ROLES);
+    let dora = Uuid::now_v7();
+    let account_id = open_account(&server, dora).await;
+    let photo = receipt_png(mercadona());
+    let mut invoices = server.invoices(dora).await;
+
+    let uploaded = upload_file(&mut invoices, file_request("ticket.png", "image/png", &photo)).await.expect("upload");
+    let scanned =
+        invoice_until(&mut invoices, &uploaded.invoice_id, Duration::from_secs(90), |i| !i.movement_id.is_empty())
+            .await;
+    assert_eq!(scanned.status(), InvoiceStatus::Scanned, "{scanned:?}");
+    assert_eq!(scanned.total, "23.45", "{}", scanned.raw_text);
+    assert_eq!(scanned.filename, "ticket.png");
+    assert_eq!(scanned.size_bytes, photo.len() as u64);
+    let linked_at = last_position(&server, dora, &format!("invoice-{}", uploaded.invoice_id)).await;
+    let recorded = movement(&server, dora, &scanned.movement_id, Some(linked_at)).await;
+    assert_eq!(recorded.account_id, account_id);
+    assert_eq!((recorded.amount.as_str(), recorded.direction()), ("23.45", Direction::Expense), "{recorded:?}");
+
+    // The same bytes again, by either path, are the same invoice.
+    let again = upload_file(&mut invoices, file_request("again.png", "", &photo)).await.expect("again");
+    assert_eq!(again.invoice_id, uploaded.invoice_id);
+    let streamed =
+        upload(&mut invoices, upload_parts("streamed.png", "image/png", None, &photo)).await.expect("stream");
+    assert_eq!(streamed.invoice_id, uploaded.invoice_id);
+    let listed = invoices
+        .list_invoices(ListInvoicesRequest {
+            page_size: 10,
+            page_token: String::new(),
+            min_position: Some(again.position),
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.invoices.len(), 1, "{listed:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pdf_with_a_text_layer_is_read_without_ocr_and_a_corrupt_image_fails_cleanly() {
     let namespace = Namespace::new();
@@ -259,6 +301,16 @@ async fn a_pdf_with_a_text_layer_is_read_without_ocr_and_a_corrupt_image_fails_c
     assert!(scanned.raw_text.contains("AMOUNT DUE"), "{}", scanned.raw_text);
 }
 
+/// A PNG that declares 30,000 × 30,000 pixels in a kilobyte.
+fn bomb_bytes() -> Vec<u8> {
+    let mut bomb = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    bomb.extend(30_000u32.to_be_bytes());
+    bomb.extend(30_000u32.to_be_bytes());
+    bomb.extend([8, 0, 0, 0, 0]);
+    bomb.extend(std::iter::repeat_n(0u8, 1000));
+    bomb
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_uploads_get_clean_errors_and_leave_nothing_behind() {
     let namespace = Namespace::new();
@@ -275,12 +327,7 @@ async fn bad_uploads_get_clean_errors_and_leave_nothing_behind() {
     assert_eq!(too_big.code(), Code::ResourceExhausted, "{too_big:?}");
     let lying = upload(&mut invoices, upload_parts("x.pdf", "application/pdf", None, &png)).await.unwrap_err();
     assert_eq!(violated_field(&lying), "content_type");
-    let mut bomb = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
-    bomb.extend(30_000u32.to_be_bytes());
-    bomb.extend(30_000u32.to_be_bytes());
-    bomb.extend([8, 0, 0, 0, 0]);
-    bomb.extend(std::iter::repeat_n(0u8, 1000));
-    let bomb = upload(&mut invoices, upload_parts("bomb.png", "", None, &bomb)).await.unwrap_err();
+    let bomb = upload(&mut invoices, upload_parts("bomb.png", "", None, &bomb_bytes())).await.unwrap_err();
     assert_eq!(bomb.code(), Code::ResourceExhausted, "{bomb:?}");
     let text = upload(&mut invoices, upload_parts("notes.txt", "", None, b"just some text")).await.unwrap_err();
     assert_eq!(violated_field(&text), "chunk");
@@ -294,6 +341,29 @@ async fn bad_uploads_get_clean_errors_and_leave_nothing_behind() {
     let mut parts = upload_parts("ticket.png", "image/png", Some(Uuid::now_v7().to_string()), &png);
     let missing_account = upload(&mut invoices, std::mem::take(&mut parts)).await.unwrap_err();
     assert_eq!(missing_account.code(), Code::NotFound, "{missing_account:?}");
+
+    // The same refusals through the unary upload, the file's field named `content`.
+    let empty = upload_file(&mut invoices, file_request("empty.png", "image/png", &[])).await.unwrap_err();
+    assert_eq!(violated_field(&empty), "content");
+    let text = upload_file(&mut invoices, file_request("notes.txt", "", b"just some text")).await.unwrap_err();
+    assert_eq!(violated_field(&text), "content");
+    let lying = upload_file(&mut invoices, file_request("x.pdf", "application/pdf", &png)).await.unwrap_err();
+    assert_eq!(violated_field(&lying), "content_type");
+    let mut no_id = file_request("ticket.png", "image/png", &png);
+    no_id.command_id.clear();
+    assert_eq!(violated_field(&upload_file(&mut invoices, no_id).await.unwrap_err()), "command_id");
+    let mut bad_account = file_request("ticket.png", "image/png", &png);
+    bad_account.account_id = Some("not-an-id".into());
+    assert_eq!(violated_field(&upload_file(&mut invoices, bad_account).await.unwrap_err()), "account_id");
+    // Just over the file limit (10 MiB) is the handler's refusal; far over it, the decoder's.
+    for size in [10 * 1024 * 1024 + 1, 11 * 1024 * 1024] {
+        let mut large = png.clone();
+        large.resize(size, 0);
+        let too_big = upload_file(&mut invoices, file_request("huge.png", "image/png", &large)).await.unwrap_err();
+        assert_eq!(too_big.code(), Code::ResourceExhausted, "{size} bytes: {too_big:?}");
+    }
+    let bomb_file = upload_file(&mut invoices, file_request("bomb.png", "", &bomb_bytes())).await.unwrap_err();
+    assert_eq!(bomb_file.code(), Code::ResourceExhausted, "{bomb_file:?}");
 
     // Nothing was stored: no event, no blob.
     let pool = namespace.pool().await;

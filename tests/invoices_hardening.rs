@@ -192,6 +192,59 @@ async fn the_upload_caps_are_per_person_in_flight_and_process_wide_in_bytes() {
     franks.upload_invoice(padded_png(png, 1000, 7)).await.expect("a slot once Frank's uploads ended");
 }
 
+/// The unary upload, in one message: a real PNG header padded to `size` bytes, ending in `tag`.
+fn padded_file(png: &[u8], size: usize, tag: u64) -> UploadInvoiceFileRequest {
+    let mut content = png.to_vec();
+    content.resize(size, 0);
+    content[size - 8..].copy_from_slice(&tag.to_be_bytes());
+    UploadInvoiceFileRequest {
+        command_id: command_id(),
+        filename: "whole.png".into(),
+        content_type: "image/png".into(),
+        account_id: None,
+        content,
+    }
+}
+
+/// grpc-web has no client streaming, so `UploadInvoiceFile` carries the whole file in one
+/// message, which the server decodes before a handler runs: its slot and bytes are taken first,
+/// from the same budget as the streams'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_unary_upload_takes_its_slot_and_bytes_before_its_message_is_read() {
+    let namespace = Namespace::new();
+    let env = [("CASHFLOW_UPLOADS_PER_USER", "1"), ("CASHFLOW_UPLOAD_BUFFER_BYTES", &(16 * MIB).to_string())];
+    let server = Server::start_with(CASHFLOW, &namespace, "api", &env);
+    let png = Arc::new(receipt_png("^WHOLE"));
+    let (hugo, iris, jack) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let mut hugos = server.invoices(hugo).await;
+    let mut iriss = server.invoices(iris).await;
+    let mut jacks = server.invoices(jack).await;
+
+    // Hugo's one slot is held by a stream he keeps open: his unary upload is refused.
+    let (hugos_stream, hugos_call) = held_upload(&mut hugos, png.clone(), MIB, 1).await;
+    let refused = hugos.upload_invoice_file(padded_file(&png, 1000, 2)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(refused.message().contains("uploads at once"), "{refused:?}");
+    // Iris holds 7 MiB more: 8 of the 16 MiB are taken, and Jack's 9 MiB in one message does
+    // not fit beside them, though he has a slot of his own.
+    let (iriss_stream, iriss_call) = held_upload(&mut iriss, png.clone(), 7 * MIB, 3).await;
+    let full = jacks.upload_invoice_file(padded_file(&png, 9 * MIB, 4)).await.unwrap_err();
+    assert_eq!(full.code(), Code::ResourceExhausted, "{full:?}");
+    assert!(full.message().contains("bytes of uploads"), "{full:?}");
+
+    // One at a time: a finished stream joins its chunks, holding its size twice for a moment.
+    for (sender, call) in [(hugos_stream, hugos_call), (iriss_stream, iriss_call)] {
+        drop(sender);
+        call.await.expect("the upload task").expect("a held upload, finished");
+    }
+    // What the streams and the refused calls held came back.
+    let jacks_file = jacks.upload_invoice_file(padded_file(&png, 9 * MIB, 4)).await.expect("9 MiB once there is room");
+    hugos.upload_invoice_file(padded_file(&png, 1000, 2)).await.expect("Hugo's slot once his stream ended");
+    // Twice the same bytes: the same invoice.
+    let again = jacks.upload_invoice_file(padded_file(&png, 9 * MIB, 4)).await.expect("again").into_inner();
+    assert_eq!(again.invoice_id, jacks_file.into_inner().invoice_id);
+}
+
 // --- Originals are deleted only after a definite refusal -------------------------------------
 
 /// The ledger read model's answers, unused by uploads that name no account.

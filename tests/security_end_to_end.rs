@@ -397,6 +397,19 @@ async fn no_rpc_reaches_another_users_data() {
                     .into_inner();
                 assert_ne!(uploaded.invoice_id, a.invoice_id, "{rpc}");
             }
+            ("cashflow.v1.InvoiceService", "UploadInvoiceFile") => {
+                // Bob's file into Alice's account: that account does not exist for him.
+                let answer = invoices
+                    .upload_invoice_file(UploadInvoiceFileRequest {
+                        command_id: command_id(),
+                        filename: "r.png".into(),
+                        content_type: String::new(),
+                        account_id: Some(a.account_id.clone()),
+                        content: receipt_header(),
+                    })
+                    .await;
+                assert_not_found(&rpc, answer);
+            }
             ("cashflow.v1.InvoiceService", "GetInvoice") => {
                 let answer = invoices
                     .get_invoice(GetInvoiceRequest { invoice_id: a.invoice_id.clone(), min_position: wait })

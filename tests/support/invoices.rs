@@ -4,7 +4,7 @@
 use super::{Authed, command_id};
 use cashflow_proto::v1::invoice_service_client::InvoiceServiceClient;
 use cashflow_proto::v1::upload_invoice_request::Part;
-use cashflow_proto::v1::{UploadInvoiceHeader, UploadInvoiceRequest, UploadInvoiceResponse};
+use cashflow_proto::v1::{UploadInvoiceFileRequest, UploadInvoiceHeader, UploadInvoiceRequest, UploadInvoiceResponse};
 use std::path::{Path, PathBuf};
 
 /// The file in a header message and chunks of at most 100 KiB.
@@ -31,6 +31,24 @@ pub async fn upload(
     parts: Vec<UploadInvoiceRequest>,
 ) -> Result<UploadInvoiceResponse, tonic::Status> {
     invoices.upload_invoice(tokio_stream::iter(parts)).await.map(|r| r.into_inner())
+}
+
+/// The file in one message, as the browser app sends it (`UploadInvoiceFile`).
+pub fn file_request(filename: &str, content_type: &str, bytes: &[u8]) -> UploadInvoiceFileRequest {
+    UploadInvoiceFileRequest {
+        command_id: command_id(),
+        filename: filename.into(),
+        content_type: content_type.into(),
+        account_id: None,
+        content: bytes.to_vec(),
+    }
+}
+
+pub async fn upload_file(
+    invoices: &mut InvoiceServiceClient<Authed>,
+    request: UploadInvoiceFileRequest,
+) -> Result<UploadInvoiceResponse, tonic::Status> {
+    invoices.upload_invoice_file(request).await.map(|r| r.into_inner())
 }
 
 /// Every file under `dir`, at any depth (none when it does not exist).

@@ -3,11 +3,15 @@
 //!
 //! An upload is held whole in memory until it is stored, so uploads take a ticket of the
 //! [`UploadBudget`]: a slot of the person's few, and the bytes they hold of the process's
-//! budget, reserved as they arrive and given back when the call ends.
+//! budget, reserved as they arrive and given back when the call ends. The unary
+//! `UploadInvoiceFile` (grpc-web has no client streaming) takes its ticket in the
+//! [`UploadGate`] before its one message is read, and then goes through the same checks.
 
 mod upload_budget;
+mod upload_gate;
 
 pub use upload_budget::{Exhausted, UploadBudget, UploadTicket};
+pub use upload_gate::{UPLOAD_FILE_OVERHEAD, UploadGate};
 
 use crate::auth::Caller;
 use crate::context::command_context;
@@ -68,6 +72,42 @@ impl InvoiceApi {
         Self { handler, queries, gate, limits, budget }
     }
 
+    /// The gate that holds a unary upload's ticket while its message is read: mount it
+    /// around this service, inside the auth interceptor.
+    pub fn gate<S>(&self, service: S) -> UploadGate<S> {
+        UploadGate::new(service, self.budget.clone(), self.limits.max_bytes)
+    }
+
+    /// The largest message this service must decode: the unary upload's whole file.
+    pub fn max_message_bytes(&self) -> usize {
+        self.limits.max_bytes + UPLOAD_FILE_OVERHEAD
+    }
+
+    /// Checks the file against its header and the limits, then stores it and appends the
+    /// upload: the same path for the stream and the unary call. A refusal of the bytes names
+    /// `file_field`, where the call carried them (`chunk` or `content`).
+    async fn accept_upload(
+        &self,
+        caller: Caller,
+        metadata: &tonic::metadata::MetadataMap,
+        header: pb::UploadInvoiceHeader,
+        bytes: bytes::Bytes,
+        file_field: &'static str,
+    ) -> Result<pb::UploadInvoiceResponse, Status> {
+        let input = UploadInvoice::from_request(header).map_err(status)?;
+        let file =
+            InvoiceFile::check(input.declared, bytes, self.limits.max_pixels).map_err(|refused| match refused {
+                FileRefused::Invalid(error) if error.field == "chunk" => invalid_argument(&error.for_field(file_field)),
+                FileRefused::Invalid(error) => invalid_argument(&error),
+                FileRefused::TooManyPixels { width, height, max } => Status::resource_exhausted(format!(
+                    "the image is {width}×{height} pixels; at most {max} are accepted"
+                )),
+            })?;
+        let context = command_context(caller, metadata, input.command_id);
+        let created = self.handler.upload_invoice(&context, input, file).await.map_err(status)?;
+        Ok(pb::UploadInvoiceResponse { invoice_id: created.id.to_string(), position: created.position })
+    }
+
     /// Reads the header and every chunk, refusing as soon as the file is too large or the
     /// budget cannot hold the next chunk. Chunks are kept as they came (each reserved before
     /// it is kept) and joined once at the end, the joined copy reserved before it is made.
@@ -92,10 +132,7 @@ impl InvoiceApi {
             match part.part {
                 Some(Part::Chunk(chunk)) => {
                     if size + chunk.len() > self.limits.max_bytes {
-                        return Err(Status::resource_exhausted(format!(
-                            "the file is larger than the limit of {} bytes",
-                            self.limits.max_bytes
-                        )));
+                        return Err(too_large(self.limits.max_bytes));
                     }
                     ticket.reserve(chunk.len()).map_err(exhausted)?;
                     size += chunk.len();
@@ -127,6 +164,10 @@ impl InvoiceApi {
     }
 }
 
+fn too_large(max_bytes: usize) -> Status {
+    Status::resource_exhausted(format!("the file is larger than the limit of {max_bytes} bytes"))
+}
+
 fn exhausted(why: Exhausted) -> Status {
     Status::resource_exhausted(why.to_string())
 }
@@ -145,17 +186,24 @@ impl InvoiceService for InvoiceApi {
         let mut ticket = self.budget.begin(caller.user_id.as_uuid()).map_err(exhausted)?;
         let (metadata, _, parts) = request.into_parts();
         let (header, bytes) = self.receive(parts, &mut ticket).await?;
-        let input = UploadInvoice::from_request(header).map_err(status)?;
-        let file =
-            InvoiceFile::check(input.declared, bytes, self.limits.max_pixels).map_err(|refused| match refused {
-                FileRefused::Invalid(error) => invalid_argument(&error),
-                FileRefused::TooManyPixels { width, height, max } => Status::resource_exhausted(format!(
-                    "the image is {width}×{height} pixels; at most {max} are accepted"
-                )),
-            })?;
-        let context = command_context(caller, &metadata, input.command_id);
-        let created = self.handler.upload_invoice(&context, input, file).await.map_err(status)?;
-        Ok(Response::new(pb::UploadInvoiceResponse { invoice_id: created.id.to_string(), position: created.position }))
+        Ok(Response::new(self.accept_upload(caller, &metadata, header, bytes, "chunk").await?))
+    }
+
+    /// The whole file in one message; its ticket was taken by the [`UploadGate`] before the
+    /// message was read.
+    #[tracing::instrument(name = "invoice.upload_file", skip_all, err(level = "info"))]
+    async fn upload_invoice_file(
+        &self,
+        request: Request<pb::UploadInvoiceFileRequest>,
+    ) -> Result<Response<pb::UploadInvoiceResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let (metadata, _, message) = request.into_parts();
+        let pb::UploadInvoiceFileRequest { command_id, filename, content_type, account_id, content } = message;
+        if content.len() > self.limits.max_bytes {
+            return Err(too_large(self.limits.max_bytes));
+        }
+        let header = pb::UploadInvoiceHeader { command_id, filename, content_type, account_id };
+        Ok(Response::new(self.accept_upload(caller, &metadata, header, bytes::Bytes::from(content), "content").await?))
     }
 
     #[tracing::instrument(name = "query.get_invoice", skip_all, err(level = "info"))]

@@ -321,9 +321,13 @@ pub async fn build(state: ApiState) -> Result<Api, BuildError> {
     .max_decoding_message_size(limit);
     let invoice_commands = InvoiceCommands::new(handler, blobs, lookups);
     let invoice_gate = ReadGate::new(store.clone(), Arc::new(invoice_checkpoints), config.wait);
-    let invoice =
-        InvoiceServiceServer::new(InvoiceApi::new(invoice_commands, Arc::new(invoices), invoice_gate, config.uploads))
-            .max_decoding_message_size(limit);
+    let invoice_api = InvoiceApi::new(invoice_commands, Arc::new(invoices), invoice_gate, config.uploads);
+    // The unary upload carries the whole file, so this service decodes messages as large as
+    // the file limit; its gate holds the upload budget's ticket before one is read.
+    let invoice = invoice_api.gate(
+        InvoiceServiceServer::new(invoice_api.clone())
+            .max_decoding_message_size(limit.max(invoice_api.max_message_bytes())),
+    );
     let ledger_gate = ReadGate::new(store.clone(), Arc::new(checkpoints), config.wait);
     let search_gate = ReadGate::new(store.clone(), Arc::new(search_checkpoints), config.wait);
     let query = QueryServiceServer::new(QueryApi::new(
