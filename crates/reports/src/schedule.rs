@@ -13,7 +13,6 @@ use cashflow_domain::report::{ReportFormat, ReportPeriod, ReportTrigger};
 use cashflow_domain::{CommandId, Month, ReportId, UserId};
 use cashflow_projection_notifications::NotificationQueries;
 use chrono::{Datelike, NaiveDate, Utc};
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
@@ -47,14 +46,11 @@ pub fn due_month(today: NaiveDate, window_days: u32) -> Option<Month> {
 
 /// The one monthly report of `owner` for `month`.
 pub fn monthly_report_id(owner: UserId, month: Month) -> ReportId {
-    let digest = Sha256::new()
-        .chain_update(b"cashflow monthly report\0")
-        .chain_update(owner.as_uuid().as_bytes())
-        .chain_update(month.to_string().as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    ReportId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    ReportId::from_uuid(cashflow_app::context::derived_uuid(&[
+        b"cashflow monthly report\0",
+        owner.as_uuid().as_bytes(),
+        month.to_string().as_bytes(),
+    ]))
 }
 
 pub struct MonthlySchedule {

@@ -11,7 +11,6 @@ use cashflow_domain::budget::{self, Budget, BudgetCommand, BudgetContext, Budget
 use cashflow_domain::category::Category;
 use cashflow_domain::{BudgetId, CategoryId, Currency, Month, UserId, ValidationError};
 use cashflow_eventstore::ExpectedVersion;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tracing::field::Empty;
 
@@ -22,15 +21,12 @@ pub fn budget_id_for(owner: UserId, category_id: CategoryId, period: BudgetPerio
         BudgetPeriod::Month(month) => format!("month {month}"),
         BudgetPeriod::From(month) => format!("from {month}"),
     };
-    let digest = Sha256::new()
-        .chain_update(b"cashflow budget\0")
-        .chain_update(owner.as_uuid().as_bytes())
-        .chain_update(category_id.as_uuid().as_bytes())
-        .chain_update(period.as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    BudgetId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    BudgetId::from_uuid(crate::context::derived_uuid(&[
+        b"cashflow budget\0",
+        owner.as_uuid().as_bytes(),
+        category_id.as_uuid().as_bytes(),
+        period.as_bytes(),
+    ]))
 }
 
 /// The budget commands: they read the ledger for a default currency, so they take the ledger

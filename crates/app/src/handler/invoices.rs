@@ -14,20 +14,16 @@ use cashflow_domain::invoice::{
 use cashflow_domain::movement::{Direction, Movement, MovementSource};
 use cashflow_domain::{AccountId, Description, InvoiceId, Reason, UserId, ValidationError};
 use cashflow_eventstore::{AppendOutcome, ExpectedVersion, StoreError};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// The one invoice a person has for a file: the same bytes uploaded again are the same invoice,
 /// decided by the stream itself rather than by a lookup that could race.
 pub fn invoice_id_for(owner: UserId, sha256: &invoice::Sha256Hex) -> InvoiceId {
-    let digest = Sha256::new()
-        .chain_update(b"cashflow invoice\0")
-        .chain_update(owner.as_uuid().as_bytes())
-        .chain_update(sha256.as_str().as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    InvoiceId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    InvoiceId::from_uuid(crate::context::derived_uuid(&[
+        b"cashflow invoice\0",
+        owner.as_uuid().as_bytes(),
+        sha256.as_str().as_bytes(),
+    ]))
 }
 
 /// Where an invoice's original is kept.

@@ -8,20 +8,16 @@ use crate::input;
 use cashflow_domain::notification::{self, Notification, Notifier, NotifierCommand, NotifierEvent, Raised};
 use cashflow_domain::{Aggregate, ChannelId, DomainError, DomainEvent, NotificationId, UserId};
 use cashflow_eventstore::{ExpectedVersion, StoreError};
-use sha2::{Digest, Sha256};
 use tracing::field::Empty;
 
 /// The id of the one notification a cause raises, e.g. `budget <id> 2026-11 80`: a redelivered
 /// or replayed event raises the same notification, which exists already.
 pub fn notification_id_for(owner: UserId, cause: &str) -> NotificationId {
-    let digest = Sha256::new()
-        .chain_update(b"cashflow notification\0")
-        .chain_update(owner.as_uuid().as_bytes())
-        .chain_update(cause.as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    NotificationId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    NotificationId::from_uuid(crate::context::derived_uuid(&[
+        b"cashflow notification\0",
+        owner.as_uuid().as_bytes(),
+        cause.as_bytes(),
+    ]))
 }
 
 /// The stream of a person's channels, preferences and read marks.
