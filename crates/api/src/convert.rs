@@ -15,6 +15,7 @@ use cashflow_domain::{
     AccountId, Amount, CategoryId, CommandId, Counterparty, Currency, Description, Month, MovementId, Name, OccurredOn,
     Reason, SignedAmount, ValidationError,
 };
+use cashflow_projection::page_token::PositionCursor;
 use cashflow_projection_ledger::{
     BalanceView, BudgetView, CategorySummaryRow, CategoryView, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MovementFilter,
     MovementView, PageCursor,
@@ -30,7 +31,7 @@ mod rules;
 mod search;
 
 pub use invoices::{invoice_id, invoice_page_token, invoice_to_proto};
-pub use notifications::{channel_kind, channel_to_proto, notification_page_token, notification_to_proto, topics};
+pub use notifications::{channel_kind, channel_to_proto, notification_to_proto, topics};
 pub use search::{search_page_to_proto, search_request};
 
 /// `ListMovements`' filter and paging, validated.
@@ -260,6 +261,16 @@ pub fn page_token(raw: &str) -> Result<Option<PageCursor>, ValidationError> {
         return Ok(None);
     }
     PageCursor::decode(raw)
+        .map(Some)
+        .ok_or_else(|| ValidationError::new("page_token", "is not a token returned by this server"))
+}
+
+/// The token of a list in store order, newest first (the inbox, reports).
+pub fn position_page_token(raw: &str) -> Result<Option<PositionCursor>, ValidationError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    PositionCursor::decode(raw)
         .map(Some)
         .ok_or_else(|| ValidationError::new("page_token", "is not a token returned by this server"))
 }

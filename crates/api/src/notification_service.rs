@@ -177,7 +177,7 @@ impl NotificationService for NotificationApi {
             let error = ValidationError::new("page_size", format!("at most {}", cashflow_projection::MAX_PAGE_SIZE));
             return Err(invalid_argument(&error));
         }
-        let after = convert::notification_page_token(&message.page_token).map_err(|e| invalid_argument(&e))?;
+        let after = convert::position_page_token(&message.page_token).map_err(|e| invalid_argument(&e))?;
         let caller = self.gate.caller_after(&request, message.min_position).await?;
         let page = self
             .queries

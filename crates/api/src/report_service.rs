@@ -10,7 +10,6 @@ use cashflow_app::input::RequestReport;
 use cashflow_blob::{BlobKey, BlobStore};
 use cashflow_domain::report::{ReportFormat, ReportPeriod, ReportStatus, ReportTrigger};
 use cashflow_domain::{AccountId, ReportId, ValidationError, date::parse_date};
-use cashflow_projection::page_token::PositionCursor;
 use cashflow_projection_reports::{ReportQueries, ReportView};
 use cashflow_proto::v1 as pb;
 use cashflow_proto::v1::report_service_server::ReportService;
@@ -122,12 +121,7 @@ impl ReportService for ReportApi {
         Caller::of(&request)?;
         let message = request.get_ref();
         let page_size = convert::page_size(message.page_size).map_err(|e| invalid_argument(&e))?;
-        let after = match message.page_token.as_str() {
-            "" => None,
-            token => Some(PositionCursor::decode(token).ok_or_else(|| {
-                invalid_argument(&ValidationError::new("page_token", "is not a token returned by this server"))
-            })?),
-        };
+        let after = convert::position_page_token(&message.page_token).map_err(|e| invalid_argument(&e))?;
         let caller = self.gate.caller_after(&request, message.min_position).await?;
         let page = self.queries.list(caller.user_id.as_uuid(), page_size, after).await.map_err(status)?;
         Ok(Response::new(pb::ListReportsResponse {

@@ -21,10 +21,7 @@ pub mod schema;
 
 pub use deliveries::{Claimed, Deliveries, Settle};
 pub use projection::NotificationsProjection;
-pub use queries::{
-    ChannelView, InvalidPageToken, NotificationCursor, NotificationPage, NotificationQueries, NotificationView,
-    Preferences,
-};
+pub use queries::{ChannelView, NotificationPage, NotificationQueries, NotificationView, Preferences};
 pub use schema::{MIGRATIONS_TABLE, migrate};
 
 /// The projection's name: its checkpoint's key, and the argument of `cashflow projections rebuild`.

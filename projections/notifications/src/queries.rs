@@ -1,14 +1,14 @@
 //! [`NotificationQueries`]: the owner-scoped reads of the notifications read model.
 
 use cashflow_domain::notification::{ChannelKind, Topic};
+use cashflow_projection::QueryError;
+use cashflow_projection::page_token::PositionCursor;
 use cashflow_projection::query::{effective_page_size, push_page, split_page, unsigned};
-use cashflow_projection::{QueryError, page_token};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use std::collections::BTreeMap;
-use thiserror::Error;
 use uuid::Uuid;
 
 /// One notification in a person's inbox.
@@ -26,38 +26,11 @@ pub struct NotificationView {
     pub position: u64,
 }
 
-/// The last notification of a page, newest first by `(position, id)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotificationCursor {
-    pub position: u64,
-    pub notification_id: Uuid,
-}
-
-/// A `page_token` that is not one [`NotificationCursor::encode`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-#[error("page_token is not a token this service issued")]
-pub struct InvalidPageToken;
-
-impl NotificationCursor {
-    pub fn encode(&self) -> String {
-        page_token::encode(&[&self.position.to_be_bytes(), self.notification_id.as_bytes()])
-    }
-
-    pub fn decode(token: &str) -> Result<Self, InvalidPageToken> {
-        let key: [u8; 8 + 16] = page_token::decode(token).ok_or(InvalidPageToken)?;
-        let (position, id) = key.split_first_chunk().ok_or(InvalidPageToken)?;
-        let position = u64::from_be_bytes(*position);
-        if i64::try_from(position).is_err() {
-            return Err(InvalidPageToken);
-        }
-        Ok(Self { position, notification_id: Uuid::from_slice(id).map_err(|_| InvalidPageToken)? })
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationPage {
     pub notifications: Vec<NotificationView>,
-    pub next: Option<NotificationCursor>,
+    /// The last notification of this page, newest first by `(position, id)`.
+    pub next: Option<PositionCursor>,
 }
 
 /// A channel with what became of its deliveries.
@@ -104,7 +77,7 @@ impl NotificationQueries {
         owner: Uuid,
         unread_only: bool,
         page_size: u32,
-        after: Option<NotificationCursor>,
+        after: Option<PositionCursor>,
     ) -> Result<NotificationPage, QueryError> {
         let page_size = effective_page_size(page_size) as usize;
         let mut query = QueryBuilder::<Postgres>::new(concat!(select_notifications!(), "WHERE owner = "));
@@ -112,13 +85,13 @@ impl NotificationQueries {
         if unread_only {
             query.push(" AND NOT read");
         }
-        let after = after.map(|a| (a.position as i64, a.notification_id));
+        let after = after.map(|a| (a.position as i64, a.id));
         push_page(&mut query, "position", after, page_size);
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut notifications = rows.iter().map(notification_view).collect::<Result<Vec<_>, _>>()?;
-        let next = split_page(&mut notifications, page_size, |n| NotificationCursor {
+        let next = split_page(&mut notifications, page_size, |n| PositionCursor {
             position: n.position,
-            notification_id: n.notification_id,
+            id: n.notification_id,
         });
         Ok(NotificationPage { notifications, next })
     }
@@ -240,19 +213,4 @@ pub(crate) fn notification_view(row: &PgRow) -> Result<NotificationView, QueryEr
             .map_err(|error| QueryError::Corrupt(format!("notification data: {error}")))?,
         position: unsigned(row, "position")?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cursor_round_trips_and_anything_else_is_refused() {
-        let cursor = NotificationCursor { position: 42, notification_id: Uuid::now_v7() };
-        assert_eq!(NotificationCursor::decode(&cursor.encode()), Ok(cursor));
-        let too_far = NotificationCursor { position: u64::MAX, notification_id: Uuid::nil() }.encode();
-        for bad in ["", "zz", &cursor.encode()[..10], &too_far] {
-            assert_eq!(NotificationCursor::decode(bad), Err(InvalidPageToken), "{bad}");
-        }
-    }
 }

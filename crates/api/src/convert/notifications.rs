@@ -4,7 +4,7 @@ use super::{FromRequest, command_id, present};
 use cashflow_app::input::{MarkRead, RemoveChannel, SetPreferences};
 use cashflow_domain::notification::{ChannelKind, PreferencesChange, Topic, Topics};
 use cashflow_domain::{Amount, ChannelId, NotificationId, ValidationError};
-use cashflow_projection_notifications::{ChannelView, NotificationCursor, NotificationView};
+use cashflow_projection_notifications::{ChannelView, NotificationView};
 use cashflow_proto::v1 as pb;
 
 pub fn channel_kind(raw: i32) -> Result<ChannelKind, ValidationError> {
@@ -82,13 +82,6 @@ impl FromRequest<pb::MarkReadRequest> for MarkRead {
             .collect::<Result<_, _>>()?;
         Ok(Self { command_id: command_id(&request.command_id)?, notification_ids })
     }
-}
-
-pub fn notification_page_token(raw: &str) -> Result<Option<NotificationCursor>, ValidationError> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    NotificationCursor::decode(raw).map(Some).map_err(|error| ValidationError::new("page_token", error.to_string()))
 }
 
 pub fn notification_to_proto(view: NotificationView) -> pb::Notification {
