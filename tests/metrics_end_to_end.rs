@@ -200,8 +200,8 @@ async fn metrics_count_known_traffic_and_projection_lag_returns_to_zero() {
     assert_eq!(scrape.value("cashflow_db_pool_connections_max", &[]), Some(10.0));
     assert!(scrape.value("cashflow_db_pool_connections_in_use", &[]).is_some());
 
-    // A projector starts: the lag returns to 0, seen from both processes.
-    let projectors = Server::start_with(CASHFLOW, &namespace, "projectors", &metrics_env);
+    // A projector and a worker start: the lag returns to 0, seen from both processes.
+    let projectors = Server::start_with(CASHFLOW, &namespace, "projectors,categoriser", &metrics_env);
     let projector_metrics = projectors.metrics_addr.clone().expect("the projectors' metrics port");
     scrape_until(&api_metrics, "the projection lag back to 0", |s| {
         s.value("cashflow_projection_lag_positions", &[("projection", "ledger")]) == Some(0.0)
@@ -217,6 +217,20 @@ async fn metrics_count_known_traffic_and_projection_lag_returns_to_zero() {
     assert_eq!(scrape.value("cashflow_projection_lag_positions", &[("projection", "ledger")]), Some(0.0));
     assert_eq!(scrape.value("cashflow_projector_events_applied_total", &[("projection", "ledger")]), Some(head as f64));
     assert!(scrape.value("cashflow_jetstream_consumer_redelivered", &[("consumer", &consumer)]).is_some());
+    // Workers' consumers are reported beside the projectors': the categoriser (it takes
+    // MovementRecorded only) handled every movement.
+    let worker = format!("{}_categoriser", namespace.prefix());
+    let scrape = scrape_until(&projector_metrics, "the categoriser's backlog drained", |s| {
+        s.value("cashflow_jetstream_consumer_pending", &[("consumer", &worker)]) == Some(0.0)
+            && s.value("cashflow_worker_messages_total", &[("worker", "categoriser"), ("outcome", "ok")])
+                == Some(MOVEMENTS as f64)
+    })
+    .await;
+    assert_eq!(scrape.value("cashflow_jetstream_consumer_ack_pending", &[("consumer", &worker)]), Some(0.0));
+    let (_, text) = get(&projector_metrics, "/metrics").await;
+    for described in ["cashflow_worker_messages_total", "cashflow_worker_handle_duration_seconds"] {
+        assert!(text.contains(&format!("# HELP {described} ")), "{described} has no HELP line");
+    }
 
     // A graceful stop still works with the metrics port open.
     assert_eq!(get(&projector_metrics, "/readyz").await.0, 200);

@@ -29,6 +29,10 @@ use tokio::sync::watch;
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
 /// Histogram buckets, in seconds: from a group commit (under 1 ms) to a query waiting its limit.
 const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Delivery latency, in seconds: a webhook answers in milliseconds, a retried delivery waits
+/// minutes to hours (the backoff of ADR 0019).
+const DELIVERY_BUCKETS: &[f64] =
+    &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0];
 /// Longest a scrape waits for the database or NATS before answering with what it has.
 const COLLECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -54,6 +58,8 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .context("histogram buckets")?
         .set_buckets_for_metric(Matcher::Full(cashflow_eventstore::metrics::BATCH_REQUESTS.into()), BATCH_BUCKETS)
         .context("batch size buckets")?
+        .set_buckets_for_metric(Matcher::Full(cashflow_notify::dispatch::DELIVERY_LATENCY.into()), DELIVERY_BUCKETS)
+        .context("delivery latency buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
     describe();
@@ -73,6 +79,36 @@ fn describe() {
     metrics::describe_counter!(
         cashflow_bus::projector::REDELIVERIES,
         "Messages delivered more than once, by projection"
+    );
+    metrics::describe_counter!(
+        cashflow_bus::worker::MESSAGES_HANDLED,
+        "Events a worker handled, by worker and outcome (ok, retry, gave_up, poison)"
+    );
+    metrics::describe_histogram!(
+        cashflow_bus::worker::HANDLE_DURATION,
+        metrics::Unit::Seconds,
+        "Time a worker took on one event, by worker"
+    );
+    metrics::describe_counter!(cashflow_notify::worker::RAISED, "Notifications raised, by topic");
+    metrics::describe_counter!(
+        cashflow_notify::dispatch::DELIVERIES,
+        "Notification deliveries attempted, by channel kind and outcome"
+    );
+    metrics::describe_histogram!(
+        cashflow_notify::dispatch::DELIVERY_LATENCY,
+        metrics::Unit::Seconds,
+        "From a notification raised to its delivery, retries included, by channel kind"
+    );
+    metrics::describe_gauge!(
+        cashflow_notify::dispatch::QUEUE_AGE,
+        metrics::Unit::Seconds,
+        "Age of the oldest delivery still due (0 when none is)"
+    );
+    metrics::describe_counter!(cashflow_reports::worker::REPORTS, "Reports settled, by format and outcome");
+    metrics::describe_histogram!(
+        cashflow_reports::worker::RENDER_DURATION,
+        metrics::Unit::Seconds,
+        "Time to fold a person's history and render a report, by format"
     );
     metrics::describe_gauge!(
         RELAY_LAG,
@@ -102,6 +138,9 @@ pub struct Sources {
     pub names: BusNames,
     /// The projections whose lag is reported.
     pub projections: Vec<&'static str>,
+    /// The workers (OCR, categoriser, notify, render) whose consumers' backlogs are reported
+    /// beside the projectors', so their autoscalers can follow the queue rather than the CPU.
+    pub workers: Vec<&'static str>,
     /// NATS, when this process is connected (relay, projectors): consumers' backlogs.
     pub jetstream: Option<jetstream::Context>,
 }
@@ -131,10 +170,12 @@ impl Sources {
             if let Err(error) = self.projection_lag(projection, head).await {
                 tracing::warn!(projection, error = %format!("{error:#}"), "metrics: cannot read a projection's lag");
             }
-            if let Some(jetstream) = &self.jetstream
-                && let Err(error) = self.consumer(jetstream, projection).await
-            {
-                tracing::debug!(projection, error = %format!("{error:#}"), "metrics: cannot read a consumer's info");
+        }
+        if let Some(jetstream) = &self.jetstream {
+            for &consumer in self.projections.iter().chain(&self.workers) {
+                if let Err(error) = self.consumer(jetstream, consumer).await {
+                    tracing::debug!(consumer, error = %format!("{error:#}"), "metrics: cannot read a consumer's info");
+                }
             }
         }
     }
@@ -168,8 +209,8 @@ impl Sources {
         Ok(())
     }
 
-    async fn consumer(&self, jetstream: &jetstream::Context, projection: &'static str) -> anyhow::Result<()> {
-        let durable = self.names.durable_consumer(projection);
+    async fn consumer(&self, jetstream: &jetstream::Context, name: &'static str) -> anyhow::Result<()> {
+        let durable = self.names.durable_consumer(name);
         let stream = jetstream.get_stream_no_info(self.names.events_stream()).await?;
         let info = stream.consumer_info(&durable).await?;
         metrics::gauge!(CONSUMER_PENDING, "consumer" => durable.clone()).set(info.num_pending as f64);

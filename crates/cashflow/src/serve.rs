@@ -297,6 +297,12 @@ pub async fn serve(
                 cashflow_projection_notifications::NAME,
                 cashflow_projection_reports::NAME,
             ],
+            workers: vec![
+                cashflow_ocr::worker::NAME,
+                cashflow_categoriser::NAME,
+                cashflow_notify::worker::NAME,
+                cashflow_reports::NAME,
+            ],
             jetstream: bus,
         };
         let served = crate::metrics::start(addr, sources, readiness, database_up.clone(), stop_requested()).await?;

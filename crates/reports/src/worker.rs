@@ -23,6 +23,10 @@ use std::time::Instant;
 
 /// The worker's name: its durable consumer (the reports projector's is `reports`).
 pub const NAME: &str = "render";
+/// Reports settled, by format and outcome (`generated`, `failed`).
+pub const REPORTS: &str = "cashflow_reports_total";
+/// Time to fold the history and render the file, by format.
+pub const RENDER_DURATION: &str = "cashflow_report_render_seconds";
 
 pub struct ReportWorker {
     commands: ReportCommands,
@@ -107,9 +111,8 @@ impl Worker for ReportWorker {
             // Another delivery settled it first, with its own file: this copy is nobody's.
             self.blobs.delete(&key).await.map_err(blob_error)?;
         }
-        metrics::histogram!("cashflow_report_render_seconds", "format" => format.as_str())
-            .record(started.elapsed().as_secs_f64());
-        metrics::counter!("cashflow_reports_total", "format" => format.as_str(), "outcome" => "generated").increment(1);
+        metrics::histogram!(RENDER_DURATION, "format" => format.as_str()).record(started.elapsed().as_secs_f64());
+        metrics::counter!(REPORTS, "format" => format.as_str(), "outcome" => "generated").increment(1);
         tracing::info!(%report_id, size_bytes, elapsed_ms = started.elapsed().as_millis() as u64, "report generated");
         Ok(())
     }
@@ -122,7 +125,7 @@ impl Worker for ReportWorker {
         let context = CommandContext::caused_by(event, "report settled");
         let settlement = Settlement::Failed { reason: "the report could not be made; request it again later".into() };
         self.commands.settle(&context, report_id, settlement).await?;
-        metrics::counter!("cashflow_reports_total", "format" => format.as_str(), "outcome" => "failed").increment(1);
+        metrics::counter!(REPORTS, "format" => format.as_str(), "outcome" => "failed").increment(1);
         Ok(())
     }
 }
