@@ -256,23 +256,23 @@ pub fn page_size(raw: i32) -> Result<u32, ValidationError> {
     }
 }
 
-pub fn page_token(raw: &str) -> Result<Option<PageCursor>, ValidationError> {
+/// A request's `page_token`: none when empty, else what `decode` reads from it, or
+/// `INVALID_ARGUMENT` on `page_token` when it reads nothing.
+pub fn cursor<C>(raw: &str, decode: impl FnOnce(&str) -> Option<C>) -> Result<Option<C>, ValidationError> {
     if raw.is_empty() {
         return Ok(None);
     }
-    PageCursor::decode(raw)
-        .map(Some)
-        .ok_or_else(|| ValidationError::new("page_token", "is not a token returned by this server"))
+    decode(raw).map(Some).ok_or_else(|| ValidationError::new("page_token", "is not a token returned by this server"))
+}
+
+/// The token of ListMovements.
+pub fn page_token(raw: &str) -> Result<Option<PageCursor>, ValidationError> {
+    cursor(raw, PageCursor::decode)
 }
 
 /// The token of a list in store order, newest first (the inbox, reports).
 pub fn position_page_token(raw: &str) -> Result<Option<PositionCursor>, ValidationError> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    PositionCursor::decode(raw)
-        .map(Some)
-        .ok_or_else(|| ValidationError::new("page_token", "is not a token returned by this server"))
+    cursor(raw, PositionCursor::decode)
 }
 
 impl TryFrom<&pb::GetCategorySummaryRequest> for SummaryRange {

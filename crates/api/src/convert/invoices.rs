@@ -55,12 +55,7 @@ pub fn invoice_id(raw: &str) -> Result<InvoiceId, ValidationError> {
 }
 
 pub fn invoice_page_token(raw: &str) -> Result<Option<InvoiceCursor>, ValidationError> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    InvoiceCursor::decode(raw)
-        .map(Some)
-        .map_err(|_| ValidationError::new("page_token", "is not a token returned by this server"))
+    super::cursor(raw, |raw| InvoiceCursor::decode(raw).ok())
 }
 
 fn confidence(read: Option<&Read<impl Sized>>) -> f32 {
