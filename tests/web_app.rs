@@ -5,6 +5,9 @@
 
 mod support;
 
+#[path = "../crates/ocr/tests/support/mod.rs"]
+mod receipts;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -110,6 +113,17 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
 }
 
+/// A photographed supermarket receipt, as the invoice tests read it: Mercadona, 23 November
+/// 2026, 23.45 EUR.
+fn receipt_photo() -> Vec<u8> {
+    let text = "^MERCADONA S.A.\n^C/ Mayor 12, Madrid\n^CIF A-46103834\nFecha: 23/11/2026 18:42\n\n\
+                LECHE ENTERA 1L|1,15\nPAN DE MOLDE|1,85\nTOMATE RAMA|2,40\nACEITE OLIVA 1L|8,95\nQUESO CURADO|9,10\n\n\
+                BASE IMPONIBLE|21,32\nIVA 10%|2,13\nTOTAL A PAGAR|23,45 €\nEFECTIVO|50,00\nCAMBIO|26,55";
+    let look =
+        receipts::Look { face: receipts::Face::DejaVuSans, px: 30.0, width: 900, rotation: 0.6, noise: 8, blur: false };
+    receipts::encode(&receipts::render(text, look), receipts::Encoding::Png)
+}
+
 /// Access tokens this short make the browser test see the app refresh them (and wait them out:
 /// the server accepts a token `LEEWAY_SECS` past its expiry).
 const BROWSER_TOKEN_TTL_SECS: &str = "5";
@@ -134,11 +148,16 @@ async fn the_web_app_flows_pass_in_chromium() {
         "no Chromium at {chromium}: `apt-get install chromium` (scripts/system-packages.txt; .ci/run installs it)"
     );
 
+    // The browser picks this file for the Receipt field.
+    let fixtures = tempfile::tempdir().expect("temp dir");
+    let receipt = fixtures.path().join("mercadona.png");
+    std::fs::write(&receipt, receipt_photo()).expect("write the receipt");
+
     let namespace = Namespace::new();
     let server = Server::start_with(
         CASHFLOW,
         &namespace,
-        "api,relay,projectors",
+        "api,relay,projectors,ocr,categoriser,notifications,reports",
         &[
             ("CASHFLOW_WEB_DIR", dist.to_str().expect("utf-8 path")),
             ("CASHFLOW_ACCESS_TOKEN_TTL_SECS", BROWSER_TOKEN_TTL_SECS),
@@ -151,6 +170,8 @@ async fn the_web_app_flows_pass_in_chromium() {
             .arg(web.join("e2e/flows.mjs"))
             .env("CASHFLOW_URL", format!("http://{}", server.addr))
             .env("SCREENSHOT_DIR", &screenshots)
+            .env("RECEIPT", &receipt)
+            .env("DOWNLOAD_DIR", fixtures.path())
             .env("CHROMIUM", &chromium)
             .env("ACCESS_TOKEN_TTL_SECS", BROWSER_TOKEN_TTL_SECS)
             .env("ACCESS_TOKEN_LEEWAY_SECS", cashflow_api::auth::LEEWAY_SECS.to_string())

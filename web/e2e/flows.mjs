@@ -1,21 +1,27 @@
 // The web app's flows in Debian's Chromium, driven by playwright-core, against a running
-// `cashflow serve` (CASHFLOW_URL): sign up, open an account, create a category, record
-// movements, see them and the balance, page through them, errors next to their fields, log out
-// and in, and a second person who sees none of it. No console errors anywhere. Screenshots of
-// the main screens go to SCREENSHOT_DIR. Run by tests/web_app.rs (`cargo test --workspace`).
+// `cashflow serve` (CASHFLOW_URL) with every role: sign up, open an account, create a category,
+// record movements, see them and the balance, page and filter them, search them (highlights),
+// the month chart, a budget's progress and its notification arriving live, a receipt photo
+// (RECEIPT) read into a movement and corrected, a report requested and downloaded, errors next
+// to their fields, the keyboard alone, a phone's width, log out and in, and a second person who
+// sees none of it. No console errors anywhere. Screenshots of the main screens go to
+// SCREENSHOT_DIR. Run by tests/web_app.rs (`cargo test --workspace`).
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 
 const base = process.env.CASHFLOW_URL;
 const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const receipt = process.env.RECEIPT;
+const downloads = process.env.DOWNLOAD_DIR ?? shots;
 // The server's access tokens live this long (CASHFLOW_ACCESS_TOKEN_TTL_SECS), and it accepts them
 // this long after (its clock-skew leeway): the app must refresh them before they expire.
 const tokenTtl = Number(process.env.ACCESS_TOKEN_TTL_SECS ?? "0");
 const tokenLeeway = Number(process.env.ACCESS_TOKEN_LEEWAY_SECS ?? "0");
 if (!base) throw new Error("set CASHFLOW_URL to a running cashflow serve, e.g. http://127.0.0.1:50051");
+if (!receipt || !existsSync(receipt)) throw new Error("set RECEIPT to a receipt photo (tests/web_app.rs renders one)");
 if (!existsSync(executablePath)) {
   throw new Error(`no Chromium at ${executablePath}: apt-get install chromium (scripts/system-packages.txt)`);
 }
@@ -36,12 +42,14 @@ const browser = await chromium.launch({
   ],
 });
 const consoleErrors = [];
+const openPages = [];
 const run = Date.now().toString(36);
 const password = "correct horse battery staple";
 
 async function person(name) {
   const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
+  openPages.push([name, page]);
   page.setDefaultTimeout(15_000);
   page.on("console", (message) => {
     if (message.type() === "error") consoleErrors.push(`${name}: ${message.text()}`);
@@ -59,6 +67,17 @@ async function shot(page, name) {
   console.log(`screenshot ${path}`);
 }
 
+/** One part of the screen, on its own. */
+async function shotOf(locator, name) {
+  const path = join(shots, `${name}.png`);
+  await locator.screenshot({ path });
+  console.log(`screenshot ${path}`);
+}
+
+const section = (page, heading) => page.locator("section").filter({ has: page.getByRole("heading", { name: heading }) });
+/** Today as the browser sees it (the contexts run in UTC). */
+const today = new Date().toISOString().slice(0, 10);
+
 async function signUp({ page, email }, name) {
   await page.goto(base);
   await field(page, "Email").fill(email);
@@ -68,7 +87,7 @@ async function signUp({ page, email }, name) {
   await button(page, "Log out").waitFor();
 }
 
-async function record(page, { account, type, amount, date, description, category }) {
+async function record(page, { account, type, amount, date = today, description, category }) {
   await field(page, "Account").selectOption({ label: account });
   await field(page, "Type").selectOption({ label: type });
   await field(page, "Amount").fill(amount);
@@ -86,6 +105,8 @@ function step(text) {
 try {
   const ana = await person("Ana");
   const { page } = ana;
+  let watches = 0;
+  page.on("request", (r) => (watches += r.url().endsWith("/cashflow.v1.NotificationService/WatchNotifications") ? 1 : 0));
 
   step("the sign-in screen, and the service's words next to the field it names");
   await page.goto(base);
@@ -254,6 +275,166 @@ try {
     await cy.context.close();
   }
 
+  step("filter movements by account, category and month");
+  const showing = async (count, text) => {
+    await rows.filter({ hasText: text }).first().waitFor();
+    await page.waitForFunction((n) => document.querySelectorAll("table.movements tbody tr").length === n, count);
+  };
+  await field(page, "Filter by account").selectOption({ label: "Odd (USD)" });
+  await showing(9, "Coffee 9");
+  assert.equal(await rows.filter({ hasText: "Everyday" }).count(), 0, "only Odd's movements");
+  await field(page, "Filter by account").selectOption({ label: "All accounts" });
+  await field(page, "Filter by category").selectOption({ label: "Groceries" });
+  await showing(1, "Weekly shop");
+  await field(page, "Filter by category").selectOption({ label: "All categories" });
+  await field(page, "Month").fill("2026-10");
+  await showing(9, "Coffee 1");
+  assert.equal(await rows.filter({ hasText: "Weekly shop" }).count(), 0, "November's shop is not in October");
+  await button(page, "Clear filters").click();
+  await rows.filter({ hasText: "Salary" }).waitFor();
+
+  step("search, with the matched words marked (and a description's own markup shown as text)");
+  await record(page, { account: "Everyday (EUR)", type: "Expense", amount: "4.80", date: "2026-11-27", description: "Tea & cake <3" });
+  await field(page, "Search").fill("cake");
+  await button(page, "Search").click();
+  await page.getByText("1 match for “cake”").waitFor();
+  await showing(1, "Tea & cake <3");
+  const cake = rows.first().locator(".highlight").first();
+  assert.equal(await cake.innerText(), "Tea & cake <3", "the highlight's text, unescaped, never HTML");
+  assert.equal(await cake.locator("mark").innerText(), "cake");
+  await field(page, "Search").fill("salry"); // one typo
+  await page.keyboard.press("Enter");
+  await page.getByText("1 match for “salry”").waitFor();
+  await showing(1, "Salary");
+  assert.equal(await rows.first().locator("mark").innerText(), "Salary");
+  await field(page, "Search").fill("coffee");
+  await field(page, "Filter by account").selectOption({ label: "Odd (USD)" });
+  await field(page, "Month").fill("2026-10");
+  await button(page, "Search").click();
+  await page.getByText("9 matches for “coffee”").waitFor();
+  await shotOf(section(page, "Movements"), "08-search");
+  await button(page, "Clear filters").click();
+  await page.locator(".result-count").filter({ hasText: /^$/ }).waitFor();
+  await showing(10, "Tea & cake <3");
+
+  step("the month chart: income against expense per currency, from the category summary");
+  const chart = section(page, "Income and expense by month");
+  const eur = chart.locator("figure").filter({ hasText: "EUR:" });
+  await eur.locator("tr", { hasText: "Nov 2026" }).filter({ hasText: "€1,500.00" }).waitFor();
+  const eurNov = await eur.locator("tr", { hasText: "Nov 2026" }).innerText();
+  assert.match(eurNov, /€1,500\.00\s+€(20\.30|17\.30)/, `EUR November income and expense: ${eurNov}`);
+  const usdOct = await chart.locator("figure").filter({ hasText: "USD:" }).locator("tr", { hasText: "Oct 2026" }).innerText();
+  assert.match(usdOct, /\$0\.00\s+\$47\.25/, `USD October: ${usdOct}`);
+  assert.equal(await eur.locator("svg rect").count(), 12, "six months, two bars each");
+  assert.match(await eur.locator("svg rect.bar-income title").allTextContents().then((t) => t.join("|")), /Nov 2026: income €1,500\.00/);
+  await shotOf(chart, "09-chart");
+
+  step("a budget with its progress bar, and its 80% notification arriving live");
+  assert.ok(watches > 0, "the page watches notifications (WatchNotifications)");
+  const budgets = section(page, "Budgets");
+  await field(page, "Budget category").selectOption({ label: "Groceries" });
+  await field(page, "Budget amount").fill("50");
+  await field(page, "Budget currency").selectOption("EUR");
+  await button(page, "Set budget").click();
+  await page.getByRole("status").filter({ hasText: "Budget set for Groceries." }).waitFor();
+  const groceries = budgets.locator("li.budget", { hasText: "Groceries" });
+  await groceries.waitFor();
+  await record(page, { account: "Everyday (EUR)", type: "Expense", amount: "42", description: "Big shop", category: "Groceries" });
+  await groceries.getByText("84.00% used").waitFor();
+  assert.equal(await groceries.getByRole("progressbar").getAttribute("aria-valuenow"), "84");
+  assert.match(await groceries.innerText(), /€42\.00 of €50\.00/);
+  assert.match(await groceries.innerText(), /€8\.00 left/);
+  const inbox = section(page, "Notifications");
+  await inbox.getByText("Groceries: 80% of the budget spent").waitFor({ timeout: 30_000 });
+  await shotOf(budgets, "10-budgets");
+  await record(page, { account: "Everyday (EUR)", type: "Expense", amount: "10", description: "Top-up shop", category: "Groceries" });
+  await groceries.getByText("104.00% used").waitFor();
+  assert.match(await groceries.innerText(), /€2\.00 over/);
+  await inbox.getByText("Groceries: budget reached").waitFor({ timeout: 30_000 });
+
+  step("an invalid budget amount is refused next to its field");
+  await field(page, "Budget amount").fill("-5");
+  await button(page, "Set budget").click();
+  await page.locator("#budget-amount-error").waitFor();
+  assert.equal(await field(page, "Budget amount").getAttribute("aria-invalid"), "true");
+
+  step("a receipt photo is uploaded, read into a movement, and its misread total corrected");
+  const receipts = section(page, "Receipts");
+  const receiptInput = field(page, "Receipt");
+  assert.equal(await receiptInput.getAttribute("accept"), "image/*");
+  assert.notEqual(await receiptInput.getAttribute("capture"), null, "a phone offers its camera");
+  await receiptInput.setInputFiles(receipt);
+  await field(page, "Receipt account").selectOption({ label: "Everyday (EUR)" });
+  await button(page, "Upload").click();
+  await page.getByRole("status").filter({ hasText: "Uploaded mercadona.png" }).waitFor();
+  const ticket = receipts.locator("li.receipt").first();
+  await ticket.getByText("Recorded as a movement").waitFor({ timeout: 90_000 });
+  assert.match(await ticket.innerText(), /MERCADONA/i);
+  assert.match(await ticket.innerText(), /Nov 23, 2026/);
+  assert.match(await ticket.innerText(), /€23\.45/);
+  const fromReceipt = rows.filter({ hasText: "−€23.45" });
+  await fromReceipt.waitFor();
+  assert.match(await fromReceipt.innerText(), /Nov 23, 2026/);
+  await inbox.getByText("Receipt recorded").waitFor({ timeout: 30_000 });
+  await shotOf(receipts, "11-receipt");
+  await ticket.getByRole("button", { name: "Correct", exact: true }).click();
+  await field(page, "Total").fill("0");
+  await button(page, "Save correction").click();
+  await page.locator("#invoice-total-error").waitFor();
+  await field(page, "Total").fill("32.45");
+  await button(page, "Save correction").click();
+  await page.getByRole("status").filter({ hasText: "Corrected." }).waitFor();
+  await ticket.getByText("€32.45").waitFor();
+  await rows.filter({ hasText: "−€32.45" }).waitFor();
+  assert.equal(await rows.filter({ hasText: "−€23.45" }).and(page.locator("tr:not(.voided)")).count(), 0, "the misread movement is voided");
+  await shotOf(receipts, "12-receipt-corrected");
+
+  step("a report requested, made, and downloaded as a file");
+  const reportsPart = section(page, "Reports");
+  await field(page, "From").fill("2026-10-01");
+  await field(page, "To").fill("2026-11-30");
+  await field(page, "Format").selectOption({ label: "CSV (spreadsheet)" });
+  await button(page, "Request report").click();
+  await page.getByRole("status").filter({ hasText: "Report requested" }).waitFor();
+  const report = reportsPart.locator("li.report").first();
+  const download = report.getByRole("button", { name: "Download" });
+  await download.waitFor({ timeout: 60_000 });
+  await inbox.getByText("Your report is ready").waitFor({ timeout: 30_000 });
+  const [file] = await Promise.all([page.waitForEvent("download"), download.click()]);
+  assert.equal(file.suggestedFilename(), "cashflow-2026-10-01-to-2026-11-30.csv");
+  const saved = join(downloads, file.suggestedFilename());
+  await file.saveAs(saved);
+  const csv = readFileSync(saved, "utf8");
+  assert.match(csv, /^date,account,direction,amount,currency,category,description,counterparty,movement_id\r?\n/);
+  assert.match(csv, /Weekly shop/);
+  assert.match(csv, /Coffee 9/);
+  assert.match(csv, /32\.45/, "the corrected receipt");
+  assert.doesNotMatch(csv, /Big shop/, "December is outside the period");
+  await shotOf(reportsPart, "13-reports");
+  await shotOf(inbox, "14-notifications");
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, "15-home-full");
+  await page.screenshot({ path: join(shots, "web-app.png") });
+
+  step("everything at a phone's width, without sideways scrolling");
+  await page.setViewportSize({ width: 390, height: 844 });
+  const phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(phoneOverflow <= 0, `no sideways scrolling at 390px (overflow ${phoneOverflow}px)`);
+  await shot(page, "16-home-phone-full");
+  await shotOf(section(page, "Movements"), "17-phone-movements");
+  await shotOf(chart, "18-phone-chart");
+  await shotOf(receipts, "19-phone-receipts");
+  await page.setViewportSize({ width: 1200, height: 900 });
+
+  step("keyboard only: Tab through the search form and press Enter");
+  await field(page, "Search").focus();
+  await page.keyboard.type("weekly");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Search");
+  await page.keyboard.press("Enter");
+  await page.getByText("1 match for “weekly”").waitFor();
+  await button(page, "Clear filters").click();
+
   step("log out, then log in again");
   await button(page, "Log out").click();
   await page.getByText("You are logged out.").waitFor();
@@ -274,6 +455,10 @@ try {
   assert.equal(await ben.page.getByText("Weekly shop").count(), 0);
   assert.equal(await ben.page.getByText("Everyday").count(), 0);
   assert.equal(await field(ben.page, "Category").locator("option").count(), 1, "only 'No category'");
+  await ben.page.getByText("No budgets for this month.").waitFor();
+  await ben.page.getByText("Nothing yet. Budgets, receipts and reports tell you here.").waitFor();
+  assert.equal(await ben.page.locator("li.receipt, li.report, li.budget").count(), 0, "none of Ana's receipts, reports, budgets");
+  await ben.page.getByText("Nothing recorded in the last 6 months.").waitFor();
   await shot(ben.page, "07-second-person");
 
   step("paths of the app load the app");
@@ -282,6 +467,13 @@ try {
 
   assert.deepEqual(consoleErrors, [], "no console errors");
   console.log("web flows passed");
+} catch (error) {
+  // What each page showed when it failed, beside the other screenshots.
+  for (const [name, page] of openPages) {
+    if (!page.isClosed()) await page.screenshot({ path: join(shots, `failed-${name}.png`), fullPage: true }).catch(() => {});
+  }
+  if (consoleErrors.length > 0) console.error(`console errors: ${consoleErrors.join("\n")}`);
+  throw error;
 } finally {
   await browser.close();
 }

@@ -3,8 +3,11 @@
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AuthService, type TokenPair } from "./gen/cashflow/v1/auth_pb";
+import { InvoiceService } from "./gen/cashflow/v1/invoice_pb";
 import { LedgerService } from "./gen/cashflow/v1/ledger_pb";
+import { NotificationService } from "./gen/cashflow/v1/notification_pb";
 import { QueryService } from "./gen/cashflow/v1/query_pb";
+import { ReportService } from "./gen/cashflow/v1/report_pb";
 import { BadRequestSchema } from "./gen/google/rpc/error_details_pb";
 
 /** Refresh this long before the access token expires, and never sooner than this after login. */
@@ -134,6 +137,9 @@ const transport = createGrpcWebTransport({
 export const auth = createClient(AuthService, transport);
 export const ledger = createClient(LedgerService, transport);
 export const query = createClient(QueryService, transport);
+export const invoices = createClient(InvoiceService, transport);
+export const notifications = createClient(NotificationService, transport);
+export const reports = createClient(ReportService, transport);
 
 /** What went wrong, in words: per request field (BadRequest) and for the form as a whole. */
 export type Problems = { fields: Record<string, string>; form?: string };
