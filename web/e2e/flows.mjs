@@ -412,6 +412,11 @@ try {
   assert.doesNotMatch(csv, /Big shop/, "December is outside the period");
   await shotOf(reportsPart, "13-reports");
   await shotOf(inbox, "14-notifications");
+
+  step("notifications marked read");
+  assert.match(await inbox.locator(".badge").innerText(), /^4 new$/, "80%, reached, receipt, report");
+  await inbox.getByRole("button", { name: "Mark all read" }).click();
+  await inbox.locator(".badge").waitFor({ state: "detached" });
   await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, "15-home-full");
   await page.screenshot({ path: join(shots, "web-app.png") });
@@ -446,6 +451,8 @@ try {
   await button(page, "Log in").click();
   await button(page, "Log out").waitFor();
   await shop.waitFor();
+  await section(page, "Notifications").getByText("Your report is ready").waitFor();
+  assert.equal(await section(page, "Notifications").locator(".badge").count(), 0, "read stays read");
 
   step("a second person sees none of it");
   const ben = await person("Ben");

@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { problems, query, session } from "./api";
 import { Direction } from "./gen/cashflow/v1/ledger_pb";
 import type { CategorySummaryRow } from "./gen/cashflow/v1/query_pb";
-import { addMonths, decimal, money, monthName, thisMonth, units } from "./format";
+import { addMonths, decimal, money, monthName, shortMonth, thisMonth, units } from "./format";
 import { Alert } from "./ui";
 
 const MONTHS = 6;
@@ -58,7 +58,7 @@ export function MonthChart(props: { changes: number }) {
 
 const WIDTH = 600;
 const HEIGHT = 220;
-const AXIS = 24;
+const AXIS = 30;
 const TOP = 8;
 
 function Bars(props: { currency: string; byMonth: Map<string, Totals> }) {
@@ -89,7 +89,7 @@ function Bars(props: { currency: string; byMonth: Map<string, Totals> }) {
                 <title>{label(month, "expense", t.expense)}</title>
               </rect>
               <text x={x} y={HEIGHT - 6} text-anchor="middle">
-                {monthName(month)}
+                {shortMonth(month)}
               </text>
             </g>
           );

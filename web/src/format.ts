@@ -49,6 +49,15 @@ export function monthName(isoMonth: string): string {
   return monthFormat.format(new Date(Date.UTC(y, m - 1, 1)));
 }
 
+const shortMonthFormat = new Intl.DateTimeFormat(undefined, { month: "short", timeZone: "UTC" });
+
+/** A month's short name alone ("Nov"), for a chart's axis. */
+export function shortMonth(isoMonth: string): string {
+  const [y, m] = isoMonth.split("-").map(Number);
+  if (!y || !m) return isoMonth;
+  return shortMonthFormat.format(new Date(Date.UTC(y, m - 1, 1)));
+}
+
 /** This month in the person's time zone, as "YYYY-MM". */
 export function thisMonth(): string {
   return today().slice(0, 7);

@@ -142,16 +142,7 @@ export function Movements(props: { ledger: Ledger; changes: number }) {
                 return (
                   <tr key={m.movementId} class={m.voided ? "voided" : undefined}>
                     <td class="col-date">{day(m.occurredOn)}</td>
-                    <td class="col-description">
-                      {m.description}
-                      {highlights.length > 0 && (
-                        <span class="highlights">
-                          {highlights.map((h, i) => (
-                            <Highlight key={i} html={h} />
-                          ))}
-                        </span>
-                      )}
-                    </td>
+                    <Description description={m.description} highlights={highlights} />
                     <td class="col-category">{categories.get(m.categoryId) ?? (m.categoryId ? "…" : "—")}</td>
                     <td class="col-account">{accounts.get(m.accountId) ?? "…"}</td>
                     <td class={income ? "amount income" : "amount expense"}>
@@ -188,6 +179,31 @@ function unescape(html: string): string {
     }
     return ENTITIES[name.toLowerCase()] ?? whole;
   });
+}
+
+/**
+ * The description, with the words the search matched marked; what else matched (the
+ * counterparty, the category, a receipt's text) underneath.
+ */
+function Description(props: { description: string; highlights: string[] }) {
+  const own = props.highlights.find((h) => plain(h) === props.description);
+  const others = props.highlights.filter((h) => h !== own);
+  return (
+    <td class="col-description">
+      {own ? <Highlight html={own} /> : props.description}
+      {others.length > 0 && (
+        <span class="highlights">
+          {others.map((h, i) => (
+            <Highlight key={i} html={h} />
+          ))}
+        </span>
+      )}
+    </td>
+  );
+}
+
+function plain(html: string): string {
+  return unescape(html.replace(/<\/?mark>/g, ""));
 }
 
 /**

@@ -28,7 +28,10 @@ export function Notifications() {
       try {
         // Listed after the stream is open, so nothing raised in between is missed.
         const stream = notifications.watchNotifications({}, { signal: stop.signal, timeoutMs: 0 });
-        const listed = notifications.listNotifications({ pageSize: SHOWN }, { signal: stop.signal });
+        const listed = notifications.listNotifications(
+          { pageSize: SHOWN, minPosition: session.position || undefined },
+          { signal: stop.signal },
+        );
         listed.then((r) => setShown((known) => merge(known, r.notifications))).catch(() => {});
         setLive(true);
         setTrouble(undefined);

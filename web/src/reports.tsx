@@ -52,7 +52,7 @@ export function Reports(props: { changes: number; onDone: Done }) {
       format: chosen.format,
     });
     props.onDone(response.position);
-    return "Report requested: it is being made.";
+    return "Report requested.";
   });
   const f = form.fields;
   const month = monthDays(thisMonth());
