@@ -413,13 +413,14 @@ try {
   await shotOf(reportsPart, "13-reports");
   await shotOf(inbox, "14-notifications");
 
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, "15-home-full");
+  await page.screenshot({ path: join(shots, "web-app.png"), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1400 } });
+
   step("notifications marked read");
   assert.match(await inbox.locator(".badge").innerText(), /^4 new$/, "80%, reached, receipt, report");
   await inbox.getByRole("button", { name: "Mark all read" }).click();
   await inbox.locator(".badge").waitFor({ state: "detached" });
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await shot(page, "15-home-full");
-  await page.screenshot({ path: join(shots, "web-app.png") });
 
   step("everything at a phone's width, without sideways scrolling");
   await page.setViewportSize({ width: 390, height: 844 });

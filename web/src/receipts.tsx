@@ -143,7 +143,7 @@ function ReceiptItem(props: { invoice: Invoice; open: boolean; onToggle: () => v
         <span class={`receipt-status status-${InvoiceStatus[i.status]?.toLowerCase()}`}>{standing(i)}</span>
       </div>
       {settled && (
-        <dl class="read">
+        <dl class="scanned">
           <dt>Merchant</dt>
           <dd>{i.merchant || "—"}</dd>
           <dt>Date</dt>
