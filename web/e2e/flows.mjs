@@ -98,6 +98,13 @@ async function record(page, { account, type, amount, date = today, description, 
   await page.getByRole("status").filter({ hasText: `Recorded ${description}.` }).waitFor();
 }
 
+/** The focused element: its id, or a button's text. */
+const focused = (page) =>
+  page.evaluate(() => {
+    const active = document.activeElement;
+    return active?.tagName === "BUTTON" ? active.textContent : active?.id;
+  });
+
 function step(text) {
   console.log(`- ${text}`);
 }
@@ -358,8 +365,13 @@ try {
   await page.locator("#budget-amount-error").waitFor();
   assert.equal(await field(page, "Budget amount").getAttribute("aria-invalid"), "true");
 
-  step("a receipt photo is uploaded, read into a movement, and its misread total corrected");
+  step("a receipt upload without a file is refused next to the Receipt field");
   const receipts = section(page, "Receipts");
+  await button(page, "Upload").click();
+  await page.locator("#receipt-error").waitFor();
+  assert.equal(await field(page, "Receipt").getAttribute("aria-invalid"), "true");
+
+  step("a receipt photo is uploaded, read into a movement, and its misread total corrected");
   const receiptInput = field(page, "Receipt");
   assert.equal(await receiptInput.getAttribute("accept"), "image/*");
   assert.notEqual(await receiptInput.getAttribute("capture"), null, "a phone offers its camera");
@@ -440,6 +452,31 @@ try {
   await page.keyboard.press("Enter");
   await page.getByText("1 match for “weekly”").waitFor();
   await button(page, "Clear filters").click();
+
+  step("keyboard only: record income from the Account field to the Record button");
+  await field(page, "Account").focus();
+  await page.keyboard.press("Tab");
+  assert.equal(await focused(page), "direction");
+  await page.keyboard.press("i"); // the Type list: Income
+  await page.keyboard.press("Tab");
+  assert.equal(await focused(page), "amount");
+  await page.keyboard.type("7");
+  await page.keyboard.press("Tab");
+  assert.equal(await focused(page), "occurred-on");
+  await page.keyboard.type("11282026"); // the date picker, month/day/year in en-US
+  // Tab also steps through the picker's own parts (month, day, year) before the next field.
+  for (let presses = 0; presses < 4 && (await focused(page)) === "occurred-on"; presses++) await page.keyboard.press("Tab");
+  assert.equal(await focused(page), "description");
+  await page.keyboard.type("Keyboard gift");
+  await page.keyboard.press("Tab");
+  assert.equal(await focused(page), "movement-category");
+  await page.keyboard.press("Tab");
+  assert.equal(await focused(page), "Record");
+  await page.keyboard.press("Enter");
+  await page.getByRole("status").filter({ hasText: "Recorded Keyboard gift." }).waitFor();
+  const gift = rows.filter({ hasText: "Keyboard gift" });
+  assert.match(await gift.innerText(), /Nov 28, 2026/);
+  assert.match(await gift.innerText(), /\+€7\.00/);
 
   step("log out, then log in again");
   await button(page, "Log out").click();

@@ -75,9 +75,10 @@ export function Budgets(props: { ledger: Ledger; changes: number; onDone: Done }
             </Field>
           )}
         </div>
-        <Field id="budget-month" label="Budget month" error={f.month}>
+        <Field id="budget-month" label="Budget month" error={f.month} hint="Empty: every month from this one on.">
           <input
-            {...described("budget-month", f.month)}
+            {...described("budget-month", f.month, "hint")}
+            placeholder="YYYY-MM"
             name="month"
             type="month"
             value={month}

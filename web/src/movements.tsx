@@ -67,12 +67,20 @@ export function Movements(props: { ledger: Ledger; changes: number }) {
   };
   const clear = (event: Event) => {
     ((event.currentTarget as HTMLButtonElement).form as HTMLFormElement).reset();
+    setMonthTyped(true);
     setFilters(NO_FILTERS);
   };
   const accounts = new Map(props.ledger.balances.map((b) => [b.accountId, b.name]));
   const categories = new Map(props.ledger.categories.map((c) => [c.categoryId, c.name]));
+  // Browsers without a month picker show a text box: only a whole "YYYY-MM" filters.
+  const [monthTyped, setMonthTyped] = useState(true);
+  const pickMonth = (value: string) => {
+    const whole = value === "" || /^\d{4}-(0[1-9]|1[0-2])$/.test(value);
+    setMonthTyped(whole);
+    if (whole) filter({ month: value });
+  };
   const f = trouble.fields;
-  const monthError = f.from ?? f.to;
+  const monthError = monthTyped ? (f.from ?? f.to) : "A month as YYYY-MM, e.g. 2026-11.";
   const filtered = filters !== NO_FILTERS && Object.values(filters).some((v) => v !== "");
   return (
     <section aria-labelledby="movements-title" id="movements">
@@ -104,7 +112,8 @@ export function Movements(props: { ledger: Ledger; changes: number }) {
             <input
               {...described("filter-month", monthError)}
               type="month"
-              onChange={(e) => filter({ month: e.currentTarget.value })}
+              placeholder="YYYY-MM"
+              onChange={(e) => pickMonth(e.currentTarget.value)}
             />
           </Field>
         </div>
