@@ -45,6 +45,8 @@ export function Movements(props: { ledger: Ledger; changes: number }) {
   const [pages, setPages] = useState<string[]>([""]);
   const [page, setPage] = useState<Page>({ rows: [], next: "" });
   const [trouble, setTrouble] = useState<Problems>(NO_PROBLEMS);
+  // Browsers without a month picker show a text box: only a whole "YYYY-MM" filters.
+  const [monthTyped, setMonthTyped] = useState(true);
   const token = pages[pages.length - 1];
   useEffect(() => setPages([""]), [props.changes, filters]);
   useEffect(() => {
@@ -72,8 +74,6 @@ export function Movements(props: { ledger: Ledger; changes: number }) {
   };
   const accounts = new Map(props.ledger.balances.map((b) => [b.accountId, b.name]));
   const categories = new Map(props.ledger.categories.map((c) => [c.categoryId, c.name]));
-  // Browsers without a month picker show a text box: only a whole "YYYY-MM" filters.
-  const [monthTyped, setMonthTyped] = useState(true);
   const pickMonth = (value: string) => {
     const whole = value === "" || /^\d{4}-(0[1-9]|1[0-2])$/.test(value);
     setMonthTyped(whole);
