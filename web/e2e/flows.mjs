@@ -320,6 +320,10 @@ try {
   await button(page, "Search").click();
   await page.getByText("9 matches for “coffee”").waitFor();
   await shotOf(section(page, "Movements"), "08-search");
+  await field(page, "Search").fill("word ".repeat(60));
+  await button(page, "Search").click();
+  await page.locator("#search-error").waitFor();
+  assert.equal(await field(page, "Search").getAttribute("aria-invalid"), "true");
   await button(page, "Clear filters").click();
   await page.locator(".result-count").filter({ hasText: /^$/ }).waitFor();
   await showing(10, "Tea & cake <3");
@@ -401,8 +405,15 @@ try {
   assert.equal(await rows.filter({ hasText: "−€23.45" }).and(page.locator("tr:not(.voided)")).count(), 0, "the misread movement is voided");
   await shotOf(receipts, "12-receipt-corrected");
 
-  step("a report requested, made, and downloaded as a file");
+  step("a report whose period ends before it starts is refused next to its dates");
   const reportsPart = section(page, "Reports");
+  await field(page, "From").fill("2026-11-30");
+  await field(page, "To").fill("2026-10-01");
+  await button(page, "Request report").click();
+  await page.locator("#report-from-error, #report-to-error").first().waitFor();
+  assert.equal(await reportsPart.locator("li.report").count(), 0, "nothing requested");
+
+  step("a report requested, made, and downloaded as a file");
   await field(page, "From").fill("2026-10-01");
   await field(page, "To").fill("2026-11-30");
   await field(page, "Format").selectOption({ label: "CSV (spreadsheet)" });

@@ -80,6 +80,7 @@ export function Receipts(props: { ledger: Ledger; changes: number; onDone: Done;
     return `Uploaded ${picked?.name ?? "the receipt"}.`;
   });
   const f = form.fields;
+  const noAccount = props.ledger.balances.length === 0;
   return (
     <section aria-labelledby="receipts-title" id="receipts">
       <h2 id="receipts-title">Receipts</h2>
@@ -93,8 +94,13 @@ export function Receipts(props: { ledger: Ledger; changes: number; onDone: Done;
             capture="environment"
           />
         </Field>
-        <Field id="receipt-account" label="Receipt account" error={f.account_id}>
-          <select {...described("receipt-account", f.account_id)} name="account_id">
+        <Field
+          id="receipt-account"
+          label="Receipt account"
+          error={f.account_id}
+          hint={noAccount ? "Open an account first." : "The account its movement goes to."}
+        >
+          <select {...described("receipt-account", f.account_id, "hint")} name="account_id">
             <AccountOptions balances={props.ledger.balances} />
           </select>
         </Field>
