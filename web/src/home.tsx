@@ -11,6 +11,8 @@ import { Reports } from "./reports";
 import { Alert } from "./ui";
 
 const SECTIONS = [
+  ["notifications", "Notifications"],
+  ["balances", "Balances"],
   ["movements", "Movements"],
   ["receipts", "Receipts"],
   ["budgets", "Budgets"],

@@ -179,7 +179,7 @@ export function CategoryOptions(props: { categories: Category[] }) {
 
 export function Balances(props: { balances: Balance[] }) {
   return (
-    <section aria-labelledby="balances-title">
+    <section aria-labelledby="balances-title" id="balances">
       <h2 id="balances-title">Balances</h2>
       {props.balances.length === 0 ? (
         <p class="empty">No accounts yet.</p>
