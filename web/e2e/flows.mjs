@@ -46,8 +46,8 @@ const openPages = [];
 const run = Date.now().toString(36);
 const password = "correct horse battery staple";
 
-async function person(name) {
-  const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1200, height: 900 } });
+async function person(name, locale = "en-US") {
+  const context = await browser.newContext({ locale, timezoneId: "UTC", viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
   openPages.push([name, page]);
   page.setDefaultTimeout(15_000);
@@ -509,7 +509,7 @@ try {
   assert.equal(await section(page, "Notifications").locator(".badge").count(), 0, "read stays read");
 
   step("a second person sees none of it");
-  const ben = await person("Ben");
+  const ben = await person("Ben", "de-DE");
   await signUp(ben, "Ben");
   await ben.page.getByText("No accounts yet.").waitFor();
   await ben.page.getByText("No movements yet.").waitFor();
@@ -521,6 +521,22 @@ try {
   assert.equal(await ben.page.locator("li.receipt, li.report, li.budget").count(), 0, "none of Ana's receipts, reports, budgets");
   await ben.page.getByText("Nothing recorded in the last 6 months.").waitFor();
   await shot(ben.page, "07-second-person");
+
+  step("in the person's locale (German here), each currency with its own decimals");
+  await field(ben.page, "Account name").fill("Konto");
+  await field(ben.page, "Currency").fill("EUR");
+  await field(ben.page, "Opening balance").fill("1234.5");
+  await button(ben.page, "Open account").click();
+  await ben.page.locator(".balances").getByText(/^1\.234,50\s€$/).waitFor();
+  await field(ben.page, "Account name").fill("Yen");
+  await field(ben.page, "Currency").fill("JPY");
+  await field(ben.page, "Opening balance").fill("1500");
+  await button(ben.page, "Open account").click();
+  await ben.page.locator(".balances").getByText(/^1\.500\s¥$/).waitFor();
+  await record(ben.page, { account: "Konto (EUR)", type: "Expense", amount: "12.5", date: "2026-11-27", description: "Brot" });
+  const brot = ben.page.locator("table.movements tbody tr", { hasText: "Brot" });
+  assert.match(await brot.innerText(), /27\.11\.2026/, "a German date");
+  assert.match(await brot.innerText(), /−12,50\s€/, "German money");
 
   step("paths of the app load the app");
   await ben.page.goto(`${base}/movements`);
