@@ -105,8 +105,13 @@ const focused = (page) =>
     return active?.tagName === "BUTTON" ? active.textContent : active?.id;
   });
 
+let stepStarted = Date.now();
+
+/** Names the next step, with how long the one before took (BENCHMARKS.md quotes them). */
 function step(text) {
-  console.log(`- ${text}`);
+  const now = Date.now();
+  console.log(`  (${((now - stepStarted) / 1000).toFixed(1)} s)\n- ${text}`);
+  stepStarted = now;
 }
 
 try {
@@ -543,6 +548,7 @@ try {
   await field(ben.page, "Email").waitFor();
 
   assert.deepEqual(consoleErrors, [], "no console errors");
+  step("done");
   console.log("web flows passed");
 } catch (error) {
   // What each page showed when it failed, beside the other screenshots.
