@@ -1,8 +1,9 @@
 # Builds the one `cashflow` binary and the browser app it serves; every role runs from this image.
 
-# The browser app (web/, ADR 0025): clients generated from proto/ by buf, type-checked, bundled by
-# Vite into web/dist. Only the files the build reads are copied, so a host's node_modules (or a
-# stale src/gen) never reaches it; npm ci installs exactly package-lock.json.
+# The browser app (web/, ADRs 0025 and 0026): clients generated from proto/ by buf, type-checked,
+# bundled by Vite into web/dist. Only the files the build reads are copied, so a host's
+# node_modules never reaches it (a host's src/gen does, and buf generate cleans it); npm ci
+# installs exactly package-lock.json.
 FROM node:22-bookworm-slim AS web
 WORKDIR /src/web
 COPY web/package.json web/package-lock.json ./
