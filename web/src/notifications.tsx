@@ -32,7 +32,9 @@ export function Notifications() {
           { pageSize: SHOWN, minPosition: session.position || undefined },
           { signal: stop.signal },
         );
-        listed.then((r) => setShown((known) => merge(known, r.notifications))).catch(() => {});
+        listed
+          .then((r) => setShown((known) => merge(known, r.notifications)))
+          .catch((error) => stop.signal.aborted || setTrouble(problems(error).form));
         setLive(true);
         setTrouble(undefined);
         for await (const notification of stream) {
