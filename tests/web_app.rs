@@ -1,7 +1,8 @@
-//! The browser app on the gRPC port (ADR 0025): the built assets with their content types and
-//! cache headers, the app's own paths answered by `index.html`, a page saying how to build the
-//! app when it is not built, gRPC untouched; and the app's flows in Debian's Chromium
-//! (`web/e2e/flows.mjs`, playwright-core) against the real binary, PostgreSQL and NATS.
+//! The browser app on the gRPC port (ADRs 0025 and 0026): the built assets with their content
+//! types and cache headers, the app's own paths answered by `index.html`, a page saying how to
+//! build the app when it is not built, gRPC untouched; and the app's flows in Debian's Chromium
+//! (`web/e2e/flows.mjs`, playwright-core) against the real binary with every role (OCR,
+//! notifications and reports included), PostgreSQL and NATS, uploading a receipt rendered here.
 
 mod support;
 
