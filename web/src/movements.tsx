@@ -1,6 +1,6 @@
 // Movements, paged: all of them, or those of one account, category or month; with words in the
 // search field, the service's search (best match first) with the words it matched marked.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { problems, query, session, type Problems } from "./api";
 import { Direction } from "./gen/cashflow/v1/ledger_pb";
 import type { Movement } from "./gen/cashflow/v1/query_pb";
@@ -9,6 +9,8 @@ import { AccountOptions, CategoryOptions, type Ledger } from "./ledger";
 import { described, Field, FormProblem, NO_PROBLEMS } from "./ui";
 
 const PAGE_SIZE = 10;
+/** Typing pauses this long before the words are searched (Enter or the button: at once). */
+const TYPING_MS = 350;
 
 type Filters = { words: string; accountId: string; categoryId: string; month: string };
 const NO_FILTERS: Filters = { words: "", accountId: "", categoryId: "", month: "" };
@@ -62,13 +64,22 @@ export function Movements(props: { ledger: Ledger; changes: number }) {
       current = false;
     };
   }, [token, props.changes, filters]);
-  const filter = (change: Partial<Filters>) => setFilters({ ...filters, ...change });
+  const filter = (change: Partial<Filters>) => setFilters((current) => ({ ...current, ...change }));
+  const typing = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(typing.current), []);
+  const onType = (event: Event) => {
+    const words = (event.currentTarget as HTMLInputElement).value;
+    clearTimeout(typing.current);
+    typing.current = setTimeout(() => filter({ words }), TYPING_MS);
+  };
   const onSearch = (event: SubmitEvent) => {
     event.preventDefault();
+    clearTimeout(typing.current);
     filter({ words: String(new FormData(event.currentTarget as HTMLFormElement).get("q") ?? "") });
   };
   const clear = (event: Event) => {
     ((event.currentTarget as HTMLButtonElement).form as HTMLFormElement).reset();
+    clearTimeout(typing.current);
     setMonthTyped(true);
     setFilters(NO_FILTERS);
   };
@@ -88,7 +99,14 @@ export function Movements(props: { ledger: Ledger; changes: number }) {
       <form class="filters" role="search" aria-label="Search and filter movements" onSubmit={onSearch} noValidate>
         <Field id="search" label="Search" error={f.query}>
           <div class="inline">
-            <input {...described("search", f.query)} name="q" type="search" autocomplete="off" placeholder="Words or an amount" />
+            <input
+              {...described("search", f.query)}
+              name="q"
+              type="search"
+              autocomplete="off"
+              placeholder="Words or an amount"
+              onInput={onType}
+            />
             <button type="submit">Search</button>
           </div>
         </Field>
