@@ -144,17 +144,33 @@ export const reports = createClient(ReportService, transport);
 /** What went wrong, in words: per request field (BadRequest) and for the form as a whole. */
 export type Problems = { fields: Record<string, string>; form?: string };
 
-export function problems(error: unknown): Problems {
+/**
+ * The service's refusal in words: a BadRequest's violations of the `shown` fields go under those
+ * fields; any other field's (one the form does not show) is said for the whole form, named, so
+ * nothing the service said is dropped.
+ */
+export function problems(error: unknown, shown: readonly string[] = []): Problems {
   const fields: Record<string, string> = {};
+  const elsewhere: string[] = [];
   if (error instanceof ConnectError) {
     for (const detail of error.findDetails(BadRequestSchema)) {
       for (const violation of detail.fieldViolations) {
-        fields[violation.field] ??= sentence(violation.description);
+        const said = sentence(violation.description);
+        if (shown.includes(violation.field)) fields[violation.field] ??= said;
+        else elsewhere.push(`${fieldName(violation.field)}: ${said}`);
       }
     }
-    if (Object.keys(fields).length > 0) return { fields };
+    if (Object.keys(fields).length > 0 || elsewhere.length > 0) {
+      return { fields, form: elsewhere.length > 0 ? elsewhere.join(" ") : undefined };
+    }
   }
   return { fields, form: describe(error) };
+}
+
+/** A request field's proto name as words: "opening_balance" is "Opening balance". */
+function fieldName(field: string): string {
+  const words = field.replace(/[._]/g, " ").trim();
+  return words ? words[0].toUpperCase() + words.slice(1) : "A field";
 }
 
 /** A sentence for a person, from the service's status. */

@@ -6,6 +6,8 @@ import { money, monthName, thisMonth } from "./format";
 import { CategoryOptions, type Done, type Ledger } from "./ledger";
 import { Alert, described, Field, FormProblem, Status, text, useForm } from "./ui";
 
+const BUDGET_FIELDS = ["category_id", "amount", "month"];
+
 export function Budgets(props: { ledger: Ledger; changes: number; onDone: Done }) {
   const [month, setMonth] = useState(thisMonth());
   const [budgets, setBudgets] = useState<Budget[]>([]);
@@ -26,7 +28,9 @@ export function Budgets(props: { ledger: Ledger; changes: number; onDone: Done }
       current = false;
     };
   }, [month, props.changes]);
-  const form = useForm(async ({ data, commandId }) => {
+  // The currency has a control only when the accounts have more than one.
+  const shown = currencies.length > 1 ? [...BUDGET_FIELDS, "currency"] : BUDGET_FIELDS;
+  const form = useForm(shown, async ({ data, commandId }) => {
     const currency = text(data, "currency");
     const response = await ledger.setBudget({
       commandId,

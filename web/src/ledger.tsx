@@ -11,8 +11,12 @@ export type Ledger = { balances: Balance[]; categories: Category[] };
 /** Called with a command's position once it is done, so the screens read it back. */
 export type Done = (position: bigint) => void;
 
+// The request fields each form has a control for (the service's words about them go there).
+const ACCOUNT_FIELDS = ["name", "currency", "opening_balance"];
+const RECORD_FIELDS = ["account_id", "direction", "amount", "occurred_on", "description", "category_id"];
+
 export function OpenAccount(props: { onDone: Done }) {
-  const form = useForm(async ({ data, commandId, form }) => {
+  const form = useForm(ACCOUNT_FIELDS, async ({ data, commandId, form }) => {
     const name = text(data, "name");
     const opening = text(data, "opening_balance").trim();
     const response = await ledger.openAccount({
@@ -65,7 +69,7 @@ export function OpenAccount(props: { onDone: Done }) {
 }
 
 export function CreateCategory(props: { onDone: Done }) {
-  const form = useForm(async ({ data, commandId, form }) => {
+  const form = useForm(["name"], async ({ data, commandId, form }) => {
     const name = text(data, "name");
     const response = await ledger.createCategory({ commandId, name });
     form.reset();
@@ -91,7 +95,7 @@ export function CreateCategory(props: { onDone: Done }) {
 }
 
 export function RecordMovement(props: { ledger: Ledger; onDone: Done }) {
-  const form = useForm(async ({ data, commandId, form }) => {
+  const form = useForm(RECORD_FIELDS, async ({ data, commandId, form }) => {
     const category = text(data, "category_id");
     const description = text(data, "description");
     const response = await ledger.recordMovement({

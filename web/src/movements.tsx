@@ -9,6 +9,8 @@ import { AccountOptions, CategoryOptions, type Ledger } from "./ledger";
 import { described, Field, FormProblem, NO_PROBLEMS } from "./ui";
 
 const PAGE_SIZE = 10;
+/** The request fields the filter form has a control for (the month sets from and to). */
+const SHOWN = ["query", "account_id", "category_id", "from", "to"];
 /** Typing pauses this long before the words are searched (Enter or the button: at once). */
 const TYPING_MS = 350;
 
@@ -59,7 +61,7 @@ export function Movements(props: { ledger: Ledger; changes: number }) {
         setPage(fetched);
         setTrouble(NO_PROBLEMS);
       })
-      .catch((error) => current && setTrouble(problems(error)));
+      .catch((error) => current && setTrouble(problems(error, SHOWN)));
     return () => {
       current = false;
     };

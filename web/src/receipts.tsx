@@ -9,6 +9,8 @@ import { AccountOptions, type Done, type Ledger } from "./ledger";
 import { Alert, described, Field, FormProblem, Status, text, useForm } from "./ui";
 
 const SHOWN = 5;
+/** The request fields the upload form has a control for: the file is content, name and type. */
+const UPLOAD_FIELDS = ["content", "filename", "content_type", "account_id"];
 const POLL_MS = 1_000;
 /** How long to wait for the ledger's read model to show a receipt's movement. */
 const MOVEMENT_WAIT_MS = 15_000;
@@ -63,7 +65,7 @@ export function Receipts(props: { ledger: Ledger; changes: number; onDone: Done;
     const timer = setTimeout(() => setPoll((n) => n + 1), POLL_MS);
     return () => clearTimeout(timer);
   }, [pending, listed]);
-  const form = useForm(async ({ data, commandId, form }) => {
+  const form = useForm(UPLOAD_FIELDS, async ({ data, commandId, form }) => {
     const file = data.get("receipt");
     const picked = file instanceof File && file.size > 0 ? file : undefined;
     const response = await invoices.uploadInvoiceFile({
@@ -171,7 +173,7 @@ function ReceiptItem(props: { invoice: Invoice; open: boolean; onToggle: () => v
 /** The person's reading of a misread field; only the fields they changed are sent. */
 function Correction(props: { invoice: Invoice; onDone: Done }) {
   const i = props.invoice;
-  const form = useForm(async ({ data, commandId }) => {
+  const form = useForm(["merchant", "issued_on", "total"], async ({ data, commandId }) => {
     const changed = (name: string, was: string) => {
       const value = text(data, name).trim();
       return value !== "" && value !== was ? value : undefined;

@@ -43,7 +43,7 @@ export function Reports(props: { changes: number; onDone: Done }) {
     const timer = setTimeout(() => setPoll((n) => n + 1), POLL_MS);
     return () => clearTimeout(timer);
   }, [pending, listed]);
-  const form = useForm(async ({ data, commandId }) => {
+  const form = useForm(["from", "to", "format"], async ({ data, commandId }) => {
     const chosen = FORMATS[text(data, "format")] ?? FORMATS.pdf;
     const response = await reports.requestReport({
       commandId,

@@ -3,7 +3,7 @@ import { auth, session } from "./api";
 import { described, Field, FormProblem, text, useForm } from "./ui";
 
 export function SignIn(props: { onSignedIn: (email: string) => void; notice?: string }) {
-  const form = useForm(async ({ data, submitter }) => {
+  const form = useForm(["email", "password", "display_name"], async ({ data, submitter }) => {
     const email = text(data, "email");
     const password = text(data, "password");
     if (submitter?.value === "sign-up") {

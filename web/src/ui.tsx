@@ -67,10 +67,11 @@ export type Submission = {
 
 /**
  * A form submitted as one command: the handler's answer becomes the status line and the service's
- * errors land under the fields they name. One command id per attempt, renewed only after success,
- * so a resubmission after a lost answer is not applied twice.
+ * errors land under the fields they name (`shown`: the request fields the form has a control
+ * for; any other is said for the whole form). One command id per attempt, renewed only after
+ * success, so a resubmission after a lost answer is not applied twice.
  */
-export function useForm(submit: (submission: Submission) => Promise<string | void>) {
+export function useForm(shown: readonly string[], submit: (submission: Submission) => Promise<string | void>) {
   const id = useRef(commandId());
   const [trouble, setTrouble] = useState<Problems>(NO_PROBLEMS);
   const [status, setStatus] = useState("");
@@ -87,7 +88,7 @@ export function useForm(submit: (submission: Submission) => Promise<string | voi
       setTrouble(NO_PROBLEMS);
       setStatus(said ?? "");
     } catch (error) {
-      setTrouble(problems(error));
+      setTrouble(problems(error, shown));
     } finally {
       setBusy(false);
     }
