@@ -25,18 +25,18 @@ export function Notifications() {
     const stop = new AbortController();
     let retry: ReturnType<typeof setTimeout> | undefined;
     const watch = async () => {
-      try {
-        // Listed after the stream is open, so nothing raised in between is missed.
-        const stream = notifications.watchNotifications({}, { signal: stop.signal, timeoutMs: 0 });
-        const listed = notifications.listNotifications(
-          { pageSize: SHOWN, minPosition: session.position || undefined },
-          { signal: stop.signal },
-        );
-        listed
-          .then((r) => setShown((known) => merge(known, r.notifications)))
-          .catch((error) => stop.signal.aborted || setTrouble(problems(error).form));
+      // Listed once the stream's headers are in: the service has noted where the stream starts
+      // before it answers them, so whatever the listing misses, the stream brings.
+      const list = () => {
         setLive(true);
         setTrouble(undefined);
+        notifications
+          .listNotifications({ pageSize: SHOWN, minPosition: session.position || undefined }, { signal: stop.signal })
+          .then((r) => setShown((known) => merge(known, r.notifications)))
+          .catch((error) => stop.signal.aborted || setTrouble(problems(error).form));
+      };
+      try {
+        const stream = notifications.watchNotifications({}, { signal: stop.signal, timeoutMs: 0, onHeader: list });
         for await (const notification of stream) {
           setShown((known) => merge(known, [notification]));
         }
