@@ -442,6 +442,18 @@ try {
   assert.match(csv, /Coffee 9/);
   assert.match(csv, /32\.45/, "the corrected receipt");
   assert.doesNotMatch(csv, /Big shop/, "December is outside the period");
+
+  step("the same period as a PDF");
+  await field(page, "Format").selectOption({ label: "PDF" });
+  await button(page, "Request report").click();
+  const pdfDownload = reportsPart.locator("li.report", { hasText: "PDF," }).getByRole("button", { name: "Download" });
+  await pdfDownload.waitFor({ timeout: 60_000 });
+  const [pdf] = await Promise.all([page.waitForEvent("download"), pdfDownload.click()]);
+  assert.equal(pdf.suggestedFilename(), "cashflow-2026-10-01-to-2026-11-30.pdf");
+  const savedPdf = join(downloads, pdf.suggestedFilename());
+  await pdf.saveAs(savedPdf);
+  assert.equal(readFileSync(savedPdf).subarray(0, 5).toString("latin1"), "%PDF-");
+  await inbox.getByText("Your report is ready").nth(1).waitFor({ timeout: 30_000 });
   await shotOf(reportsPart, "13-reports");
   await shotOf(inbox, "14-notifications");
 
@@ -450,7 +462,7 @@ try {
   await page.screenshot({ path: join(shots, "web-app.png"), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1400 } });
 
   step("notifications marked read");
-  assert.match(await inbox.locator(".badge").innerText(), /^4 new$/, "80%, reached, receipt, report");
+  assert.match(await inbox.locator(".badge").innerText(), /^5 new$/, "80%, reached, receipt, two reports");
   await inbox.getByRole("button", { name: "Mark all read" }).click();
   await inbox.locator(".badge").waitFor({ state: "detached" });
 
@@ -509,7 +521,7 @@ try {
   await button(page, "Log in").click();
   await button(page, "Log out").waitFor();
   await shop.waitFor();
-  await section(page, "Notifications").getByText("Your report is ready").waitFor();
+  await section(page, "Notifications").getByText("Your report is ready").first().waitFor();
   assert.equal(await section(page, "Notifications").locator(".badge").count(), 0, "read stays read");
 
   step("a second person sees none of it");
