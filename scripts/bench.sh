@@ -47,19 +47,33 @@ cpu_report() {
 d=[y-x for x,y in zip(a,b)]; t=sum(d) or 1
 print('machine cpu during the run: ' + ', '.join('%s %.0f%%' % (n, 100*v/t) for n,v in zip(['user','nice','system','idle','iowait','irq','softirq','steal'], d)))" "$1" "$2"
 }
+# CPU ticks (user + system) per program, summed over its processes. PostgreSQL's include what
+# its postmaster reaped: a backend whose client disconnected before the second reading (the
+# peer's) still counts. A program that exits before it does not (the load generator, the peer).
+program_ticks() {
+  for stat in /proc/[0-9]*/stat; do cat "$stat" 2>/dev/null; echo; done |
+    awk -F') ' 'NF > 1 { name = substr($1, index($1, "(") + 1); gsub(/ /, "_", name); split($2, f, " "); t[name] += f[12] + f[13] + (name == "postgres" ? f[14] + f[15] : 0) } END { for (k in t) print k, t[k] }' | sort
+}
+program_report() {
+  join <(echo "$1") <(echo "$2") | awk -v hz="$(getconf CLK_TCK)" -v s="$3" \
+    '$3 - $2 > 0.01 * hz * s { printf "  %-18s %5.1f%% of a core\n", $1, 100 * ($3 - $2) / hz / s }' | sort -k2 -rn
+}
 load_seconds_peer="${BENCH_PEER_SECONDS:-$load_seconds}"
 # Raw single-row INSERT transactions, then the cqrs-es + postgres-es peer, 64 tasks each for the
 # load's duration, each on a database of its own that it drops after (ADR 0029).
 run_peers() {
-  local before
-  echo "-- raw single-row INSERT transactions, 64 tasks, ${load_seconds_peer}s" | tee "$out/raw-insert.txt"
-  before=$(cpu_ticks)
-  "$peer_bin" raw --concurrency 64 --seconds "$load_seconds_peer" --json "$out/raw-insert.json" | tee -a "$out/raw-insert.txt"
-  cpu_report "$before" "$(cpu_ticks)" | tee -a "$out/raw-insert.txt"
-  echo "-- cqrs-es + postgres-es peer: RecordMovement on an account aggregate, 64 tasks, ${load_seconds_peer}s" | tee "$out/peer.txt"
-  before=$(cpu_ticks)
-  "$peer_bin" peer --concurrency 64 --seconds "$load_seconds_peer" --json "$out/peer.json" | tee -a "$out/peer.txt"
-  cpu_report "$before" "$(cpu_ticks)" | tee -a "$out/peer.txt"
+  local before programs started mode
+  for mode in raw peer; do
+    if [[ $mode == raw ]]; then
+      echo "-- raw single-row INSERT transactions, 64 tasks, ${load_seconds_peer}s" | tee "$out/$mode.txt"
+    else
+      echo "-- cqrs-es + postgres-es peer: RecordMovement on an account aggregate, 64 tasks, ${load_seconds_peer}s" | tee "$out/$mode.txt"
+    fi
+    before=$(cpu_ticks); programs=$(program_ticks); started=$(date +%s)
+    "$peer_bin" "$mode" --concurrency 64 --seconds "$load_seconds_peer" --json "$out/$mode.json" | tee -a "$out/$mode.txt"
+    { cpu_report "$before" "$(cpu_ticks)"; echo "cpu per program (set-up included):"
+      program_report "$programs" "$(program_ticks)" $(($(date +%s) - started)); } | tee -a "$out/$mode.txt"
+  done
 }
 
 if want append; then
@@ -122,15 +136,6 @@ trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 120); do grep -q "ready" "$out/server.log" && break; sleep 0.5; done
 grep -q "ready" "$out/server.log" || { echo "the server did not start"; cat "$out/server.log"; exit 1; }
 
-# CPU ticks (user + system) per program, summed over its processes.
-program_ticks() {
-  for stat in /proc/[0-9]*/stat; do cat "$stat" 2>/dev/null; echo; done |
-    awk -F') ' 'NF > 1 { name = substr($1, index($1, "(") + 1); gsub(/ /, "_", name); split($2, f, " "); t[name] += f[12] + f[13] } END { for (k in t) print k, t[k] }' | sort
-}
-program_report() {
-  join <(echo "$1") <(echo "$2") | awk -v hz="$(getconf CLK_TCK)" -v s="$3" \
-    '$3 - $2 > 0.01 * hz * s { printf "  %-18s %5.1f%% of a core\n", $1, 100 * ($3 - $2) / hz / s }' | sort -k2 -rn
-}
 # Waits until the server has used under 5% of a core over a second (its projectors catch up
 # after a full-speed run), for at most two minutes.
 wait_quiet() {
@@ -152,7 +157,7 @@ before=$(cpu_ticks); programs=$(program_ticks); started=$(date +%s)
 # server has caught up (ADR 0029). The server idles meanwhile; the half-rate run follows.
 wait_quiet "$server" | tee -a "$out/load-full-speed.txt"
 run_peers
-python3 - "$out/load-full-speed.json" "$out/raw-insert.json" "$out/peer.json" <<'PY' | tee "$out/side-by-side.txt"
+python3 - "$out/load-full-speed.json" "$out/raw.json" "$out/peer.json" <<'PY' | tee "$out/side-by-side.txt"
 import json, sys
 e2e, raw, peer = (json.load(open(p)) for p in sys.argv[1:])
 record = next(r for r in e2e["rpcs"] if r["rpc"] == "RecordMovement")

@@ -25,6 +25,8 @@ pub struct Report {
     pub first_error: Option<String>,
     /// Latencies of the successful operations, in microseconds, sorted.
     latencies: Vec<u64>,
+    /// This process's CPU over the measured run (the database's is not in it).
+    pub cpu_seconds: Option<f64>,
     pub extra: Value,
 }
 
@@ -56,6 +58,9 @@ impl Report {
             self.conflicts,
             self.errors,
         );
+        if let Some(cpu) = self.cpu_seconds {
+            line.push_str(&format!("; this process {:.0}% of a core", 100.0 * cpu / self.seconds));
+        }
         if let Some(error) = &self.first_error {
             line.push_str(&format!(" (first: {error})"));
         }
@@ -77,6 +82,7 @@ impl Report {
             "conflicts": self.conflicts,
             "errors": self.errors,
             "first_error": self.first_error,
+            "process_cpu_seconds": self.cpu_seconds,
             "extra": self.extra,
         })
     }
@@ -89,6 +95,7 @@ where
     F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Outcome> + Send,
 {
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = (0..concurrency)
@@ -129,6 +136,7 @@ where
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = process_cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
     all.latencies.sort_unstable();
     Report {
         kind,
@@ -140,8 +148,21 @@ where
         errors: all.errors,
         first_error: all.first_error,
         latencies: all.latencies,
+        cpu_seconds,
         extra: Value::Null,
     }
+}
+
+/// CPU time of this process, all threads, user and system (Linux; `None` elsewhere). The
+/// script's per-program split misses a program that exits before its second reading.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces: state is
+    // field 3, utime 14, stime 15; their unit is USER_HZ, 100 on Linux.
+    let mut fields = stat.rsplit_once(") ")?.1.split(' ').skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
 }
 
 #[derive(Default)]
