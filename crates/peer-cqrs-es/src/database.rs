@@ -21,11 +21,36 @@ impl BenchDatabase {
         Ok(Self { server: server.to_owned(), name })
     }
 
-    /// A pool of `size` connections on this database, set up as Cashflow's pools are: no TLS on
-    /// loopback and no ping before each statement (sqlx's `test_before_acquire`).
+    /// A pool on this database, set up as Cashflow's pools are: no TLS on loopback and no ping
+    /// before each statement (sqlx's `test_before_acquire`), with its connections open before it
+    /// is returned, so the measured window pays for none. Of `size` connections, or fewer when
+    /// the server has fewer free (`max_connections` less those in use less 10 for others): a
+    /// task that cannot have one would wait for sqlx's acquire timeout (30 s) and then fail.
     pub async fn pool(&self, size: u32) -> Result<PgPool, sqlx::Error> {
         let options = connect_options(&format!("{}{}", self.server, self.name))?;
-        PgPoolOptions::new().max_connections(size).test_before_acquire(false).connect_with(options).await
+        let mut probe = options.clone().connect().await?;
+        let free: i64 = sqlx::query_scalar(
+            "SELECT current_setting('max_connections')::bigint - (SELECT count(*) FROM pg_stat_activity \
+             WHERE backend_type = 'client backend')",
+        )
+        .fetch_one(&mut probe)
+        .await?;
+        probe.close().await?;
+        let size = match u32::try_from(free - 10) {
+            Ok(available) if available < size => {
+                eprintln!("the server has {free} connections free: a pool of {} instead of {size}", available.max(1));
+                available.max(1)
+            }
+            Ok(_) => size,
+            Err(_) => 1,
+        };
+        let pool = PgPoolOptions::new().max_connections(size).test_before_acquire(false).connect_with(options).await?;
+        let mut open = Vec::new();
+        for _ in 0..size {
+            open.push(pool.acquire().await?);
+        }
+        drop(open);
+        Ok(pool)
     }
 
     pub async fn drop_database(self) -> Result<(), sqlx::Error> {

@@ -72,7 +72,7 @@ async fn measure(
     let events_before = count_events(&pool).await?;
 
     let today = Utc::now().date_naive();
-    let mut report = load::run("peer", concurrency, pool_size, duration, {
+    let mut report = load::run("peer", concurrency, pool.options().get_max_connections(), duration, {
         let (cqrs, opened) = (cqrs.clone(), opened.clone());
         move |task, n| {
             let (cqrs, opened) = (cqrs.clone(), opened.clone());

@@ -43,7 +43,7 @@ async fn measure(
     sqlx::query("CREATE TABLE bench_raw (LIKE events INCLUDING ALL)").execute(&pool).await?;
     sqlx::query("CREATE SEQUENCE bench_raw_position").execute(&pool).await?;
 
-    let mut report = load::run("raw INSERT", concurrency, pool_size, duration, {
+    let mut report = load::run("raw INSERT", concurrency, pool.options().get_max_connections(), duration, {
         let pool = pool.clone();
         move |_, n| {
             let pool = pool.clone();
