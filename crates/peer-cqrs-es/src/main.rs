@@ -2,8 +2,8 @@
 //! measured on the same PostgreSQL in the same run of `scripts/bench.sh` (ADR 0029).
 //!
 //! ```text
-//! cashflow-peer peer [--seconds 15] [--concurrency 64] [--accounts 1500] [--pool N] [--json PATH]
-//! cashflow-peer raw  [--seconds 15] [--concurrency 64] [--pool N] [--json PATH]
+//! cashflow-peer peer [--seconds 15] [--concurrency 64] [--accounts 1500] [--pool 20] [--json PATH]
+//! cashflow-peer raw  [--seconds 15] [--concurrency 64] [--pool <concurrency>] [--json PATH]
 //! ```
 //!
 //! `peer`: a cqrs-es + postgres-es account aggregate recording movements, one library call per
@@ -73,7 +73,12 @@ async fn main() {
     let server =
         std::env::var("CASHFLOW_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/".into());
     let duration = Duration::from_secs_f64(args.seconds);
-    let pool_size = args.pool.unwrap_or(u32::try_from(args.concurrency).unwrap_or(u32::MAX));
+    // By default what suits each best on 2 cores (ADR 0029): the peer over 20 connections, as
+    // `cashflow serve`; raw INSERTs one per task, as the append bench.
+    let pool_size = args.pool.unwrap_or(match args.mode.as_str() {
+        "peer" => 20,
+        _ => u32::try_from(args.concurrency).unwrap_or(u32::MAX),
+    });
     let report = match args.mode.as_str() {
         "peer" => peer::run(&server, duration, args.concurrency, args.accounts, pool_size).await,
         _ => raw::run(&server, duration, args.concurrency, pool_size).await,
