@@ -3,7 +3,11 @@
 # NATS, and keeps the raw output in target/bench-results/<UTC time>/. Run it on a quiet machine.
 #   scripts/bench.sh                      everything (≈15 min on 2 cores)
 #   BENCH_USERS=100 scripts/bench.sh      a smaller read-model scale
-#   BENCH_PARTS="ocr e2e" scripts/bench.sh  only some parts (append scale search ocr micro e2e notify reports)
+#   BENCH_PARTS="ocr e2e" scripts/bench.sh  only some parts (append scale search ocr micro e2e notify reports peer)
+# e2e also runs the peer part's two loads (raw INSERTs, the cqrs-es peer) right after its
+# full-speed run and prints the ratios (ADR 0029); `peer` alone runs them without the server.
+# The peer builds apart from the workspace, into BENCH_PEER_TARGET_DIR (default: the same
+# target directory as the rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -14,6 +18,8 @@ load_seconds="${BENCH_LOAD_SECONDS:-30}"
 parts=" ${BENCH_PARTS:-append scale search ocr micro e2e notify reports} "
 want() { [[ "$parts" == *" $1 "* ]]; }
 bin="${CARGO_TARGET_DIR:-target}/release"
+peer_target="${BENCH_PEER_TARGET_DIR:-${CARGO_TARGET_DIR:-target}}"
+peer_bin="$peer_target/release/cashflow-peer"
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -25,7 +31,54 @@ bin="${CARGO_TARGET_DIR:-target}/release"
   echo "rustc: $(rustc --version)"
 } | tee "$out/machine.txt"
 
-cargo build --release --locked -p cashflow -p cashflow-loadgen
+if [[ "$parts" != " peer " ]]; then
+  cargo build --release --locked -p cashflow -p cashflow-loadgen
+fi
+if want peer || want e2e; then
+  # Outside the workspace, with its own Cargo.lock: cqrs-es + postgres-es bring sqlx 0.8.
+  CARGO_TARGET_DIR="$peer_target" cargo build --release --locked --manifest-path crates/peer-cqrs-es/Cargo.toml
+fi
+
+# The machine's CPU over a load run, from /proc/stat: a VM's "steal" is time the host gave
+# to someone else, and it varies from run to run (BENCHMARKS.md).
+cpu_ticks() { awk '/^cpu / {print $2, $3, $4, $5, $6, $7, $8, $9}' /proc/stat; }
+cpu_report() {
+  python3 -c "import sys; a=[int(x) for x in sys.argv[1].split()]; b=[int(x) for x in sys.argv[2].split()]
+d=[y-x for x,y in zip(a,b)]; t=sum(d) or 1
+print('machine cpu during the run: ' + ', '.join('%s %.0f%%' % (n, 100*v/t) for n,v in zip(['user','nice','system','idle','iowait','irq','softirq','steal'], d)))" "$1" "$2"
+}
+# CPU ticks (user + system) per program, summed over its processes. PostgreSQL's include what
+# its postmaster reaped: a backend whose client disconnected before the second reading (the
+# peer's) still counts. A program that exits before it does not (the load generator, the peer).
+program_ticks() {
+  for stat in /proc/[0-9]*/stat; do cat "$stat" 2>/dev/null; echo; done |
+    awk -F') ' 'NF > 1 { name = substr($1, index($1, "(") + 1); gsub(/ /, "_", name); split($2, f, " "); t[name] += f[12] + f[13] + (name == "postgres" ? f[14] + f[15] : 0) } END { for (k in t) print k, t[k] }' | sort
+}
+program_report() {
+  join <(echo "$1") <(echo "$2") | awk -v hz="$(getconf CLK_TCK)" -v s="$3" \
+    '$3 - $2 > 0.01 * hz * s { printf "  %-18s %5.1f%% of a core\n", $1, 100 * ($3 - $2) / hz / s }' | sort -k2 -rn
+}
+load_seconds_peer="${BENCH_PEER_SECONDS:-$load_seconds}"
+# Raw single-row INSERT transactions, then the cqrs-es + postgres-es peer, 64 tasks each for the
+# load's duration, each on a database of its own that it drops after (ADR 0029). Each over the
+# pool that suits it best here: raw INSERTs one connection per task, as the append bench; the
+# peer 20, as `cashflow serve`.
+run_peers() {
+  local before programs started mode pool
+  for mode in raw peer; do
+    if [[ $mode == raw ]]; then
+      pool=64
+      echo "-- raw single-row INSERT transactions, 64 tasks, pool $pool, ${load_seconds_peer}s" | tee "$out/$mode.txt"
+    else
+      pool=20
+      echo "-- cqrs-es + postgres-es peer: RecordMovement on an account aggregate, 64 tasks, pool $pool, ${load_seconds_peer}s" | tee "$out/$mode.txt"
+    fi
+    before=$(cpu_ticks); programs=$(program_ticks); started=$(date +%s)
+    "$peer_bin" "$mode" --concurrency 64 --pool "$pool" --seconds "$load_seconds_peer" --json "$out/$mode.json" | tee -a "$out/$mode.txt"
+    { cpu_report "$before" "$(cpu_ticks)"; echo "cpu per program (set-up included):"
+      program_report "$programs" "$(program_ticks)" $(($(date +%s) - started)); } | tee -a "$out/$mode.txt"
+  done
+}
 
 if want append; then
 echo "== event store append vs raw INSERT" | tee "$out/append.txt"
@@ -67,6 +120,11 @@ echo "== reports: a heavy user's PDF and CSV reports, GetBalances as of a day, a
 cargo bench --locked -p cashflow --bench reports | tee -a "$out/reports.txt"
 fi
 
+if want peer && ! want e2e; then
+echo "== raw INSERTs and the cqrs-es peer (64 tasks each; e2e runs them beside its own figure)"
+run_peers
+fi
+
 if want e2e; then
 echo "== end to end through gRPC (release server, all roles in one process)"
 stamp="$(date +%s)"
@@ -82,22 +140,16 @@ trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 120); do grep -q "ready" "$out/server.log" && break; sleep 0.5; done
 grep -q "ready" "$out/server.log" || { echo "the server did not start"; cat "$out/server.log"; exit 1; }
 
-# The machine's CPU over each load run, from /proc/stat: a VM's "steal" is time the host gave
-# to someone else, and it varies from run to run (BENCHMARKS.md).
-cpu_ticks() { awk '/^cpu / {print $2, $3, $4, $5, $6, $7, $8, $9}' /proc/stat; }
-# CPU ticks (user + system) per program, summed over its processes.
-program_ticks() {
-  for stat in /proc/[0-9]*/stat; do cat "$stat" 2>/dev/null; echo; done |
-    awk -F') ' 'NF > 1 { name = substr($1, index($1, "(") + 1); gsub(/ /, "_", name); split($2, f, " "); t[name] += f[12] + f[13] } END { for (k in t) print k, t[k] }' | sort
-}
-program_report() {
-  join <(echo "$1") <(echo "$2") | awk -v hz="$(getconf CLK_TCK)" -v s="$3" \
-    '$3 - $2 > 0.01 * hz * s { printf "  %-18s %5.1f%% of a core\n", $1, 100 * ($3 - $2) / hz / s }' | sort -k2 -rn
-}
-cpu_report() {
-  python3 -c "import sys; a=[int(x) for x in sys.argv[1].split()]; b=[int(x) for x in sys.argv[2].split()]
-d=[y-x for x,y in zip(a,b)]; t=sum(d) or 1
-print('machine cpu during the run: ' + ', '.join('%s %.0f%%' % (n, 100*v/t) for n,v in zip(['user','nice','system','idle','iowait','irq','softirq','steal'], d)))" "$1" "$2"
+# Waits until the server has used under 5% of a core over a second (its projectors catch up
+# after a full-speed run), for at most two minutes.
+wait_quiet() {
+  local hz a b waited
+  hz=$(getconf CLK_TCK)
+  for waited in $(seq 120); do
+    a=$(awk '{print $14 + $15}' "/proc/$1/stat"); sleep 1; b=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    if (( (b - a) * 20 < hz )); then echo "the server was quiet after ${waited}s"; return; fi
+  done
+  echo "the server was still busy after 120s"
 }
 
 before=$(cpu_ticks); programs=$(program_ticks); started=$(date +%s)
@@ -105,6 +157,23 @@ before=$(cpu_ticks); programs=$(program_ticks); started=$(date +%s)
   --duration "$load_seconds" --json "$out/load-full-speed.json" | tee "$out/load-full-speed.txt"
 { cpu_report "$before" "$(cpu_ticks)"; echo "cpu per program (set-up included):"
   program_report "$programs" "$(program_ticks)" $(($(date +%s) - started)); } | tee -a "$out/load-full-speed.txt"
+# Beside it, in the same run on the same PostgreSQL: raw INSERTs and the cqrs-es peer, once the
+# server has caught up (ADR 0029). The server idles meanwhile; the half-rate run follows.
+wait_quiet "$server" | tee -a "$out/load-full-speed.txt"
+run_peers
+python3 - "$out/load-full-speed.json" "$out/raw.json" "$out/peer.json" <<'PY' | tee "$out/side-by-side.txt"
+import json, sys
+e2e, raw, peer = (json.load(open(p)) for p in sys.argv[1:])
+record = next(r for r in e2e["rpcs"] if r["rpc"] == "RecordMovement")
+commands = e2e["commands_per_second"]
+print("side by side, 64 clients each, same run:")
+print("  end to end (gRPC, loadgen mix) RecordMovement %.0f/s p99 %.1f ms; all commands %.0f/s" % (record["per_second"], record["p99_ms"], commands))
+print("  raw single-row INSERT          %.0f/s p99 %.1f ms" % (raw["per_second"], raw["p99_ms"]))
+print("  cqrs-es + postgres-es peer     %.0f/s p99 %.1f ms (%d conflicts retried)" % (peer["per_second"], peer["p99_ms"], peer["conflicts"]))
+print("  ratio: RecordMovement / raw %.2f, RecordMovement / peer %.2f; all commands / raw %.2f, all commands / peer %.2f" % (
+    record["per_second"] / raw["per_second"], record["per_second"] / peer["per_second"],
+    commands / raw["per_second"], commands / peer["per_second"]))
+PY
 # Half the measured maximum, open loop: freshness (projection lag) under a sustainable load.
 half=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(round(sum(x['per_second'] for x in r['rpcs'] if not x['rpc'].startswith('freshness'))/2))" "$out/load-full-speed.json")
 before=$(cpu_ticks)
