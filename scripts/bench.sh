@@ -152,6 +152,13 @@ wait_quiet() {
   echo "the server was still busy after 120s"
 }
 
+# Idle read-your-writes: one client at 5 operations a second, every recorded movement read back
+# with its position as min_position, so nothing else is in flight (ADR 0027).
+before=$(cpu_ticks)
+"$bin/cashflow-loadgen" --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 10 --clients 1 --rate 5 \
+  --freshness-every 1 --seed 7 --duration "$load_seconds" --json "$out/load-idle.json" | tee "$out/load-idle.txt"
+cpu_report "$before" "$(cpu_ticks)" | tee -a "$out/load-idle.txt"
+
 before=$(cpu_ticks); programs=$(program_ticks); started=$(date +%s)
 "$bin/cashflow-loadgen" --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
   --duration "$load_seconds" --json "$out/load-full-speed.json" | tee "$out/load-full-speed.txt"

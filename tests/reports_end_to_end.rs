@@ -621,6 +621,7 @@ async fn seed_history(pool: &sqlx::PgPool, owner: Uuid, account_id: &str, count:
                 causation_id: None,
                 traceparent: None,
             },
+            guards: Vec::new(),
             events: vec![NewEvent {
                 event_id: Uuid::now_v7(),
                 event_type: event.event_type().to_owned(),

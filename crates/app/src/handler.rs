@@ -4,6 +4,7 @@
 //! A retried command (same owner and `command_id`) gets the stored outcome of its first
 //! append and appends nothing, even when deciding again today would refuse it (voiding twice).
 
+use crate::cache::{Cached, StateCache};
 use crate::context::CommandContext;
 use crate::error::AppError;
 use crate::input;
@@ -13,7 +14,9 @@ use cashflow_domain::movement::{self, AssignedBy, Movement, MovementCommand, Mov
 use cashflow_domain::{
     AccountId, Aggregate, CategoryId, DomainError, DomainEvent, MovementId, RuleId, StreamId, ValidationError, fold,
 };
-use cashflow_eventstore::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
+use cashflow_eventstore::{
+    AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError, StreamGuard,
+};
 use std::sync::Arc;
 use tracing::field::Empty;
 use uuid::Uuid;
@@ -65,6 +68,8 @@ mod invoices;
 mod notifications;
 mod reports;
 mod rules;
+#[cfg(test)]
+mod tests;
 
 pub use budgets::{BudgetCommands, budget_id_for};
 pub use invoices::{InvoiceCommands, blob_key, invoice_id_for};
@@ -72,11 +77,20 @@ pub use notifications::{AddedChannel, NotificationCommands, RaisedOutcome, notif
 pub use reports::{ReportCommands, Settlement};
 pub use rules::RuleRunner;
 
+/// How many folded states of each kind (accounts, categories) a handler keeps (ADR 0028).
+/// An account or category state is a few hundred bytes; 50,000 of each is a few tens of MB.
+pub const CACHED_STATES: usize = 50_000;
+
 /// Runs the commands that need nothing but the event store. [`InvoiceCommands`] and
 /// [`RuleRunner`] build on it with the ports they read through.
+///
+/// Clones share one cache of the account and category states a movement is decided on; see
+/// [`crate::cache`] and ADR 0028 for why a stale entry can cost a retry but never a wrong answer.
 #[derive(Clone)]
 pub struct CommandHandler {
     store: Arc<dyn EventStore>,
+    accounts: Arc<StateCache<Account>>,
+    categories: Arc<StateCache<Category>>,
 }
 
 impl std::fmt::Debug for CommandHandler {
@@ -91,7 +105,12 @@ fn today() -> chrono::NaiveDate {
 
 impl CommandHandler {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store }
+        Self::with_cache_capacity(store, CACHED_STATES)
+    }
+
+    /// A handler that keeps at most `capacity` account and `capacity` category states.
+    pub fn with_cache_capacity(store: Arc<dyn EventStore>, capacity: usize) -> Self {
+        Self { store, accounts: Arc::new(StateCache::new(capacity)), categories: Arc::new(StateCache::new(capacity)) }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -148,9 +167,13 @@ impl CommandHandler {
         let movement_id = MovementId::new();
         let ran = self
             .run(ctx, true, || async {
-                let account = self.load::<Account>(&input.account_id.stream_id()).await?;
+                // Both may come from the cache. The account's state can change (it may close), so
+                // the append is guarded on the version decided on; a category's id and owner,
+                // all the decision reads of it, never change once it exists.
+                let account_stream = input.account_id.stream_id();
+                let account = self.load_cached(&self.accounts, &account_stream).await?;
                 let category = match input.category_id {
-                    Some(id) => Some(self.load::<Category>(&id.stream_id()).await?),
+                    Some(id) => Some(self.load_cached(&self.categories, &id.stream_id()).await?),
                     None => None,
                 };
                 let command = MovementCommand::Record(movement::RecordMovement {
@@ -172,7 +195,8 @@ impl CommandHandler {
                     today: today(),
                 };
                 let events = movement::decide(&Movement::default(), command, context)?;
-                self.append(ctx, movement_id.stream_id(), ExpectedVersion::NoStream, &events).await
+                let guard = StreamGuard { stream_id: account_stream, version: account.version };
+                self.append_guarded(ctx, movement_id.stream_id(), ExpectedVersion::NoStream, vec![guard], &events).await
             })
             .await?;
         let id = Self::created_id(&ran, MovementId::STREAM_CATEGORY, movement_id.as_uuid())?;
@@ -216,7 +240,8 @@ impl CommandHandler {
                     }
                     .into());
                 }
-                let category = self.load::<Category>(&input.category_id.stream_id()).await?;
+                // Only the category's id and owner are read, and they never change: no guard.
+                let category = self.load_cached(&self.categories, &input.category_id.stream_id()).await?;
                 let command = MovementCommand::AssignCategory {
                     owner: ctx.owner,
                     category_id: input.category_id,
@@ -329,6 +354,10 @@ impl CommandHandler {
             if let Some(outcome) = self.store.find_command(ctx.owner.as_uuid(), ctx.command_id.as_uuid()).await? {
                 return Ok(Ran::Replayed(outcome));
             }
+            if let AppError::Store(StoreError::Conflict { stream_id, .. }) = &error {
+                // The state decided on may have come from the cache: the next attempt reads it.
+                self.forget(stream_id);
+            }
             match error {
                 AppError::Store(StoreError::Conflict { stream_id, .. })
                     if retry_on_conflict && attempts < MAX_ATTEMPTS =>
@@ -350,11 +379,46 @@ impl CommandHandler {
         Ok(Loaded { state: fold::<A>(&events), version: recorded.last().map_or(0, |e| e.version) })
     }
 
+    /// The stream's state from the cache, else folded from the store and cached. A stream
+    /// that does not exist is not cached, so that it is found once it is created.
+    async fn load_cached<A: Aggregate + Clone>(
+        &self,
+        cache: &StateCache<A>,
+        stream_id: &str,
+    ) -> Result<Loaded<A>, AppError> {
+        if let Some(Cached { state, version }) = cache.get(stream_id) {
+            return Ok(Loaded { state, version });
+        }
+        let loaded = self.load::<A>(stream_id).await?;
+        if loaded.version > 0 {
+            cache.put(stream_id, loaded.state.clone(), loaded.version);
+        }
+        Ok(loaded)
+    }
+
+    /// Drops any cached state of the stream.
+    fn forget(&self, stream_id: &str) {
+        self.accounts.forget(stream_id);
+        self.categories.forget(stream_id);
+    }
+
     async fn append<E: DomainEvent>(
         &self,
         ctx: &CommandContext,
         stream_id: String,
         expected_version: ExpectedVersion,
+        events: &[E],
+    ) -> Result<AppendOutcome, AppError> {
+        self.append_guarded(ctx, stream_id, expected_version, Vec::new(), events).await
+    }
+
+    /// Appends only while each of `guards` (other streams the decision read) is at its version.
+    async fn append_guarded<E: DomainEvent>(
+        &self,
+        ctx: &CommandContext,
+        stream_id: String,
+        expected_version: ExpectedVersion,
+        guards: Vec<StreamGuard>,
         events: &[E],
     ) -> Result<AppendOutcome, AppError> {
         let count = events.len();
@@ -380,7 +444,9 @@ impl CommandHandler {
         if let Some(traceparent) = cashflow_telemetry::propagation::traceparent(&span) {
             metadata.traceparent = Some(traceparent);
         }
-        let request = AppendRequest { stream_id, expected_version, metadata, events };
+        // This handler's own change to a cached stream: the next command reads it afresh.
+        self.forget(&stream_id);
+        let request = AppendRequest { stream_id, expected_version, metadata, events, guards };
         let outcome = self.store.append(request).await?;
         span.record("events_appended", if outcome.replayed { 0 } else { count });
         Ok(outcome)

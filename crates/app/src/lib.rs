@@ -9,6 +9,8 @@
 //! - [`handler`]: [`CommandHandler`] (load, pure `decide`, append with an expected version and
 //!   the idempotency key), [`InvoiceCommands`], [`BudgetCommands`], [`NotificationCommands`], [`ReportCommands`] and [`RuleRunner`] for the commands that read
 //!   across streams through a port, which they take at construction.
+//! - `cache`: a bounded per-process cache of folded account and category states by stream and
+//!   version, which the handler decides movements on, guarding its appends (ADR 0028).
 //! - [`history`]: a person's books folded from the store up to a position ([`history::load_books`]),
 //!   for reports and balances as of a day.
 //! - [`ports`]: what commands read besides the event store: [`LedgerLookups`] (a read model)
@@ -21,6 +23,7 @@
 //! broker or a read model's tables.
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod context;
 pub mod error;
 pub mod handler;
@@ -33,7 +36,7 @@ pub use cashflow_blob::BlobStore;
 pub use context::{CommandContext, derived_command_id};
 pub use error::AppError;
 pub use handler::{
-    AddedChannel, Assigned, BudgetCommands, CommandHandler, Created, InvoiceCommands, MAX_ATTEMPTS,
+    AddedChannel, Assigned, BudgetCommands, CACHED_STATES, CommandHandler, Created, InvoiceCommands, MAX_ATTEMPTS,
     NotificationCommands, RaisedOutcome, ReportCommands, RuleRunner, Settlement, notification_id_for, notifier_stream,
 };
 pub use ports::{LedgerLookups, PortError, RuleCandidate, RulesVersion};

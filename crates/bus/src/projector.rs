@@ -16,7 +16,7 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pu
 use async_nats::jetstream::{self, AckKind};
 use cashflow_eventstore::{EventStore, RecordedEvent};
 use cashflow_projection::{Gap, Projection, apply_in_order, first_gap, lock_checkpoint, save_checkpoint};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use sqlx::postgres::PgPool;
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +30,9 @@ pub const BATCH_DURATION: &str = "cashflow_projector_batch_duration_seconds";
 /// Messages JetStream delivered more than once, by projection.
 pub const REDELIVERIES: &str = "cashflow_projector_redeliveries_total";
 
+/// Turns of the scheduler a batch waits for messages already on their way before it is applied.
+const READY_TURNS: usize = 4;
+
 /// Events read, and applied in one call, per step of a catch-up from the store.
 const STORE_READ_BATCH: usize = 1000;
 
@@ -38,8 +41,10 @@ const STORE_READ_BATCH: usize = 1000;
 pub struct ProjectorConfig {
     /// Most messages applied in one transaction.
     pub max_batch: usize,
-    /// How long to keep gathering a batch after its first message arrived.
-    pub batch_linger: Duration,
+    /// How long to keep gathering a batch after its first message, but only while busy (the
+    /// last batch found messages already waiting behind its first). An idle projector applies
+    /// a lone message at once: a fixed linger was the floor of every read-your-writes (ADR 0027).
+    pub busy_linger: Duration,
     /// Back-off after a failure, and the delay before a nak'ed message comes back.
     pub retry_delay: Duration,
     /// Delivered-but-unacked messages the server allows; large, since only the last is acked.
@@ -52,7 +57,7 @@ impl Default for ProjectorConfig {
     fn default() -> Self {
         Self {
             max_batch: 500,
-            batch_linger: Duration::from_millis(50),
+            busy_linger: Duration::ZERO,
             retry_delay: Duration::from_secs(1),
             max_ack_pending: 20_000,
             ack_wait: Duration::from_secs(30),
@@ -105,6 +110,7 @@ impl ProjectorRunner {
                 }
                 Err(err) => return Err(err),
             };
+            let mut busy = false;
             loop {
                 let first = tokio::select! {
                     () = shutdown.wait() => return Ok(()),
@@ -121,7 +127,8 @@ impl ProjectorRunner {
                         break;
                     }
                 };
-                let batch = self.gather(first, &mut messages).await;
+                let batch = self.gather(first, &mut messages, busy).await;
+                busy = batch.len() > 1;
                 if self.handle_batch(batch).await.is_err() && shutdown.sleep(self.config.retry_delay).await {
                     return Ok(());
                 }
@@ -164,14 +171,38 @@ impl ProjectorRunner {
             .map_err(|err| BusError::nats("pulling from the projection's consumer", err))
     }
 
-    /// Collects up to `max_batch` messages arriving within `batch_linger` after the first.
-    async fn gather(&self, first: jetstream::Message, messages: &mut pull::Stream) -> Vec<jetstream::Message> {
+    /// Collects up to `max_batch` messages: the first, whatever is already waiting behind it
+    /// (after a few turns of the scheduler, not a timer), and, only when `busy`, what arrives
+    /// within `busy_linger`. Under load the messages that came in during the last apply are
+    /// waiting, so batches grow with the load; an idle projector applies one message at once.
+    async fn gather(
+        &self,
+        first: jetstream::Message,
+        messages: &mut pull::Stream,
+        busy: bool,
+    ) -> Vec<jetstream::Message> {
         let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + self.config.batch_linger;
+        let mut turns = 0;
+        while batch.len() < self.config.max_batch {
+            match messages.next().now_or_never() {
+                Some(Some(Ok(message))) => batch.push(message),
+                // Apply what arrived; the error shows again on the next read if it persists.
+                Some(Some(Err(_)) | None) => return batch,
+                // A message may be in the client's hands but not yet handed to this stream.
+                None if turns < READY_TURNS => {
+                    turns += 1;
+                    tokio::task::yield_now().await;
+                }
+                None => break,
+            }
+        }
+        if !busy || self.config.busy_linger.is_zero() {
+            return batch;
+        }
+        let deadline = tokio::time::Instant::now() + self.config.busy_linger;
         while batch.len() < self.config.max_batch {
             match tokio::time::timeout_at(deadline, messages.next()).await {
                 Ok(Some(Ok(message))) => batch.push(message),
-                // Apply what arrived; the error shows again on the next read if it persists.
                 Ok(Some(Err(_)) | None) | Err(_) => break,
             }
         }

@@ -1178,6 +1178,7 @@ async fn append_rate(store: &PgEventStore, owners: &[UserId], writers: usize, st
                             causation_id: None,
                             traceparent: None,
                         },
+                        guards: Vec::new(),
                         events: vec![NewEvent {
                             event_id: Uuid::now_v7(),
                             event_type: recorded.event_type().to_owned(),

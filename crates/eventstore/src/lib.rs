@@ -16,6 +16,8 @@
 //! - An append is atomic: all of its events are stored or none is.
 //! - `expected_version` is checked against the stream's last version; a mismatch, or a
 //!   concurrent writer that won the same version, is [`StoreError::Conflict`].
+//! - Each of the request's `guards` is checked against its stream's last version as the append
+//!   commits; a stream that moved is [`StoreError::Conflict`] naming that stream.
 //! - `(owner, command_id)` is an idempotency key: appending again with a key already stored
 //!   appends nothing and returns the first append's [`AppendOutcome`] with `replayed` set.
 //! - Global positions start at 1, are dense (no gaps) and are assigned in commit order, so
@@ -96,6 +98,33 @@ pub struct AppendRequest {
     pub metadata: CommandMetadata,
     /// May be empty: the command is then remembered for idempotency and appends nothing.
     pub events: Vec<NewEvent>,
+    /// Other streams the decision read: the append commits only if each is still at the
+    /// version the decision saw. Lets a caller decide on cached state (ADR 0028).
+    pub guards: Vec<StreamGuard>,
+}
+
+/// A stream other than the appended one that must still be at `version` (0: must not exist)
+/// when the append commits; otherwise the append is a [`StoreError::Conflict`] naming it, and
+/// writes nothing. Never names the appended stream itself: `expected_version` guards that one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamGuard {
+    pub stream_id: String,
+    pub version: u64,
+}
+
+impl StreamGuard {
+    /// `Ok` when the guarded stream is at `actual`; else the conflict to answer.
+    pub fn check(&self, actual: u64) -> Result<(), StoreError> {
+        if actual == self.version {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
+                stream_id: self.stream_id.clone(),
+                expected: ExpectedVersion::Exact(self.version),
+                actual,
+            })
+        }
+    }
 }
 
 /// What an append did, or — when `replayed` — what the first append with the same

@@ -69,6 +69,9 @@ impl EventStore for InMemoryEventStore {
                 actual: last_version,
             });
         }
+        for guard in &request.guards {
+            guard.check(state.last_of(&guard.stream_id).map_or(0, |e| e.version))?;
+        }
         let mut new_ids = HashSet::with_capacity(request.events.len());
         if let Some(duplicate) =
             request.events.iter().find(|e| state.event_ids.contains(&e.event_id) || !new_ids.insert(e.event_id))

@@ -5,7 +5,7 @@ mod support;
 
 use cashflow_eventstore::contract::{new_request, new_stream_id};
 use cashflow_eventstore::postgres::{create_database_if_missing, drop_database};
-use cashflow_eventstore::{EventStore, ExpectedVersion, PgEventStore, hash};
+use cashflow_eventstore::{EventStore, ExpectedVersion, PgEventStore, StreamGuard, hash};
 use cashflow_testkit::{TestDatabase, connect};
 use serde_json::json;
 use sqlx::{PgPool, Row};
@@ -276,7 +276,7 @@ async fn set_up_is_idempotent_and_safe_to_run_concurrently() {
     assert!(failures.is_empty(), "concurrent migrations failed: {failures:?}");
     again.expect("migrating again is a no-op");
     assert_eq!(head.unwrap(), 0);
-    assert_eq!(applied, 3, "every migration, each once");
+    assert_eq!(applied, 4, "every migration, each once");
 }
 
 /// The pids of this database's sessions waiting on a lock.
@@ -371,6 +371,53 @@ async fn a_batch_whose_connection_dies_answers_unavailable_and_a_retry_appends()
         assert_eq!(store.head().await.unwrap(), 1 + 8);
         let all = store.read_all(0, 100).await.unwrap();
         assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), (1..=9).collect::<Vec<_>>());
+    })
+    .await;
+}
+
+/// The race a cached decision runs: a guarded append reads its guard as holding, then the
+/// guarded stream moves (committed by a writer that held the head lock) before the batch's
+/// write. The check under the head lock refuses it; its neighbours are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_that_moves_while_its_batch_waits_on_the_head_lock_is_refused() {
+    support::with_store(|store| async move {
+        let pool = store.pool().clone();
+        let account = new_stream_id();
+        store.append(new_request(&account, ExpectedVersion::NoStream, 1)).await.unwrap();
+        // A writer outside the store's batches moves the account to version 2 and holds the
+        // head lock without committing…
+        let mut transaction = pool.begin().await.unwrap();
+        store.append_in(&mut transaction, new_request(&account, ExpectedVersion::Exact(1), 1)).await.unwrap();
+
+        // …while a guarded append reads the account at version 1 and waits on the lock, and
+        // more appends queue behind it.
+        let mut guarded = new_request(&new_stream_id(), ExpectedVersion::NoStream, 1);
+        guarded.guards = vec![StreamGuard { stream_id: account.clone(), version: 1 }];
+        let spawn_append = |request| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(request).await })
+        };
+        let mut appends = vec![spawn_append(guarded.clone())];
+        wait_until("the batch waits on the head lock", || async { sessions_waiting_on_a_lock(&pool).await > 0 }).await;
+        appends.extend((0..4).map(|_| spawn_append(new_request(&new_stream_id(), ExpectedVersion::NoStream, 1))));
+        transaction.commit().await.unwrap();
+
+        let mut results = Vec::new();
+        for append in appends {
+            results.push(append.await.unwrap());
+        }
+        match &results[0] {
+            Err(cashflow_eventstore::StoreError::Conflict { stream_id, actual, .. }) => {
+                assert_eq!((stream_id, *actual), (&account, 2));
+            }
+            other => panic!("the append whose guard moved must conflict, got {other:?}"),
+        }
+        for result in &results[1..] {
+            assert!(result.is_ok(), "a neighbour of the refused append is written: {result:?}");
+        }
+        assert!(store.read_stream(&guarded.stream_id).await.unwrap().is_empty());
+        assert_eq!(store.find_command(guarded.metadata.owner, guarded.metadata.command_id).await.unwrap(), None);
+        assert_eq!(store.head().await.unwrap(), 2 + 4);
     })
     .await;
 }

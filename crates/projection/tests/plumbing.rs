@@ -109,7 +109,8 @@ async fn append(store: &InMemoryEventStore, event_type: &str, count: usize) -> u
                 payload: serde_json::json!({ "index": index }),
             })
             .collect();
-        let request = AppendRequest { stream_id: stream_id.clone(), expected_version, metadata, events };
+        let request =
+            AppendRequest { stream_id: stream_id.clone(), expected_version, metadata, events, guards: Vec::new() };
         version = store.append(request).await.unwrap().stream_version;
     }
     store.head().await.unwrap()

@@ -41,6 +41,7 @@ async fn movement_stream(store: &dyn EventStore, owner: UserId) -> (String, Uuid
             causation_id: None,
             traceparent: Some(TRACEPARENT.into()),
         },
+        guards: Vec::new(),
         events: vec![
             event("MovementRecorded", json!({ "note": "not decoded by the audit" })),
             event("MovementVoided", json!({ "reason": "duplicate" })),

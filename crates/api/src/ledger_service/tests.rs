@@ -377,6 +377,7 @@ impl EventStore for RacingStore {
                 stream_id: request.stream_id.clone(),
                 expected_version: ExpectedVersion::Exact(version),
                 metadata: CommandMetadata { command_id: Uuid::now_v7(), ..request.metadata.clone() },
+                guards: Vec::new(),
                 events: vec![self.rival.event()],
             };
             self.inner.append(rival).await?;

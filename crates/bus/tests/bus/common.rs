@@ -154,6 +154,7 @@ async fn write(store: Arc<PgEventStore>, writer: usize, appends: usize) {
                 traceparent: (!index.is_multiple_of(3))
                     .then(|| format!("00-{}-{:016x}-01", Uuid::now_v7().simple(), (writer * 1000 + index) as u64 + 1)),
             },
+            guards: Vec::new(),
             events: vec![NewEvent {
                 event_id: Uuid::now_v7(),
                 event_type: if index.is_multiple_of(2) { "Recorded".into() } else { "Renamed".into() },

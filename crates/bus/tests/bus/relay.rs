@@ -126,6 +126,7 @@ async fn a_publish_refused_mid_window_lets_no_later_event_overtake_it() {
                 causation_id: None,
                 traceparent: None,
             },
+            guards: Vec::new(),
             events,
         })
         .await

@@ -10,10 +10,11 @@ use sqlx::{AssertSqlSafe, Connection, Row, SqlSafeStr};
 use std::borrow::Cow;
 use std::str::FromStr;
 
-const MIGRATIONS: [(i64, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str); 4] = [
     (1, "event store", include_str!("../../migrations/0001_event_store.sql")),
     (2, "global chain", include_str!("../../migrations/0002_global_chain.sql")),
     (3, "owner history", include_str!("../../migrations/0003_owner_history.sql")),
+    (4, "stream guards", include_str!("../../migrations/0004_stream_guards.sql")),
 ];
 
 /// The table where this crate's applied migrations are tracked, apart from other crates'.

@@ -9,7 +9,7 @@
 use super::PgEventStore;
 use super::plan::{Claim, Plan, conflict, plan};
 use super::rows::{corrupt, map_sqlx, stored_outcome, to_i64, to_u64, unique_violation};
-use super::sql::{CHANNEL, CLAIM, FIND_COMMAND, REMEMBER_EMPTY, STREAM_VERSION, WRITE};
+use super::sql::{CHANNEL, CLAIM, FIND_COMMAND, GUARD_VERSIONS, REMEMBER_EMPTY, STREAM_VERSION, WRITE};
 use crate::hash;
 use crate::{AppendOutcome, AppendRequest, ExpectedVersion, StoreError};
 use sqlx::Row;
@@ -68,6 +68,7 @@ impl PgEventStore {
         };
 
         if sealed.events.is_empty() {
+            check_guards_on(conn, request).await?;
             let position: i64 = sqlx::query(REMEMBER_EMPTY)
                 .bind(metadata.owner)
                 .bind(metadata.command_id)
@@ -108,12 +109,16 @@ impl PgEventStore {
             .await
             .and_then(|row| row.try_get::<i64, _>("position"));
         match result {
-            Ok(position) => Ok(AppendOutcome {
-                stream_id: request.stream_id.clone(),
-                stream_version: sealed.stream_version(),
-                position: to_u64(position)?,
-                replayed: false,
-            }),
+            Ok(position) => {
+                // Under the head lock now, so no event can commit on a guarded stream before this one.
+                check_guards_on(conn, request).await?;
+                Ok(AppendOutcome {
+                    stream_id: request.stream_id.clone(),
+                    stream_version: sealed.stream_version(),
+                    position: to_u64(position)?,
+                    replayed: false,
+                })
+            }
             Err(error) => match unique_violation(&error) {
                 // Lost the race for the version: the winner has committed (a unique check waits
                 // for it), so its version can be read on another connection.
@@ -162,6 +167,25 @@ impl PgEventStore {
             .map_err(map_sqlx)?;
         to_u64(version)
     }
+}
+
+/// Checks the request's guards in a statement of its own: under `READ COMMITTED` it sees every
+/// commit before it, and after the caller's `WRITE` took the head lock no event can commit on a
+/// guarded stream until the caller does. An append of no events takes no lock; its guards are
+/// checked as of this statement.
+async fn check_guards_on(conn: &mut PgConnection, request: &AppendRequest) -> Result<(), StoreError> {
+    if request.guards.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query(GUARD_VERSIONS)
+        .bind(request.guards.iter().map(|guard| guard.stream_id.as_str()).collect::<Vec<_>>())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx)?;
+    for (guard, row) in request.guards.iter().zip(&rows) {
+        guard.check(to_u64(row.try_get("version").map_err(corrupt)?)?)?;
+    }
+    Ok(())
 }
 
 /// The stored outcome of an idempotency key, as a replay; `None` when no committed append holds it.

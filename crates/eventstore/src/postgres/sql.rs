@@ -106,11 +106,23 @@ SELECT stream_id AS stored_stream_id, stream_version AS stored_version, position
 FROM commands
 WHERE owner = $1 AND command_id = $2 AND stream_version IS NOT NULL AND position IS NOT NULL";
 
+/// The last version of each stream in `$1`, in order (0 for one that does not exist).
+pub(super) const GUARD_VERSIONS: &str = "\
+SELECT COALESCE((SELECT max(version) FROM events WHERE events.stream_id = g.stream_id), 0) AS version
+FROM UNNEST($1::text[]) WITH ORDINALITY AS g (stream_id, ord)
+ORDER BY g.ord";
+
 /// A batch's first statement, outside any transaction: every key's stored outcome, if any,
-/// and every stream's tail.
+/// every stream's tail, and the versions of the streams each request guards (`$4` the
+/// request's ordinal, `$5` the stream, in the request's order).
 pub(super) const READ_BATCH: &str = "\
 SELECT input.ord, commands.owner IS NOT NULL AS stored, commands.stream_id AS stored_stream_id,
-       commands.stream_version AS stored_version, commands.position AS stored_position, last.version, last.hash
+       commands.stream_version AS stored_version, commands.position AS stored_position, last.version, last.hash,
+       ARRAY(
+           SELECT COALESCE((SELECT max(version) FROM events WHERE events.stream_id = g.stream_id), 0)
+           FROM UNNEST($4::int8[], $5::text[]) WITH ORDINALITY AS g (request, stream_id, n)
+           WHERE g.request = input.ord ORDER BY g.n
+       ) AS guard_versions
 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS input (owner, command_id, stream_id, ord)
 LEFT JOIN commands ON commands.owner = input.owner AND commands.command_id = input.command_id
 LEFT JOIN LATERAL (
@@ -123,7 +135,8 @@ ORDER BY input.ord";
 /// chained in batch order) and its idempotency key
 /// with its outcome (position = first new position - 1 + `last_ord`), and notifies readers
 /// once on channel `$20`. A version or a key taken since the first statement fails it whole
-/// (unique indexes).
+/// (unique indexes), and so does a guarded stream (`$21`, at version `$22`) that moved:
+/// `event_store_check_guards` runs after the head lock is taken (it reads `head`).
 pub(super) const WRITE_BATCH: &str = concat!(
     take_positions_and_insert_events!("$14"),
     "\
@@ -139,8 +152,11 @@ pub(super) const WRITE_BATCH: &str = concat!(
     SELECT c.owner, c.command_id, c.stream_id, $2, c.stream_version, head.position - $1 + c.last_ord
     FROM head, UNNEST($15::uuid[], $16::uuid[], $17::text[], $18::int8[], $19::int8[])
         AS c (owner, command_id, stream_id, stream_version, last_ord)
+), guarded AS (
+    SELECT event_store_check_guards($21::text[], $22::int8[]) AS held FROM head
 )
-SELECT head.position, pg_notify($20, head.position::text)::text AS notified FROM head"
+SELECT head.position, pg_notify($20, head.position::text)::text AS notified, (SELECT held FROM guarded) AS guarded
+FROM head"
 );
 
 /// The last statement of a batch whose winners append no events: no head lock, no

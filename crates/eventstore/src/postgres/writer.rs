@@ -211,16 +211,26 @@ async fn write_batches(options: Arc<PgConnectOptions>, mut jobs: mpsc::Unbounded
 
 /// Takes from `waiting`, in order, up to [`MAX_BATCH`] requests that can share a batch: the
 /// first for each stream (a later one must see its version) and for each key (a later one is
-/// its replay). The rest keep their order for the next batch.
+/// its replay), and none that writes a stream another one guards or guards one another writes
+/// (a guard is checked against what was committed before the batch). The rest keep their
+/// order for the next batch.
 fn take_batch(waiting: &mut VecDeque<Job>) -> Vec<Job> {
     let mut streams = HashSet::new();
+    let mut guarded = HashSet::new();
     let mut keys = HashSet::new();
     let mut batch = Vec::new();
     let mut deferred = VecDeque::new();
     for job in waiting.drain(..) {
-        let key = (job.request.metadata.owner, job.request.metadata.command_id);
-        if batch.len() < MAX_BATCH && !streams.contains(&job.request.stream_id) && !keys.contains(&key) {
-            streams.insert(job.request.stream_id.clone());
+        let request = &job.request;
+        let key = (request.metadata.owner, request.metadata.command_id);
+        let fits = batch.len() < MAX_BATCH
+            && !streams.contains(&request.stream_id)
+            && !guarded.contains(&request.stream_id)
+            && !keys.contains(&key)
+            && request.guards.iter().all(|guard| !streams.contains(&guard.stream_id));
+        if fits {
+            streams.insert(request.stream_id.clone());
+            guarded.extend(request.guards.iter().map(|guard| guard.stream_id.clone()));
             keys.insert(key);
             batch.push(job);
         } else {
@@ -276,10 +286,16 @@ async fn commit_batch(
     requests: &[&AppendRequest],
 ) -> Result<Vec<Result<AppendOutcome, StoreError>>, BatchError> {
     let recorded_at = hash::now_micros();
+    let guards: Vec<(i64, &str)> = (1i64..)
+        .zip(requests)
+        .flat_map(|(ord, request)| request.guards.iter().map(move |guard| (ord, guard.stream_id.as_str())))
+        .collect();
     let read = sqlx::query(READ_BATCH)
         .bind(requests.iter().map(|request| request.metadata.owner).collect::<Vec<_>>())
         .bind(requests.iter().map(|request| request.metadata.command_id).collect::<Vec<_>>())
         .bind(requests.iter().map(|request| request.stream_id.as_str()).collect::<Vec<_>>())
+        .bind(guards.iter().map(|&(ord, _)| ord).collect::<Vec<_>>())
+        .bind(guards.iter().map(|&(_, stream_id)| stream_id).collect::<Vec<_>>())
         .fetch_all(&mut *conn)
         .await
         .map_err(BatchError::from_statement)?;
@@ -294,14 +310,22 @@ async fn commit_batch(
     let decided: Vec<Decided> = requests
         .iter()
         .zip(&read)
-        .map(|(request, row)| match claim_of(row).and_then(|claim| plan(request, claim, row, recorded_at)) {
-            Ok(Plan::Replay(outcome)) => Decided::Answered(Ok(outcome)),
-            Ok(Plan::Write(sealed)) => {
-                let stream_version = sealed.stream_version();
-                events.extend(sealed.events);
-                Decided::Writes { stream_version, last_ord: events.len() as i64 }
+        .map(|(request, row)| {
+            let planned = claim_of(row).and_then(|claim| plan(request, claim, row, recorded_at)).and_then(|plan| {
+                if matches!(plan, Plan::Write(_)) {
+                    check_guards(request, row)?;
+                }
+                Ok(plan)
+            });
+            match planned {
+                Ok(Plan::Replay(outcome)) => Decided::Answered(Ok(outcome)),
+                Ok(Plan::Write(sealed)) => {
+                    let stream_version = sealed.stream_version();
+                    events.extend(sealed.events);
+                    Decided::Writes { stream_version, last_ord: events.len() as i64 }
+                }
+                Err(error) => Decided::Answered(Err(error)),
             }
-            Err(error) => Decided::Answered(Err(error)),
         })
         .collect();
     let winners: Vec<(usize, u64, i64)> = decided
@@ -319,6 +343,12 @@ async fn commit_batch(
     let versions: Vec<i64> =
         winners.iter().map(|&(_, version, _)| i64::try_from(version).unwrap_or(i64::MAX)).collect();
     let count = events.len() as i64;
+    // Checked again under the head lock, as the batch commits.
+    let (guard_streams, guard_versions): (Vec<&str>, Vec<i64>) = winners
+        .iter()
+        .flat_map(|&(index, _, _)| &requests[index].guards)
+        .map(|guard| (guard.stream_id.as_str(), i64::try_from(guard.version).unwrap_or(i64::MAX)))
+        .unzip();
 
     let head = if winners.is_empty() {
         0
@@ -357,6 +387,8 @@ async fn commit_batch(
             .bind(versions)
             .bind(winners.iter().map(|&(_, _, last_ord)| last_ord).collect::<Vec<_>>())
             .bind(CHANNEL)
+            .bind(guard_streams)
+            .bind(guard_versions)
             .fetch_one(&mut *conn)
             .await
             .and_then(|row| row.try_get::<i64, _>("position"))
@@ -376,6 +408,21 @@ async fn commit_batch(
             }),
         })
         .collect())
+}
+
+/// The request's guards against the versions the batch's read found (`guard_versions`).
+fn check_guards(request: &AppendRequest, row: &PgRow) -> Result<(), StoreError> {
+    if request.guards.is_empty() {
+        return Ok(());
+    }
+    let versions: Vec<i64> = row.try_get("guard_versions").map_err(corrupt)?;
+    if versions.len() != request.guards.len() {
+        return Err(StoreError::Corrupt("the batch's read does not match the request's guards".into()));
+    }
+    for (guard, version) in request.guards.iter().zip(versions) {
+        guard.check(to_u64(version)?)?;
+    }
+    Ok(())
 }
 
 /// Who holds a request's key, from its row of the batch's read.

@@ -191,6 +191,7 @@ impl World {
                         causation_id: None,
                         traceparent: None,
                     },
+                    guards: Vec::new(),
                     events: vec![NewEvent {
                         event_id: event.event_id,
                         event_type: event.event_type,
