@@ -3,6 +3,7 @@
 # NATS, and keeps the raw output in target/bench-results/<UTC time>/. Run it on a quiet machine.
 #   scripts/bench.sh                      everything (≈15 min on 2 cores)
 #   BENCH_USERS=100 scripts/bench.sh      a smaller read-model scale
+#   BENCH_PROFILE=0 scripts/bench.sh      without the CPU profile of the server (e2e; needs perf)
 #   BENCH_PARTS="ocr e2e" scripts/bench.sh  only some parts (append scale search ocr micro e2e notify reports peer)
 # e2e also runs the peer part's two loads (raw INSERTs, the cqrs-es peer) right after its
 # full-speed run and prints the ratios (ADR 0029); `peer` alone runs them without the server.
@@ -188,6 +189,32 @@ before=$(cpu_ticks)
   --rate "$half" --duration "$load_seconds" --json "$out/load-half-rate.json" | tee "$out/load-half-rate.txt"
 cpu_report "$before" "$(cpu_ticks)" | tee -a "$out/load-half-rate.txt"
 curl -s "http://$CASHFLOW_METRICS_ADDR/metrics" > "$out/server-metrics.txt" || true
+
+# Where the server's CPU goes at full speed: perf's software clock at 499 Hz on the server's
+# threads during a third full-speed run, apart from the measured ones (sampling costs a little).
+# Symbols come from the release binary's symbol table; no call graphs (no frame pointers).
+# BENCH_PROFILE=0 skips it.
+if [[ "${BENCH_PROFILE:-1}" != 0 ]] && command -v perf >/dev/null; then
+  wait_quiet "$server" > /dev/null
+  "$bin/cashflow-loadgen" --endpoint "http://$CASHFLOW_GRPC_ADDR" --users 1000 --clients 64 \
+    --duration "$load_seconds" --seed 11 > "$out/load-profiled.txt" &
+  loadgen=$!
+  sleep 2
+  perf record -e cpu-clock -F 499 -p "$server" -o "$out/perf.data" -- sleep "$((load_seconds > 6 ? load_seconds - 4 : 2))" \
+    > "$out/perf-record.log" 2>&1 || true
+  wait "$loadgen" || true
+  {
+    echo "== the server under full-speed load: perf record -e cpu-clock -F 499 -p <server>"
+    grep -m1 "commands/s" "$out/load-profiled.txt" || true
+    echo "-- by shared object"
+    perf report -i "$out/perf.data" --stdio --sort dso --percent-limit 0.5 2>/dev/null | grep -v '^#' | grep -v '^$' || true
+    echo "-- by thread name"
+    perf report -i "$out/perf.data" --stdio --sort comm --percent-limit 0.5 2>/dev/null | grep -v '^#' | grep -v '^$' || true
+    echo "-- hottest symbols (over 0.5% each)"
+    perf report -i "$out/perf.data" --stdio --sort dso,symbol --percent-limit 0.5 2>/dev/null | grep -v '^#' | grep -v '^$' |
+      sed -e 's/[ -]*$//' | head -60 || true
+  } | tee "$out/profile.txt"
+fi
 
 kill -TERM "$server"; wait "$server" || true
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS cashflow_bench_e2e_$stamp WITH (FORCE)" postgres
