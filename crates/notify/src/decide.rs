@@ -40,12 +40,18 @@ pub fn budget_thresholds(owner: UserId, month: Month, budgets: &[BudgetStanding]
                 t if t > 100 => format!("{name}: {t}% of the budget spent, over it"),
                 t => format!("{name}: {t}% of the budget spent"),
             };
+            // What remains, or by how much spending went over: never a negative amount left.
+            let remaining = budget.amount - budget.spent;
+            let rest = if remaining < Decimal::ZERO {
+                format!("over by {}", money(-remaining))
+            } else {
+                format!("{} left", money(remaining))
+            };
             let body = format!(
-                "{} of {} {} spent on {name} in {month}; {} left.",
+                "{} of {} {} spent on {name} in {month}; {rest}.",
                 money(budget.spent),
                 money(budget.amount),
                 budget.currency,
-                money(budget.amount - budget.spent),
             );
             let data = BTreeMap::from([
                 ("threshold".to_owned(), threshold.to_string()),
@@ -212,6 +218,22 @@ mod tests {
             thresholds(&budget_thresholds(owner, month, &[budget("300", "450", &[80, 100, 150])])),
             ["80", "100", "150"]
         );
+    }
+
+    #[test]
+    fn the_body_says_what_is_left_or_by_how_much_the_budget_is_over() {
+        let (owner, month) = (UserId::new(), Month::parse("month", "2026-11").unwrap());
+        let body =
+            |amount, spent| budget_thresholds(owner, month, &[budget(amount, spent, &[80])])[0].raised.body.clone();
+        assert_eq!(body("300", "240"), "240.00 of 300.00 EUR spent on Food in 2026-11; 60.00 left.");
+        assert_eq!(
+            body("300", "300.00"),
+            "300.00 of 300.00 EUR spent on Food in 2026-11; 0.00 left.",
+            "reached, not over"
+        );
+        assert_eq!(body("300", "302"), "302.00 of 300.00 EUR spent on Food in 2026-11; over by 2.00.");
+        assert_eq!(body("300", "300.001"), "300.001 of 300.00 EUR spent on Food in 2026-11; over by 0.001.");
+        assert_eq!(body("100.5", "250.25"), "250.25 of 100.50 EUR spent on Food in 2026-11; over by 149.75.");
     }
 
     #[test]
