@@ -23,7 +23,10 @@ mod cursor;
 pub use cashflow_projection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryError};
 pub use cursor::SearchCursor;
 
-use crate::text::{MARK_END, MARK_START, SearchText, may_be_mistyped, quote_lexeme, render_highlight, within_one_typo};
+use crate::text::{
+    ANGLE_CLOSE, ANGLE_OPEN, MARK_END, MARK_START, SearchText, may_be_mistyped, quote_lexeme, render_highlight,
+    within_one_typo,
+};
 use cashflow_projection::query::{effective_page_size, split_page};
 use cashflow_projection_ledger::{MovementFilter, MovementView, movement_view};
 use rust_decimal::Decimal;
@@ -313,25 +316,35 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &SearchFilter) {
 
 /// The page's highlights: each short field whole, and up to two fragments of the receipt's
 /// text, with [`MARK_START`]/[`MARK_END`] around the matched words (removed from the text
-/// first, so it cannot forge them).
+/// first, so it cannot forge them). `<` and `>` are read as [`ANGLE_OPEN`]/[`ANGLE_CLOSE`],
+/// which the parser takes for spaces as the documents took theirs (ADR 0031), and which
+/// [`render_highlight`] turns back into brackets.
 fn push_highlights(query: &mut QueryBuilder<Postgres>, highlight: &str) {
     let whole = format!("StartSel=\"{MARK_START}\", StopSel=\"{MARK_END}\", HighlightAll=true");
     let fragments = format!(
         "StartSel=\"{MARK_START}\", StopSel=\"{MARK_END}\", MaxFragments=2, MaxWords=12, MinWords=4, \
          FragmentDelimiter=\"{FRAGMENT_SEPARATOR}\""
     );
-    let marks = format!("{MARK_START}{MARK_END}{FRAGMENT_SEPARATOR}");
+    let marks = format!("{MARK_START}{MARK_END}{FRAGMENT_SEPARATOR}{ANGLE_OPEN}{ANGLE_CLOSE}");
+    let angles = format!("{ANGLE_OPEN}{ANGLE_CLOSE}");
+    // The field without the marks, then its brackets as ANGLE_OPEN and ANGLE_CLOSE.
+    let text = |query: &mut QueryBuilder<Postgres>, field: &str| {
+        query.push("translate(translate(").push(field).push(", ").push_bind(marks.clone());
+        query.push(", ''), '<>', ").push_bind(angles.clone()).push(")");
+    };
     query.push("ARRAY[");
     for (i, field) in ["d.description", "d.counterparty", "d.category_name", "d.merchant"].into_iter().enumerate() {
         if i > 0 {
             query.push(", ");
         }
-        query.push("ts_headline('cashflow_words', translate(").push(field).push(", ");
-        query.push_bind(marks.clone()).push(", ''), ").push_bind(highlight.to_owned()).push("::tsquery, ");
+        query.push("ts_headline('cashflow_words', ");
+        text(query, field);
+        query.push(", ").push_bind(highlight.to_owned()).push("::tsquery, ");
         query.push_bind(whole.clone()).push(")");
     }
-    query.push(", ts_headline('cashflow_words', translate(left(d.invoice_text, ").push(HIGHLIGHT_TEXT_CHARS);
-    query.push("), ").push_bind(marks).push(", ''), ").push_bind(highlight.to_owned()).push("::tsquery, ");
+    query.push(", ts_headline('cashflow_words', ");
+    text(query, &format!("left(d.invoice_text, {HIGHLIGHT_TEXT_CHARS})"));
+    query.push(", ").push_bind(highlight.to_owned()).push("::tsquery, ");
     query.push_bind(fragments).push(")]");
 }
 

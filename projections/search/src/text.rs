@@ -2,8 +2,10 @@
 //!
 //! A query is split on white space. A piece shaped like an amount (`12.50`, `12,50`, `€12.50`,
 //! `-7`) is an amount term; anything else is cut into words at every character that is not a
-//! letter or a digit, as PostgreSQL's parser cuts the documents. Words are normalised (lower
-//! case, accents dropped) by PostgreSQL, with the same dictionary the documents went through.
+//! letter or a digit, as PostgreSQL's parser cuts the documents. `<cake>` is the word `cake`:
+//! the documents' `<` and `>` are spaces before the parser reads them, or it would take
+//! `<cake>` for a tag and drop it (ADR 0031). Words are normalised (lower case, accents
+//! dropped) by PostgreSQL, with the same dictionary the documents went through.
 
 use cashflow_domain::ValidationError;
 use rust_decimal::Decimal;
@@ -165,6 +167,13 @@ pub fn within_one_typo(a: &str, b: &str) -> bool {
 pub const MARK_START: char = '\u{E000}';
 pub const MARK_END: char = '\u{E001}';
 
+/// What `<` and `>` are in the text ts_headline reads: characters its parser takes for spaces,
+/// as the documents' brackets are spaces when indexed (ADR 0031), so a word in brackets is
+/// highlighted; [`render_highlight`] writes them back as brackets. Removed from the text first,
+/// as the marks are.
+pub const ANGLE_OPEN: char = '\u{E003}';
+pub const ANGLE_CLOSE: char = '\u{E004}';
+
 /// A ts_headline fragment as HTML: the text escaped, the matched words in `<mark>`…`</mark>`.
 /// `None` when nothing in it matched.
 pub fn render_highlight(fragment: &str) -> Option<String> {
@@ -177,8 +186,8 @@ pub fn render_highlight(fragment: &str) -> Option<String> {
             MARK_START => html.push_str("<mark>"),
             MARK_END => html.push_str("</mark>"),
             '&' => html.push_str("&amp;"),
-            '<' => html.push_str("&lt;"),
-            '>' => html.push_str("&gt;"),
+            '<' | ANGLE_OPEN => html.push_str("&lt;"),
+            '>' | ANGLE_CLOSE => html.push_str("&gt;"),
             '"' => html.push_str("&quot;"),
             '\'' => html.push_str("&#39;"),
             c => html.push(c),
@@ -275,5 +284,14 @@ mod tests {
         let fragment = format!("{MARK_START}Café{MARK_END} <b>&\"'");
         assert_eq!(render_highlight(&fragment).unwrap(), "<mark>Café</mark> &lt;b&gt;&amp;&quot;&#39;");
         assert_eq!(render_highlight("no match here"), None);
+        let bracketed = format!("Tea & {ANGLE_OPEN}{MARK_START}cake{MARK_END}{ANGLE_CLOSE}");
+        assert_eq!(render_highlight(&bracketed).unwrap(), "Tea &amp; &lt;<mark>cake</mark>&gt;");
+    }
+
+    #[test]
+    fn words_in_angle_brackets_are_words() {
+        assert_eq!(parse("<cake>").words(), ["cake"]);
+        assert_eq!(parse("Tea&<cake> <b>bold</b>").words(), ["tea", "cake", "b", "bold"]);
+        assert!(parse("<>").matches_nothing());
     }
 }
