@@ -107,6 +107,7 @@ if want micro; then
 echo "== micro-benchmarks (criterion)" | tee "$out/micro.txt"
 cargo bench --locked -p cashflow-domain --bench domain -- --noplot 2>&1 | grep -vE "^(Benchmarking|Found|Gnuplot|  [0-9])|Compiling|Finished|Running" | tee -a "$out/micro.txt"
 cargo bench --locked -p cashflow-eventstore --bench hash -- --noplot 2>&1 | grep -vE "^(Benchmarking|Found|Gnuplot|  [0-9])|Compiling|Finished|Running" | tee -a "$out/micro.txt"
+cargo bench --locked -p cashflow-api --bench tokens -- --noplot 2>&1 | grep -vE "^(Benchmarking|Found|Gnuplot|  [0-9])|Compiling|Finished|Running" | tee -a "$out/micro.txt"
 fi
 
 if want notify; then

@@ -8,9 +8,17 @@
 //! that declares a `typ` must declare an access token's (`JWT`, `at+jwt`): the provider's keys
 //! also sign ID tokens, logout tokens and the like, which are not for calling an API. `exp`,
 //! `iss`, `aud` and `sub` are required; `nbf` is honoured.
+//!
+//! A token that verified is remembered until its `exp` (plus the same leeway), so a client's
+//! next calls with it cost one map lookup instead of a signature check and two JSON decodes
+//! (ADR 0032). Access tokens cannot be revoked before they expire (logout revokes the refresh
+//! family), so remembering one changes no answer: only tokens that verified are kept, a kept
+//! one past its `exp` is checked afresh (and refused), and the keys never change while the
+//! process runs.
 
 use crate::limits::RateLimiter;
 use crate::security_log;
+use cashflow_app::cache::BoundedMap;
 use cashflow_domain::UserId;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -23,6 +31,13 @@ use tonic::{Request, Status};
 pub use cashflow_identity::{AUDIENCE, ISSUER};
 /// Tolerated clock skew between the issuer and this server.
 pub const LEEWAY_SECS: u64 = 10;
+/// How many verified tokens are remembered: one per client active in the last minutes, for a
+/// few thousand clients per process.
+pub const VERIFIED_TOKENS: usize = 10_000;
+/// Longer tokens are verified on every call rather than remembered, so the memory the cache
+/// may hold stays bounded (`VERIFIED_TOKENS` × 2 KiB) whatever an identity provider puts in its
+/// tokens. Ours are about 250 bytes.
+pub const MAX_REMEMBERED_TOKEN_BYTES: usize = 2048;
 
 /// The authenticated user of a request: the owner of everything it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +93,22 @@ fn access_token_type(typ: Option<&str>) -> bool {
 #[derive(Debug, Deserialize)]
 struct VerifiedClaims {
     sub: String,
+    exp: u64,
+}
+
+/// A token that verified: whom it proves, and until when (its `exp`, in Unix seconds).
+#[derive(Debug, Clone, Copy)]
+struct Verified {
+    caller: Caller,
+    expires_at: u64,
+}
+
+impl Verified {
+    /// Whether the token is still unexpired at `now`, as `Validation` would judge it: a token
+    /// is expired once `exp < now - leeway`.
+    fn valid_at(&self, now: u64) -> bool {
+        self.expires_at.saturating_add(LEEWAY_SECS) >= now
+    }
 }
 
 /// A JWKS key: what it verifies and the one algorithm it may be used with.
@@ -91,6 +122,8 @@ pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
     jwks: HashMap<String, PublicKey>,
+    /// Tokens that verified, by their text.
+    verified: BoundedMap<Verified>,
 }
 
 fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
@@ -149,6 +182,7 @@ impl JwtVerifier {
             key: DecodingKey::from_secret(secret.as_bytes()),
             validation: validation(Algorithm::HS256, ISSUER, AUDIENCE),
             jwks: HashMap::new(),
+            verified: BoundedMap::new(VERIFIED_TOKENS),
         })
     }
 
@@ -170,6 +204,21 @@ impl JwtVerifier {
 
     /// The caller a token proves, or why it proves nothing.
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        if let Some(known) = self.verified.get(token) {
+            if known.valid_at(jsonwebtoken::get_current_timestamp()) {
+                return Ok(known.caller);
+            }
+            // Expired since: checked afresh below, which refuses it with the reason logged.
+            self.verified.remove(token);
+        }
+        let verified = self.check_signature_and_claims(token)?;
+        if token.len() <= MAX_REMEMBERED_TOKEN_BYTES {
+            self.verified.insert(token, verified);
+        }
+        Ok(verified.caller)
+    }
+
+    fn check_signature_and_claims(&self, token: &str) -> Result<Verified, AuthError> {
         let header = jsonwebtoken::decode_header(token)?;
         // Our own tokens are HS256 with the secret, whatever `kid` they carry; every other
         // algorithm needs a JWKS key, and then exactly the algorithm that key is for.
@@ -188,7 +237,7 @@ impl JwtVerifier {
         };
         let data = jsonwebtoken::decode::<VerifiedClaims>(token, key, validation)?;
         let user_id = UserId::parse("sub", &data.claims.sub).map_err(|_| AuthError::BadSubject)?;
-        Ok(Caller { user_id })
+        Ok(Verified { caller: Caller { user_id }, expires_at: data.claims.exp })
     }
 
     /// Reads `authorization: Bearer <token>` from request metadata.
@@ -371,6 +420,52 @@ mod tests {
     fn an_expired_token_is_refused() {
         let expired = with(claims(UserId::new()), "exp", json!(now() - 120));
         assert_refused(Some(&format!("Bearer {}", sign(expired, SECRET, Algorithm::HS256))), "expired");
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_and_a_refused_one_is_not() {
+        let verifier = JwtVerifier::new(SECRET).unwrap();
+        let user = UserId::new();
+        let token = issue_token(SECRET, user, Duration::from_secs(300));
+        assert_eq!(verifier.verify(&token).unwrap().user_id, user);
+        assert_eq!(verifier.verified.len(), 1);
+        assert_eq!(verifier.verify(&token).unwrap().user_id, user, "answered from memory");
+        assert_eq!(verifier.verified.len(), 1);
+
+        let forged = sign(claims(UserId::new()), "another-secret-of-reasonable-len", Algorithm::HS256);
+        assert!(verifier.verify(&forged).is_err());
+        let expired = sign(with(claims(user), "exp", json!(now() - 120)), SECRET, Algorithm::HS256);
+        assert!(verifier.verify(&expired).is_err());
+        assert_eq!(verifier.verified.len(), 1, "a refused token is not remembered");
+
+        let padding = "x".repeat(MAX_REMEMBERED_TOKEN_BYTES);
+        let long = sign(with(claims(user), "padding", json!(padding)), SECRET, Algorithm::HS256);
+        assert_eq!(verifier.verify(&long).unwrap().user_id, user);
+        assert_eq!(verifier.verified.len(), 1, "a token over the size limit is verified every time");
+    }
+
+    #[test]
+    fn a_remembered_token_that_expired_since_is_checked_again_and_refused() {
+        let verifier = JwtVerifier::new(SECRET).unwrap();
+        let user = UserId::new();
+        // As if remembered while valid: expired by now, beyond the leeway.
+        let expires_at = now() - LEEWAY_SECS - 5;
+        let token = sign(with(claims(user), "exp", json!(expires_at)), SECRET, Algorithm::HS256);
+        verifier.verified.insert(&token, Verified { caller: Caller { user_id: user }, expires_at });
+        let refused = verifier.verify(&token).unwrap_err();
+        assert!(
+            matches!(&refused, AuthError::Invalid(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature)),
+            "{refused:?}"
+        );
+        assert!(verifier.verified.is_empty(), "the expired entry is forgotten");
+    }
+
+    #[test]
+    fn a_remembered_token_expires_when_validation_would_expire_it() {
+        let verified = Verified { caller: Caller { user_id: UserId::new() }, expires_at: 1_000 };
+        assert!(verified.valid_at(1_000 + LEEWAY_SECS), "exp + leeway is still accepted, as by Validation");
+        assert!(!verified.valid_at(1_000 + LEEWAY_SECS + 1));
+        assert!(verified.valid_at(0));
     }
 
     #[test]

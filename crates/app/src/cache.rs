@@ -5,6 +5,9 @@
 //! stream since. A caller that decides on a cached state must therefore append with a guard on
 //! that version (the stream's own `expected_version`, or a `StreamGuard` for a stream it only
 //! read), and forget the entry when the append conflicts; the retry then reads afresh.
+//!
+//! Both rest on [`BoundedMap`], a string-keyed map of bounded size that the gRPC edge also
+//! uses for the access tokens it has verified.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -16,76 +19,115 @@ pub(crate) struct Cached<A> {
     pub version: u64,
 }
 
-/// At most `capacity` entries, in two generations: new and used entries go to the young one;
-/// when it holds half the capacity it becomes the old one and the old one is dropped. An
-/// entry used since the last turn survives it, so this approximates LRU at O(1) per call.
+/// A map of at most `capacity` entries (at least 2) keyed by string, in two generations: new
+/// and used entries go to the young one; when it holds half the capacity it becomes the old
+/// one and the old one is dropped. An entry used since the last turn survives it, so this
+/// approximates LRU at O(1) per call. Shared by threads behind one mutex: every call is a
+/// hash lookup or two, so the lock is held for well under a microsecond.
 #[derive(Debug)]
-pub(crate) struct StateCache<A> {
-    generations: Mutex<Generations<A>>,
+pub struct BoundedMap<V> {
+    generations: Mutex<Generations<V>>,
     capacity: usize,
 }
 
 #[derive(Debug)]
-struct Generations<A> {
-    young: HashMap<String, Cached<A>>,
-    old: HashMap<String, Cached<A>>,
+struct Generations<V> {
+    young: HashMap<String, V>,
+    old: HashMap<String, V>,
 }
 
-impl<A: Clone> StateCache<A> {
-    /// A cache of at most `capacity` entries (at least 2).
-    pub(crate) fn new(capacity: usize) -> Self {
+impl<V: Clone> BoundedMap<V> {
+    pub fn new(capacity: usize) -> Self {
         Self {
             generations: Mutex::new(Generations { young: HashMap::new(), old: HashMap::new() }),
             capacity: capacity.max(2),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Generations<A>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations<V>> {
         // Every critical section leaves the maps whole, so a panic elsewhere cannot corrupt them.
         self.generations.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn get(&self, stream_id: &str) -> Option<Cached<A>> {
+    /// The entry of `key`, which counts as a use.
+    pub fn get(&self, key: &str) -> Option<V> {
         let mut generations = self.lock();
-        if let Some(cached) = generations.young.get(stream_id) {
-            return Some(cached.clone());
+        if let Some(value) = generations.young.get(key) {
+            return Some(value.clone());
         }
-        let cached = generations.old.remove(stream_id)?;
-        generations.insert_young(stream_id.to_owned(), cached.clone(), self.capacity);
-        Some(cached)
+        let value = generations.old.remove(key)?;
+        generations.insert_young(key.to_owned(), value.clone(), self.capacity);
+        Some(value)
+    }
+
+    /// Keeps `value` for `key`, unless `key` has an entry that `keep` says to keep.
+    pub fn insert_unless(&self, key: &str, value: V, keep: impl FnOnce(&V) -> bool) {
+        let mut generations = self.lock();
+        if generations.young.get(key).or_else(|| generations.old.get(key)).is_some_and(keep) {
+            return;
+        }
+        generations.old.remove(key);
+        generations.insert_young(key.to_owned(), value, self.capacity);
+    }
+
+    pub fn insert(&self, key: &str, value: V) {
+        self.insert_unless(key, value, |_| false);
+    }
+
+    pub fn remove(&self, key: &str) {
+        let mut generations = self.lock();
+        generations.young.remove(key);
+        generations.old.remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        let generations = self.lock();
+        generations.young.len() + generations.old.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<V> Generations<V> {
+    fn insert_young(&mut self, key: String, value: V, capacity: usize) {
+        if self.young.len() >= capacity / 2 && !self.young.contains_key(&key) {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(key, value);
+    }
+}
+
+/// Folded states by stream id, each with the version it was folded at.
+#[derive(Debug)]
+pub(crate) struct StateCache<A> {
+    states: BoundedMap<Cached<A>>,
+}
+
+impl<A: Clone> StateCache<A> {
+    /// A cache of at most `capacity` entries (at least 2).
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self { states: BoundedMap::new(capacity) }
+    }
+
+    pub(crate) fn get(&self, stream_id: &str) -> Option<Cached<A>> {
+        self.states.get(stream_id)
     }
 
     /// Keeps `state` at `version` unless a later version is cached already (a slower reader
     /// must not put an older state back).
     pub(crate) fn put(&self, stream_id: &str, state: A, version: u64) {
-        let mut generations = self.lock();
-        let known = generations.young.get(stream_id).or_else(|| generations.old.get(stream_id)).map(|c| c.version);
-        if known.is_some_and(|known| known > version) {
-            return;
-        }
-        generations.old.remove(stream_id);
-        generations.insert_young(stream_id.to_owned(), Cached { state, version }, self.capacity);
+        self.states.insert_unless(stream_id, Cached { state, version }, |known| known.version > version);
     }
 
     pub(crate) fn forget(&self, stream_id: &str) {
-        let mut generations = self.lock();
-        generations.young.remove(stream_id);
-        generations.old.remove(stream_id);
+        self.states.remove(stream_id);
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        let generations = self.lock();
-        generations.young.len() + generations.old.len()
-    }
-}
-
-impl<A> Generations<A> {
-    fn insert_young(&mut self, stream_id: String, cached: Cached<A>, capacity: usize) {
-        if self.young.len() >= capacity / 2 && !self.young.contains_key(&stream_id) {
-            self.old = std::mem::take(&mut self.young);
-        }
-        self.young.insert(stream_id, cached);
+        self.states.len()
     }
 }
 

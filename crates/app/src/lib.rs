@@ -9,8 +9,9 @@
 //! - [`handler`]: [`CommandHandler`] (load, pure `decide`, append with an expected version and
 //!   the idempotency key), [`InvoiceCommands`], [`BudgetCommands`], [`NotificationCommands`], [`ReportCommands`] and [`RuleRunner`] for the commands that read
 //!   across streams through a port, which they take at construction.
-//! - `cache`: a bounded per-process cache of folded account and category states by stream and
-//!   version, which the handler decides movements on, guarding its appends (ADR 0028).
+//! - [`cache`]: a bounded per-process cache of folded account and category states by stream and
+//!   version, which the handler decides movements on, guarding its appends (ADR 0028), over a
+//!   [`cache::BoundedMap`] that the edge's token cache shares.
 //! - [`history`]: a person's books folded from the store up to a position ([`history::load_books`]),
 //!   for reports and balances as of a day.
 //! - [`ports`]: what commands read besides the event store: [`LedgerLookups`] (a read model)
@@ -23,7 +24,7 @@
 //! broker or a read model's tables.
 #![forbid(unsafe_code)]
 
-mod cache;
+pub mod cache;
 pub mod context;
 pub mod error;
 pub mod handler;

@@ -4,6 +4,7 @@ use crate::checkpoint::{lock_checkpoint, save_checkpoint};
 use crate::error::CheckpointError;
 use crate::projection::Projection;
 use cashflow_eventstore::{EventStore, RecordedEvent};
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPool;
 
 /// Events read, and applied in one call, per step of a rebuild: large, since a projection's
@@ -49,8 +50,9 @@ pub async fn apply_in_order(
 }
 
 /// Rebuilds a read model from position 0 in ONE transaction: locks the checkpoint row (a live
-/// runner of the projection waits, then carries on after it), resets the tables, replays the
-/// whole store and sets the checkpoint to the last position, which it returns.
+/// runner of the projection waits, then carries on after it), resets the tables, drops the
+/// secondary indexes the projection defers, replays the whole store, builds those indexes
+/// again and sets the checkpoint to the last position, which it returns.
 /// `progress(done, head)` is called after each step.
 #[tracing::instrument(name = "projection.rebuild", skip_all, fields(projection = projection.name()), err)]
 pub async fn rebuild(
@@ -63,6 +65,7 @@ pub async fn rebuild(
     let mut tx = pool.begin().await?;
     lock_checkpoint(&mut tx, name).await?;
     projection.reset(&mut tx).await?;
+    let deferred = drop_secondary_indexes(&mut tx, projection.rebuild_deferred_index_tables()).await?;
     let head = store.head().await?;
     progress(0, head);
     let mut position = 0;
@@ -78,10 +81,45 @@ pub async fn rebuild(
         events = next?;
         progress(position, head.max(position));
     }
+    create_indexes(&mut tx, &deferred).await?;
     save_checkpoint(&mut tx, name, position).await?;
     tx.commit().await?;
     tracing::info!(projection = name, position, "projection rebuilt");
     Ok(position)
+}
+
+/// Drops the secondary indexes of `tables` (not unique, behind no constraint) inside the
+/// rebuild's transaction; answers their definitions, for [`create_indexes`]. The `TRUNCATE`
+/// before holds the same lock, so no reader sees the tables without them.
+async fn drop_secondary_indexes(tx: &mut sqlx::PgConnection, tables: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+           FROM pg_index i
+          WHERE i.indrelid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t)
+            AND NOT i.indisunique
+            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+          ORDER BY 1",
+    )
+    .bind(tables)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (index, _) in &indexes {
+        // A name from regclass output: quoted and schema-qualified as needed.
+        sqlx::query(AssertSqlSafe(format!("DROP INDEX {index}"))).execute(&mut *tx).await?;
+    }
+    Ok(indexes.into_iter().map(|(_, definition)| definition).collect())
+}
+
+/// Builds the indexes [`drop_secondary_indexes`] dropped, each from its definition.
+async fn create_indexes(tx: &mut sqlx::PgConnection, definitions: &[String]) -> Result<(), sqlx::Error> {
+    for definition in definitions {
+        // A definition PostgreSQL wrote (`pg_get_indexdef`).
+        sqlx::query(AssertSqlSafe(definition.as_str())).execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

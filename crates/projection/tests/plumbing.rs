@@ -145,6 +145,87 @@ async fn a_rebuild_replays_the_whole_store_once_and_wakes_the_watch() {
     db.drop().await;
 }
 
+/// Like [`Recording`], into a table with a secondary index it defers in a rebuild; notes
+/// whether any batch saw that index.
+#[derive(Default)]
+struct Deferring {
+    saw_secondary_index: std::sync::atomic::AtomicBool,
+    missed_unique_index: std::sync::atomic::AtomicBool,
+}
+
+const DEFERRING_TABLE: &str = "CREATE TABLE deferring (position BIGINT PRIMARY KEY, parity INT NOT NULL);
+    CREATE INDEX deferring_by_parity ON deferring (parity, position DESC);
+    CREATE UNIQUE INDEX deferring_unique_negated ON deferring ((-position))";
+
+#[async_trait]
+impl Projection for Deferring {
+    fn name(&self) -> &'static str {
+        "deferring"
+    }
+
+    async fn apply_batch(&self, tx: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        if let Some(poison) = events.iter().find(|event| event.event_type == "Poison") {
+            return Err(cashflow_projection::decode::decode_error(poison, "poisoned".into()));
+        }
+        let (secondary, unique): (bool, bool) = sqlx::query_as(
+            "SELECT to_regclass('deferring_by_parity') IS NOT NULL, to_regclass('deferring_unique_negated') IS NOT NULL",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        self.saw_secondary_index.fetch_or(secondary, std::sync::atomic::Ordering::Relaxed);
+        self.missed_unique_index.fetch_or(!unique, std::sync::atomic::Ordering::Relaxed);
+        let positions: Vec<i64> = events.iter().map(|event| event.position as i64).collect();
+        sqlx::query("INSERT INTO deferring (position, parity) SELECT p, p % 2 FROM unnest($1::int8[]) AS p")
+            .bind(&positions)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn reset(&self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        sqlx::query("TRUNCATE deferring").execute(&mut *tx).await?;
+        Ok(())
+    }
+
+    fn rebuild_deferred_index_tables(&self) -> &'static [&'static str] {
+        &["deferring"]
+    }
+}
+
+/// The table's indexes as PostgreSQL would create them again, sorted.
+async fn indexes(pool: &PgPool, table: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname")
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_rebuild_builds_deferred_indexes_once_at_the_end_and_keeps_unique_ones_throughout() {
+    let db = TestDb::new().await;
+    sqlx::raw_sql(DEFERRING_TABLE).execute(&db.pool).await.unwrap();
+    let before = indexes(&db.pool, "deferring").await;
+    assert_eq!(before.len(), 3, "{before:?}");
+    let store = InMemoryEventStore::new();
+    let head = append(&store, "Tested", 12_345).await;
+
+    let deferring = Deferring::default();
+    assert_eq!(rebuild(&db.pool, &store, &deferring, |_, _| {}).await.unwrap(), head);
+    assert!(!deferring.saw_secondary_index.into_inner(), "the secondary index was there while events were applied");
+    assert!(!deferring.missed_unique_index.into_inner(), "a unique index was dropped");
+    assert_eq!(indexes(&db.pool, "deferring").await, before, "the same indexes afterwards");
+    let odd: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM deferring WHERE parity = 1").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(odd as u64, head.div_ceil(2));
+
+    // A rebuild that fails leaves every index as it was, the deferred one included.
+    append(&store, "Poison", 1).await;
+    assert!(rebuild(&db.pool, &store, &Deferring::default(), |_, _| {}).await.is_err());
+    assert_eq!(indexes(&db.pool, "deferring").await, before);
+    db.drop().await;
+}
+
 #[tokio::test]
 async fn a_rebuild_that_fails_leaves_the_read_model_and_its_checkpoint_as_they_were() {
     let db = TestDb::new().await;

@@ -100,4 +100,9 @@ impl Projection for LedgerProjection {
         .await?;
         Ok(())
     }
+
+    /// The movements' four page indexes: `apply_batch` finds movements by id alone.
+    fn rebuild_deferred_index_tables(&self) -> &'static [&'static str] {
+        &["ledger_movements"]
+    }
 }
