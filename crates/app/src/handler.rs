@@ -373,7 +373,7 @@ impl CommandHandler {
         let recorded = self.store.read_stream(stream_id).await?;
         let events = recorded
             .iter()
-            .map(|e| A::Event::decode(&e.event_type, e.schema_version, e.payload.clone()))
+            .map(|e| A::Event::decode(&e.event_type, e.schema_version, &e.payload))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| AppError::internal(format!("stream {stream_id} cannot be decoded: {error}")))?;
         Ok(Loaded { state: fold::<A>(&events), version: recorded.last().map_or(0, |e| e.version) })

@@ -69,7 +69,7 @@ fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<Option<E>, AppError> 
     if !E::EVENT_TYPES.contains(&event.event_type.as_str()) {
         return Ok(None);
     }
-    E::decode(&event.event_type, event.schema_version, event.payload.clone()).map(Some).map_err(|error| {
+    E::decode(&event.event_type, event.schema_version, &event.payload).map(Some).map_err(|error| {
         AppError::internal(format!("{} at position {} cannot be decoded: {error}", event.event_type, event.position))
     })
 }

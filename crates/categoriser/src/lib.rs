@@ -68,7 +68,7 @@ impl Worker for Categoriser {
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkError> {
-        let decoded = MovementEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
+        let decoded = MovementEvent::decode(&event.event_type, event.schema_version, &event.payload)
             .map_err(|error| WorkError::Permanent(error.to_string()))?;
         let MovementEvent::MovementRecorded {
             movement_id, owner, amount, direction, description, counterparty, ..

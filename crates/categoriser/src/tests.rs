@@ -130,7 +130,7 @@ impl World {
         let stored = self.store.read_stream(&movement_id.stream_id()).await.unwrap();
         let events: Vec<MovementEvent> = stored
             .iter()
-            .map(|e| MovementEvent::decode(&e.event_type, e.schema_version, e.payload.clone()).unwrap())
+            .map(|e| MovementEvent::decode(&e.event_type, e.schema_version, &e.payload).unwrap())
             .collect();
         fold::<Movement>(&events).recorded.and_then(|m| m.category).map(|c| c.category_id)
     }

@@ -73,7 +73,7 @@ fn decide_and_fold(c: &mut Criterion) {
     c.bench_function("event payload (serialise)", |b| b.iter(|| black_box(&recorded).payload().unwrap()));
     let payload = recorded.payload().expect("a payload");
     c.bench_function("event decode (deserialise)", |b| {
-        b.iter(|| MovementEvent::decode("MovementRecorded", 1, black_box(payload.clone())))
+        b.iter(|| MovementEvent::decode("MovementRecorded", 1, black_box(&payload)))
     });
 }
 

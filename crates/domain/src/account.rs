@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn events_round_trip_through_their_stored_form() {
         let event = opened(UserId::new());
-        let decoded = AccountEvent::decode(event.event_type(), 1, event.payload().unwrap()).unwrap();
+        let decoded = AccountEvent::decode(event.event_type(), 1, &event.payload().unwrap()).unwrap();
         assert_eq!(decoded, event);
     }
 }

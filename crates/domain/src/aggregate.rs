@@ -73,15 +73,28 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + std::fmt::Debug {
         }
     }
 
-    fn decode(event_type: &str, schema_version: u32, payload: Value) -> Result<Self, EventDecodeError> {
+    /// The event stored as `event_type` at `schema_version` with `payload`, read in place: only
+    /// an older version's payload is copied, to be upcast.
+    fn decode(event_type: &str, schema_version: u32, payload: &Value) -> Result<Self, EventDecodeError> {
         if !Self::EVENT_TYPES.contains(&event_type) {
             return Err(EventDecodeError::Unknown { event_type: event_type.to_owned(), schema_version });
         }
-        let payload = Self::upcast(event_type, schema_version, payload)?;
-        let tagged = serde_json::json!({ "type": event_type, "data": payload });
-        serde_json::from_value(tagged)
-            .map_err(|source| EventDecodeError::Malformed { event_type: event_type.to_owned(), source })
+        let malformed = |source| EventDecodeError::Malformed { event_type: event_type.to_owned(), source };
+        if schema_version == Self::SCHEMA_VERSION {
+            return from_tagged(event_type, payload).map_err(malformed);
+        }
+        let upcast = Self::upcast(event_type, schema_version, payload.clone())?;
+        from_tagged(event_type, &upcast).map_err(malformed)
     }
+}
+
+/// Deserialises `{"type": event_type, "data": payload}` without building that object. The tag
+/// comes first, so serde's adjacent tagging reads the payload straight into its variant; from a
+/// JSON object, whose keys are sorted, `data` would come first and be buffered whole.
+fn from_tagged<E: DeserializeOwned>(event_type: &str, payload: &Value) -> Result<E, serde_json::Error> {
+    let tag = Value::String(event_type.to_owned());
+    let entries = [("type", &tag), ("data", payload)];
+    E::deserialize(serde::de::value::MapDeserializer::new(entries.into_iter()))
 }
 
 #[cfg(test)]
@@ -96,7 +109,7 @@ mod tests {
     /// never "unknown variant".
     fn every_listed_type_is_a_variant<E: DomainEvent>() {
         for event_type in E::EVENT_TYPES {
-            match E::decode(event_type, E::SCHEMA_VERSION, Value::String("not an object".into())) {
+            match E::decode(event_type, E::SCHEMA_VERSION, &Value::String("not an object".into())) {
                 Err(EventDecodeError::Malformed { source, .. }) => {
                     assert!(!source.to_string().contains("unknown variant"), "{event_type}: {source}");
                 }
@@ -117,9 +130,9 @@ mod tests {
 
     #[test]
     fn an_unknown_type_is_told_from_a_broken_payload() {
-        let unknown = MovementEvent::decode("InvoiceUploaded", 1, serde_json::json!({}));
+        let unknown = MovementEvent::decode("InvoiceUploaded", 1, &serde_json::json!({}));
         assert!(matches!(unknown, Err(EventDecodeError::Unknown { .. })), "{unknown:?}");
-        let broken = MovementEvent::decode("MovementVoided", 1, serde_json::json!({ "reason": 42 }));
+        let broken = MovementEvent::decode("MovementVoided", 1, &serde_json::json!({ "reason": 42 }));
         assert!(matches!(broken, Err(EventDecodeError::Malformed { .. })), "{broken:?}");
     }
 

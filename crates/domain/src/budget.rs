@@ -245,6 +245,6 @@ mod tests {
         };
         let payload = event.payload().unwrap();
         assert_eq!(payload["period"], serde_json::json!({ "from": "2026-01" }));
-        assert_eq!(BudgetEvent::decode("BudgetSet", 1, payload).unwrap(), event);
+        assert_eq!(BudgetEvent::decode("BudgetSet", 1, &payload).unwrap(), event);
     }
 }

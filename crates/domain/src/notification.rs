@@ -407,7 +407,7 @@ mod tests {
         assert!(decide_raise(&fold::<Notification>(&events), id, raised).is_empty());
         let payload = events[0].payload().unwrap();
         assert_eq!(payload["topic"], "large_expense");
-        assert_eq!(NotificationEvent::decode("NotificationRaised", 1, payload).unwrap(), events[0]);
+        assert_eq!(NotificationEvent::decode("NotificationRaised", 1, &payload).unwrap(), events[0]);
     }
 
     #[test]

@@ -287,6 +287,6 @@ mod tests {
         let payload = events[0].payload().unwrap();
         assert_eq!(payload["period"], serde_json::json!({ "from": "2026-01-01", "to": "2026-03-31" }));
         assert_eq!(payload["format"], "pdf");
-        assert_eq!(ReportEvent::decode("ReportRequested", 1, payload).unwrap(), events[0]);
+        assert_eq!(ReportEvent::decode("ReportRequested", 1, &payload).unwrap(), events[0]);
     }
 }

@@ -59,7 +59,7 @@ impl NotifyWorker {
         let mut decided = Vec::new();
         match event.stream_category() {
             MovementId::STREAM_CATEGORY => {
-                let movement = MovementEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
+                let movement = MovementEvent::decode(&event.event_type, event.schema_version, &event.payload)
                     .map_err(|e| permanent(&e))?;
                 let month = match movement {
                     MovementEvent::MovementRecorded {
@@ -99,7 +99,7 @@ impl NotifyWorker {
             }
             BudgetId::STREAM_CATEGORY => {
                 let BudgetEvent::BudgetSet { period, .. } =
-                    BudgetEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
+                    BudgetEvent::decode(&event.event_type, event.schema_version, &event.payload)
                         .map_err(|e| permanent(&e))?;
                 let month = match period {
                     BudgetPeriod::Month(month) => month,
@@ -111,7 +111,7 @@ impl NotifyWorker {
             }
             InvoiceId::STREAM_CATEGORY => {
                 // Decoded only to refuse a broken payload; the read model says how it settled.
-                InvoiceEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
+                InvoiceEvent::decode(&event.event_type, event.schema_version, &event.payload)
                     .map_err(|e| permanent(&e))?;
                 if let Some(standing) =
                     self.lookups.invoice(owner, InvoiceId::from_uuid(aggregate)).await.map_err(port)?
@@ -120,7 +120,7 @@ impl NotifyWorker {
                 }
             }
             ReportId::STREAM_CATEGORY => {
-                ReportEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
+                ReportEvent::decode(&event.event_type, event.schema_version, &event.payload)
                     .map_err(|e| permanent(&e))?;
                 let report = self.reports.report(owner, ReportId::from_uuid(aggregate)).await?;
                 decided.extend(decide::report_settled(owner, aggregate, &report));

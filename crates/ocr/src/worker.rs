@@ -37,7 +37,7 @@ struct Job {
 }
 
 fn job(event: &RecordedEvent) -> Result<Job, WorkError> {
-    match InvoiceEvent::decode(&event.event_type, event.schema_version, event.payload.clone()) {
+    match InvoiceEvent::decode(&event.event_type, event.schema_version, &event.payload) {
         Ok(InvoiceEvent::InvoiceUploaded { invoice_id, owner, blob_key, content_kind, .. }) => {
             Ok(Job { owner, invoice_id, blob_key, kind: content_kind })
         }

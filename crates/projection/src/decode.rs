@@ -17,7 +17,7 @@ pub fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<Option<E>, Projec
         tracing::debug!(event_type = %event.event_type, "event type unknown to this projection; skipped");
         return Ok(None);
     }
-    E::decode(&event.event_type, event.schema_version, event.payload.clone())
+    E::decode(&event.event_type, event.schema_version, &event.payload)
         .map(Some)
         .map_err(|error| decode_error(event, error.to_string()))
 }

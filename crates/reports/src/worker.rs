@@ -77,7 +77,7 @@ impl Worker for ReportWorker {
 
     #[tracing::instrument(name = "reports.render", skip_all, fields(stream_id = %event.stream_id), err(level = "info"))]
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkError> {
-        let decoded = ReportEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
+        let decoded = ReportEvent::decode(&event.event_type, event.schema_version, &event.payload)
             .map_err(|error| WorkError::Permanent(error.to_string()))?;
         let ReportEvent::ReportRequested { report_id, owner, .. } = decoded else { return Ok(()) };
         let report = self.commands.report(owner, report_id).await?;
@@ -118,7 +118,7 @@ impl Worker for ReportWorker {
     }
 
     async fn give_up(&self, event: &RecordedEvent, reason: &str) -> Result<(), WorkError> {
-        let decoded = ReportEvent::decode(&event.event_type, event.schema_version, event.payload.clone())
+        let decoded = ReportEvent::decode(&event.event_type, event.schema_version, &event.payload)
             .map_err(|error| WorkError::Permanent(error.to_string()))?;
         let ReportEvent::ReportRequested { report_id, format, .. } = decoded else { return Ok(()) };
         tracing::warn!(%report_id, reason, "giving up on a report");

@@ -143,7 +143,7 @@ async fn statuses(db: &TestDb, world: &World, owner: UserId, id: cashflow_domain
         let decoded = <cashflow_domain::invoice::InvoiceEvent as cashflow_domain::DomainEvent>::decode(
             &event.event_type,
             event.schema_version,
-            event.payload.clone(),
+            &event.payload,
         )
         .unwrap();
         cashflow_domain::Aggregate::apply(&mut state, &decoded);

@@ -78,7 +78,7 @@ impl NotificationCommands {
         let position = ran.outcome().position;
         let recorded = self.commands.store().read_stream(&notifier_stream(ctx.owner)).await?;
         let first = recorded.iter().filter(|e| e.command_id == ctx.command_id.as_uuid()).find_map(|e| {
-            match NotifierEvent::decode(&e.event_type, e.schema_version, e.payload.clone()) {
+            match NotifierEvent::decode(&e.event_type, e.schema_version, &e.payload) {
                 Ok(NotifierEvent::ChannelAdded { channel_id, signing_secret, .. }) => {
                     Some((channel_id, signing_secret))
                 }

@@ -75,7 +75,7 @@ impl RuleRunner {
                 events
                     .into_iter()
                     .find(|e| e.position == outcome.position && e.command_id == ctx.command_id.as_uuid())
-                    .and_then(|e| CategoryEvent::decode(&e.event_type, e.schema_version, e.payload).ok())
+                    .and_then(|e| CategoryEvent::decode(&e.event_type, e.schema_version, &e.payload).ok())
                     .and_then(|event| match event {
                         CategoryEvent::CategorizationRuleAdded(rule) => Some(rule.rule_id),
                         _ => None,

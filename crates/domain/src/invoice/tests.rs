@@ -313,7 +313,7 @@ fn events_round_trip_through_their_stored_form() {
         InvoiceEvent::InvoiceLinked { movement_id: MovementId::new() },
         InvoiceEvent::InvoiceLeftForReview { reason: ReviewReason::NotSureEnough },
     ] {
-        let decoded = InvoiceEvent::decode(event.event_type(), 1, event.payload().unwrap()).unwrap();
+        let decoded = InvoiceEvent::decode(event.event_type(), 1, &event.payload().unwrap()).unwrap();
         assert_eq!(decoded, event);
     }
 }

@@ -228,14 +228,15 @@ fn every_event_round_trips_through_its_stored_form() {
     events.push(MovementEvent::MovementVoided { reason: Reason::parse("reason", "typo").unwrap() });
     for event in events {
         let decoded =
-            MovementEvent::decode(event.event_type(), MovementEvent::SCHEMA_VERSION, event.payload().unwrap()).unwrap();
+            MovementEvent::decode(event.event_type(), MovementEvent::SCHEMA_VERSION, &event.payload().unwrap())
+                .unwrap();
         assert_eq!(decoded, event);
     }
 }
 
 #[test]
 fn an_unknown_schema_version_is_reported_not_guessed() {
-    let result = MovementEvent::decode("MovementVoided", 99, serde_json::json!({ "reason": "x" }));
+    let result = MovementEvent::decode("MovementVoided", 99, &serde_json::json!({ "reason": "x" }));
     assert!(matches!(result, Err(crate::EventDecodeError::Unknown { schema_version: 99, .. })));
 }
 

@@ -286,8 +286,7 @@ impl World {
         let id = self.record(owner, account, direction, "1", on);
         let amount = Amount::parse("amount", amount).unwrap();
         let stored = self.events.last_mut().unwrap();
-        let mut event =
-            MovementEvent::decode(&stored.event_type, stored.schema_version, stored.payload.clone()).unwrap();
+        let mut event = MovementEvent::decode(&stored.event_type, stored.schema_version, &stored.payload).unwrap();
         let MovementEvent::MovementRecorded { amount: recorded, .. } = &mut event else { unreachable!() };
         *recorded = amount;
         stored.payload = event.payload().unwrap();
@@ -328,7 +327,7 @@ impl World {
             self.events
                 .iter()
                 .filter(|e| e.stream_id == stream_id)
-                .map(|e| budget::BudgetEvent::decode(&e.event_type, e.schema_version, e.payload.clone()).unwrap())
+                .map(|e| budget::BudgetEvent::decode(&e.event_type, e.schema_version, &e.payload).unwrap())
                 .collect::<Vec<_>>()
                 .iter(),
         );
