@@ -427,6 +427,64 @@ async fn a_sigkill_mid_delivery_repeats_only_the_unrecorded_delivery_with_the_sa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notifications_role_prunes_settled_deliveries_past_their_retention() {
+    let hook = scripted_receiver(&[], StatusCode::OK).await;
+    let namespace = Namespace::new();
+    let mut env = delivering_to("smtp://127.0.0.1:9");
+    env.push(("CASHFLOW_DELIVERY_RETENTION_DAYS", "2".to_owned()));
+    let server = start(&namespace, "api,relay,projectors,notifications", &env);
+    let user = Uuid::now_v7();
+    let mut ledger = server.ledger(user).await;
+    let mut notifications = server.notifications(user).await;
+    let account = open_account(&mut ledger, "Main").await.account_id;
+    let webhook = add_channel(&mut notifications, ChannelKind::Webhook, &hook.url("/hook"), &[]).await;
+    notifications
+        .set_preferences(SetPreferencesRequest {
+            command_id: command_id(),
+            large_expense_threshold: Some("10".into()),
+            monthly_report: None,
+        })
+        .await
+        .expect("preferences");
+    expense(&mut ledger, &account, None, "10").await;
+    expense(&mut ledger, &account, None, "11").await;
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while channel(&mut notifications, &webhook.channel_id).await.delivered < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the deliveries were not recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // One of the two was queued three days ago: a dispatcher starting now deletes it, not the other.
+    let pool = namespace.pool().await;
+    let aged = sqlx::query(
+        "UPDATE notification_deliveries SET created_at = now() - interval '3 days'
+         WHERE notification_id = (SELECT notification_id FROM notification_deliveries ORDER BY created_at LIMIT 1)",
+    )
+    .execute(&pool)
+    .await
+    .expect("age a delivery");
+    assert_eq!(aged.rows_affected(), 1);
+    let mut env = env.clone();
+    env.push(("CASHFLOW_METRICS_ADDR", "127.0.0.1:0".to_owned()));
+    let worker = start(&namespace, "notifications", &env);
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    let listed = loop {
+        let listed = channel(&mut notifications, &webhook.channel_id).await;
+        if listed.delivered < 2 {
+            break listed;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the aged delivery was not pruned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((listed.delivered, listed.pending, listed.failed), (1, 0, 0));
+    let metrics = scrape(worker.metrics_addr.as_deref().expect("the metrics port")).await;
+    assert!(metrics.contains("cashflow_notification_deliveries_pruned_total 1"), "{metrics}");
+    assert_eq!(list(&mut notifications, None).await.len(), 2, "the inbox keeps both");
+    assert_eq!(hook.received().len(), 2, "nothing delivered again");
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_invoice_whose_processing_settles_notifies() {
     let namespace = Namespace::new();
     let server = start(&namespace, "api,relay,projectors,ocr,notifications", &delivering_to("smtp://127.0.0.1:9"));

@@ -66,6 +66,9 @@ pub struct Config {
     /// after a crash mid-attempt, another dispatcher takes it over once the lease ends. Longer
     /// than an attempt can take (10 s).
     pub delivery_lease: Duration,
+    /// `CASHFLOW_DELIVERY_RETENTION_DAYS` (90; 0 keeps them for good; at least 2 otherwise): how
+    /// long settled deliveries stay in the log, and in the channels' delivery counts (ADR 0036).
+    pub delivery_retention: Option<Duration>,
     /// `CASHFLOW_MONTHLY_REPORT_EVERY_SECS` (600) and `CASHFLOW_MONTHLY_REPORT_WINDOW_DAYS` (7, 31
     /// at most): how often the `reports` role looks for monthly reports to request, and in which
     /// first days of a month last month's are requested.
@@ -159,6 +162,7 @@ impl std::fmt::Debug for Config {
             .field("audit_key", &self.audit_key)
             .field("delivery", &self.delivery)
             .field("delivery_lease", &self.delivery_lease)
+            .field("delivery_retention", &self.delivery_retention)
             .field("monthly_reports", &self.monthly_reports)
             .finish()
     }
@@ -347,6 +351,23 @@ impl Config {
             reason,
         })?;
         let delivery_lease = Duration::from_secs(number("CASHFLOW_DELIVERY_LEASE_SECS", 60)?.max(1));
+        let retention_days = lookup("CASHFLOW_DELIVERY_RETENTION_DAYS").filter(|v| !v.is_empty());
+        let delivery_retention = match retention_days.as_deref().map(|v| v.trim().parse::<u64>()) {
+            None => Some(Duration::from_secs(90 * 24 * 3600)),
+            Some(Ok(0)) => None,
+            Some(Ok(days))
+                if Duration::from_secs(days.saturating_mul(24 * 3600)) >= cashflow_notify::dispatch::MIN_RETENTION =>
+            {
+                Some(Duration::from_secs(days.saturating_mul(24 * 3600)))
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "CASHFLOW_DELIVERY_RETENTION_DAYS",
+                    value: retention_days.unwrap_or_default(),
+                    reason: "must be 0 (keep for good) or at least 2 days, past the 24-hour delivery window".into(),
+                });
+            }
+        };
         let monthly_reports = cashflow_reports::ScheduleConfig {
             every: Duration::from_secs(number("CASHFLOW_MONTHLY_REPORT_EVERY_SECS", 600)?.max(1)),
             window_days: u32::try_from(number("CASHFLOW_MONTHLY_REPORT_WINDOW_DAYS", 7)?.clamp(1, 31)).unwrap_or(7),
@@ -392,6 +413,7 @@ impl Config {
         Ok(Self {
             delivery,
             delivery_lease,
+            delivery_retention,
             monthly_reports,
             trusted_proxies,
             password_hash_concurrency,
@@ -491,6 +513,22 @@ mod tests {
         .uploads;
         assert_eq!((set.buffer_bytes, set.per_user), (1024 * 1024, 2));
         assert!(config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_UPLOADS_PER_USER", "0")]).is_err());
+    }
+
+    #[test]
+    fn the_delivery_log_is_kept_90_days_for_good_with_0_and_never_under_2() {
+        let secret = "s".repeat(32);
+        let days = |value: &str| {
+            config(&[("CASHFLOW_JWT_SECRET", &secret), ("CASHFLOW_DELIVERY_RETENTION_DAYS", value)])
+                .map(|config| config.delivery_retention)
+        };
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(config(&[("CASHFLOW_JWT_SECRET", &secret)]).unwrap().delivery_retention, Some(90 * day));
+        assert_eq!(days("0").unwrap(), None);
+        assert_eq!(days("2").unwrap(), Some(2 * day));
+        let message = days("1").unwrap_err().to_string();
+        assert!(message.contains("CASHFLOW_DELIVERY_RETENTION_DAYS"), "{message}");
+        assert!(days("-1").is_err() && days("ninety").is_err());
     }
 
     #[test]

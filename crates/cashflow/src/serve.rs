@@ -186,7 +186,11 @@ pub async fn serve(
                 cashflow_projection_notifications::Deliveries::new(pool.clone()),
                 deliverer,
                 dispatch_watch,
-                cashflow_notify::DispatchConfig { lease: config.delivery_lease, ..Default::default() },
+                cashflow_notify::DispatchConfig {
+                    lease: config.delivery_lease,
+                    retention: config.delivery_retention,
+                    ..Default::default()
+                },
             );
             let until = stop_requested();
             tasks.spawn(async move { ("notification dispatcher", dispatcher.run(until).await.map_err(Into::into)) });

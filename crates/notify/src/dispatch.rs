@@ -24,9 +24,20 @@ pub const DELIVERIES: &str = "cashflow_notification_deliveries_total";
 pub const DELIVERY_LATENCY: &str = "cashflow_notification_delivery_latency_seconds";
 /// Seconds the oldest due delivery has waited.
 pub const QUEUE_AGE: &str = "cashflow_notification_delivery_queue_age_seconds";
+/// Settled deliveries deleted from the log past their retention.
+pub const PRUNED: &str = "cashflow_notification_deliveries_pruned_total";
 
 /// How long a delivery is retried, from the notification's raising.
 pub const RETRY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// The shortest retention of settled deliveries: past the projection's delivery window (24 h),
+/// so a rebuild never queues a deleted delivery again (ADR 0036).
+pub const MIN_RETENTION: Duration = Duration::from_secs(2 * 24 * 3600);
+/// How often the log is pruned, and how much at most in one round (a round that finds more
+/// comes back a second later rather than hold the dispatcher up).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_BATCH: u32 = 1000;
+const PRUNE_BATCHES_PER_ROUND: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
@@ -37,6 +48,9 @@ pub struct DispatchConfig {
     /// The first retry's delay; each next one doubles, up to `max_backoff`.
     pub first_backoff: Duration,
     pub max_backoff: Duration,
+    /// How long settled deliveries (delivered or failed) stay in the log, counted from when they
+    /// were queued; at least [`MIN_RETENTION`]. `None` keeps them for good.
+    pub retention: Option<Duration>,
 }
 
 impl Default for DispatchConfig {
@@ -46,6 +60,7 @@ impl Default for DispatchConfig {
             lease: Duration::from_secs(60),
             first_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(3600),
+            retention: Some(Duration::from_secs(90 * 24 * 3600)),
         }
     }
 }
@@ -77,7 +92,14 @@ impl Dispatcher {
         tokio::pin!(until);
         let mut in_flight = JoinSet::new();
         let mut seen = self.watch.current();
+        let mut next_prune = tokio::time::Instant::now();
         loop {
+            if let Some(retention) = self.config.retention
+                && tokio::time::Instant::now() >= next_prune
+            {
+                let done = self.prune(retention).await;
+                next_prune = tokio::time::Instant::now() + if done { PRUNE_EVERY } else { Duration::from_secs(1) };
+            }
             let free = self.config.concurrency.saturating_sub(in_flight.len());
             let claimed = if free > 0 {
                 match self.deliveries.claim(free as u32, self.config.lease).await {
@@ -117,6 +139,28 @@ impl Dispatcher {
         }
         while in_flight.join_next().await.is_some() {}
         Ok(())
+    }
+
+    /// One round of deleting settled deliveries older than `retention`; true when none of that
+    /// age is left (or the database refused, which the next round tries again).
+    async fn prune(&self, retention: Duration) -> bool {
+        let age = chrono::TimeDelta::from_std(retention.max(MIN_RETENTION)).unwrap_or(chrono::TimeDelta::MAX);
+        let before = Utc::now().checked_sub_signed(age).unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        for _ in 0..PRUNE_BATCHES_PER_ROUND {
+            match self.deliveries.prune(before, PRUNE_BATCH).await {
+                Ok(deleted) => {
+                    metrics::counter!(PRUNED).increment(deleted);
+                    if deleted < u64::from(PRUNE_BATCH) {
+                        return true;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot prune the delivery log; trying again later");
+                    return true;
+                }
+            }
+        }
+        false
     }
 }
 

@@ -131,6 +131,28 @@ impl Deliveries {
         Ok(updated == 1)
     }
 
+    /// Deletes up to `limit` settled deliveries (delivered or failed) queued before `before`,
+    /// oldest first; answers how many. Pending ones are never deleted. Safe for any `before` older
+    /// than the projection's delivery window: a rebuild queues no notification raised before it,
+    /// so a deleted row is never queued, and delivered, again (ADR 0036).
+    #[tracing::instrument(name = "deliveries.prune", skip(self), err)]
+    pub async fn prune(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, QueryError> {
+        let deleted = sqlx::query(
+            "DELETE FROM notification_deliveries d
+             USING (SELECT notification_id, channel_id FROM notification_deliveries
+                    WHERE status <> 'pending' AND created_at < $1
+                    ORDER BY created_at LIMIT $2
+                    FOR UPDATE SKIP LOCKED) old
+             WHERE d.notification_id = old.notification_id AND d.channel_id = old.channel_id",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(deleted)
+    }
+
     /// When the next pending delivery comes due, if any is pending.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, QueryError> {
         let row =

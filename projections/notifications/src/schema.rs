@@ -11,7 +11,10 @@ fn migrator() -> Migrator {
     let simple = |version, description: &'static str, sql: &'static str| {
         Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
     };
-    let migrations = vec![simple(1, "notifications read model", include_str!("../migrations/0001_notifications.sql"))];
+    let migrations = vec![
+        simple(1, "notifications read model", include_str!("../migrations/0001_notifications.sql")),
+        simple(2, "settled deliveries by age", include_str!("../migrations/0002_settled_deliveries.sql")),
+    ];
     let mut migrator = Migrator::with_migrations(migrations);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     migrator

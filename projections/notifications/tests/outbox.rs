@@ -231,3 +231,65 @@ async fn a_rebuild_rewrites_the_inbox_and_queues_nothing_again() {
     assert!(pending(&db.pool).await.is_empty());
     db.drop().await;
 }
+
+#[tokio::test]
+async fn settled_deliveries_past_retention_are_pruned_oldest_first_and_never_queued_again() {
+    let db = ProjectionDb::<Notifications>::new().await;
+    let mut history = History::new();
+    history.channel(ChannelKind::Webhook, "https://example.com/hook", &[]);
+    let delivered_long_ago = history.raise(Topic::LargeExpense, "Delivered long ago");
+    let failed_long_ago = history.raise(Topic::LargeExpense, "Failed long ago");
+    let pending_long_ago = history.raise(Topic::LargeExpense, "Still pending");
+    let delivered_today = history.raise(Topic::LargeExpense, "Delivered today");
+    db.apply(&history.events).await;
+    let deliveries = Deliveries::new(db.pool.clone());
+    for claimed in deliveries.claim(10, Duration::from_secs(60)).await.unwrap() {
+        let id = NotificationId::from_uuid(claimed.notification.notification_id);
+        let outcome = if id == failed_long_ago {
+            Settle::Failed { error: "410 Gone".into() }
+        } else if id == pending_long_ago {
+            continue;
+        } else {
+            Settle::Delivered
+        };
+        assert!(deliveries.settle(&claimed, outcome).await.unwrap());
+    }
+    // The three "long ago" ones were queued 100 and 99 days ago, as their events were recorded.
+    let long_ago = [(delivered_long_ago, 100), (failed_long_ago, 99), (pending_long_ago, 100)];
+    for (id, days) in long_ago {
+        sqlx::query("UPDATE notification_deliveries SET created_at = now() - make_interval(days => $2) WHERE notification_id = $1")
+            .bind(id.as_uuid())
+            .bind(days)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let event = history.events.iter_mut().find(|e| e.stream_id == id.stream_id()).unwrap();
+        event.recorded_at = Utc::now() - chrono::TimeDelta::days(days.into());
+    }
+    let remaining = || async {
+        let rows: Vec<(uuid::Uuid,)> =
+            sqlx::query_as("SELECT notification_id FROM notification_deliveries ORDER BY created_at")
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+        rows.into_iter().map(|(id,)| NotificationId::from_uuid(id)).collect::<Vec<_>>()
+    };
+
+    let ninety_days_ago = Utc::now() - chrono::TimeDelta::days(90);
+    assert_eq!(deliveries.prune(ninety_days_ago, 1).await.unwrap(), 1, "one at most");
+    assert_eq!(remaining().await, [pending_long_ago, failed_long_ago, delivered_today], "the oldest went first");
+    assert_eq!(deliveries.prune(ninety_days_ago, 10).await.unwrap(), 1);
+    assert_eq!(deliveries.prune(ninety_days_ago, 10).await.unwrap(), 0);
+    assert_eq!(remaining().await, [pending_long_ago, delivered_today], "pending and young ones stay");
+    let channels = NotificationQueries::new(db.pool.clone()).channels(history.owner.as_uuid()).await.unwrap();
+    assert_eq!((channels[0].delivered, channels[0].pending, channels[0].failed), (1, 1, 0));
+
+    // A rebuild replays the pruned notifications, which are past the delivery window: nothing is
+    // queued again, and the inbox still lists all four.
+    db.reset().await;
+    db.apply(&history.events).await;
+    assert_eq!(remaining().await, [pending_long_ago, delivered_today]);
+    let inbox = NotificationQueries::new(db.pool.clone()).list(history.owner.as_uuid(), false, 10, None).await.unwrap();
+    assert_eq!(inbox.notifications.len(), 4);
+    db.drop().await;
+}
