@@ -477,8 +477,16 @@ async fn a_notifications_role_prunes_settled_deliveries_past_their_retention() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!((listed.delivered, listed.pending, listed.failed), (1, 0, 0));
-    let metrics = scrape(worker.metrics_addr.as_deref().expect("the metrics port")).await;
-    assert!(metrics.contains("cashflow_notification_deliveries_pruned_total 1"), "{metrics}");
+    // The counter moves just after the delete commits.
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let metrics = scrape(worker.metrics_addr.as_deref().expect("the metrics port")).await;
+        if metrics.contains("cashflow_notification_deliveries_pruned_total 1") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the pruned delivery was not counted: {metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(list(&mut notifications, None).await.len(), 2, "the inbox keeps both");
     assert_eq!(hook.received().len(), 2, "nothing delivered again");
     pool.close().await;

@@ -175,6 +175,8 @@ pub const DEFAULT_GRPC_ADDR: &str = "0.0.0.0:50051";
 /// The browser app's built assets, relative to the working directory (`npm run build` in `web/`).
 pub const DEFAULT_WEB_DIR: &str = "web/dist";
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// The longest delivery log retention that can be set: a hundred years.
+const MAX_DELIVERY_RETENTION_DAYS: u64 = 36_500;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -356,15 +358,17 @@ impl Config {
             None => Some(Duration::from_secs(90 * 24 * 3600)),
             Some(Ok(0)) => None,
             Some(Ok(days))
-                if Duration::from_secs(days.saturating_mul(24 * 3600)) >= cashflow_notify::dispatch::MIN_RETENTION =>
+                if (2..=MAX_DELIVERY_RETENTION_DAYS).contains(&days)
+                    && Duration::from_secs(days * 24 * 3600) >= cashflow_notify::dispatch::MIN_RETENTION =>
             {
-                Some(Duration::from_secs(days.saturating_mul(24 * 3600)))
+                Some(Duration::from_secs(days * 24 * 3600))
             }
             Some(_) => {
                 return Err(ConfigError::Invalid {
                     name: "CASHFLOW_DELIVERY_RETENTION_DAYS",
                     value: retention_days.unwrap_or_default(),
-                    reason: "must be 0 (keep for good) or at least 2 days, past the 24-hour delivery window".into(),
+                    reason: "must be 0 (keep for good), or from 2 days (past the 24-hour delivery window) to 36500"
+                        .into(),
                 });
             }
         };
@@ -528,7 +532,8 @@ mod tests {
         assert_eq!(days("2").unwrap(), Some(2 * day));
         let message = days("1").unwrap_err().to_string();
         assert!(message.contains("CASHFLOW_DELIVERY_RETENTION_DAYS"), "{message}");
-        assert!(days("-1").is_err() && days("ninety").is_err());
+        assert_eq!(days("36500").unwrap(), Some(36_500 * day));
+        assert!(days("36501").is_err() && days("-1").is_err() && days("ninety").is_err());
     }
 
     #[test]

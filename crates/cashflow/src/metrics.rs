@@ -104,6 +104,10 @@ fn describe() {
         metrics::Unit::Seconds,
         "Age of the oldest delivery still due (0 when none is)"
     );
+    metrics::describe_counter!(
+        cashflow_notify::dispatch::PRUNED,
+        "Delivered and failed deliveries deleted from the log past CASHFLOW_DELIVERY_RETENTION_DAYS"
+    );
     metrics::describe_counter!(cashflow_reports::worker::REPORTS, "Reports settled, by format and outcome");
     metrics::describe_histogram!(
         cashflow_reports::worker::RENDER_DURATION,

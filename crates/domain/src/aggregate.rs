@@ -55,7 +55,8 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + std::fmt::Debug {
     fn event_type(&self) -> &'static str;
 
     /// Rewrites an older payload into today's shape. Stored history is never rewritten;
-    /// old versions are upcast each time they are read.
+    /// old versions are upcast each time they are read. [`decode`](Self::decode) calls it only
+    /// for a version other than [`SCHEMA_VERSION`](Self::SCHEMA_VERSION).
     fn upcast(event_type: &str, schema_version: u32, payload: Value) -> Result<Value, EventDecodeError> {
         if schema_version == Self::SCHEMA_VERSION {
             Ok(payload)

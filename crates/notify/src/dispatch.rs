@@ -33,11 +33,9 @@ pub const RETRY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// The shortest retention of settled deliveries: past the projection's delivery window (24 h),
 /// so a rebuild never queues a deleted delivery again (ADR 0036).
 pub const MIN_RETENTION: Duration = Duration::from_secs(2 * 24 * 3600);
-/// How often the log is pruned, and how much at most in one round (a round that finds more
-/// comes back a second later rather than hold the dispatcher up).
+/// How often the log is pruned, and how many rows one statement deletes at most.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PRUNE_BATCH: u32 = 1000;
-const PRUNE_BATCHES_PER_ROUND: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
@@ -92,14 +90,9 @@ impl Dispatcher {
         tokio::pin!(until);
         let mut in_flight = JoinSet::new();
         let mut seen = self.watch.current();
-        let mut next_prune = tokio::time::Instant::now();
+        // Pruning runs beside the deliveries, so a backlog of old rows never delays one.
+        let pruning = self.config.retention.map(|retention| tokio::spawn(prune(self.deliveries.clone(), retention)));
         loop {
-            if let Some(retention) = self.config.retention
-                && tokio::time::Instant::now() >= next_prune
-            {
-                let done = self.prune(retention).await;
-                next_prune = tokio::time::Instant::now() + if done { PRUNE_EVERY } else { Duration::from_secs(1) };
-            }
             let free = self.config.concurrency.saturating_sub(in_flight.len());
             let claimed = if free > 0 {
                 match self.deliveries.claim(free as u32, self.config.lease).await {
@@ -137,30 +130,34 @@ impl Dispatcher {
             }
             seen = self.watch.current();
         }
+        if let Some(pruning) = pruning {
+            pruning.abort();
+        }
         while in_flight.join_next().await.is_some() {}
         Ok(())
     }
+}
 
-    /// One round of deleting settled deliveries older than `retention`; true when none of that
-    /// age is left (or the database refused, which the next round tries again).
-    async fn prune(&self, retention: Duration) -> bool {
-        let age = chrono::TimeDelta::from_std(retention.max(MIN_RETENTION)).unwrap_or(chrono::TimeDelta::MAX);
-        let before = Utc::now().checked_sub_signed(age).unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
-        for _ in 0..PRUNE_BATCHES_PER_ROUND {
-            match self.deliveries.prune(before, PRUNE_BATCH).await {
+/// Deletes settled deliveries older than `retention` (at least [`MIN_RETENTION`]) now and every
+/// [`PRUNE_EVERY`], a batch at a time until none of that age is left; until aborted.
+async fn prune(deliveries: Deliveries, retention: Duration) {
+    let older_than = retention.max(MIN_RETENTION);
+    loop {
+        loop {
+            match deliveries.prune(older_than, PRUNE_BATCH).await {
                 Ok(deleted) => {
                     metrics::counter!(PRUNED).increment(deleted);
                     if deleted < u64::from(PRUNE_BATCH) {
-                        return true;
+                        break;
                     }
                 }
                 Err(error) => {
                     tracing::warn!(%error, "cannot prune the delivery log; trying again later");
-                    return true;
+                    break;
                 }
             }
         }
-        false
+        tokio::time::sleep(PRUNE_EVERY).await;
     }
 }
 

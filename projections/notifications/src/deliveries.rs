@@ -131,21 +131,22 @@ impl Deliveries {
         Ok(updated == 1)
     }
 
-    /// Deletes up to `limit` settled deliveries (delivered or failed) queued before `before`,
-    /// oldest first; answers how many. Pending ones are never deleted. Safe for any `before` older
-    /// than the projection's delivery window: a rebuild queues no notification raised before it,
-    /// so a deleted row is never queued, and delivered, again (ADR 0036).
+    /// Deletes up to `limit` settled deliveries (delivered or failed) queued longer than
+    /// `older_than` ago by the database's clock, oldest first; answers how many. Pending ones are
+    /// never deleted. Safe for any age past the projection's delivery window, which the same clock
+    /// judges: a rebuild queues no notification that old, so a deleted row is never queued, and
+    /// delivered, again (ADR 0036).
     #[tracing::instrument(name = "deliveries.prune", skip(self), err)]
-    pub async fn prune(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, QueryError> {
+    pub async fn prune(&self, older_than: Duration, limit: u32) -> Result<u64, QueryError> {
         let deleted = sqlx::query(
             "DELETE FROM notification_deliveries d
              USING (SELECT notification_id, channel_id FROM notification_deliveries
-                    WHERE status <> 'pending' AND created_at < $1
+                    WHERE status <> 'pending' AND created_at < now() - make_interval(secs => $1)
                     ORDER BY created_at LIMIT $2
                     FOR UPDATE SKIP LOCKED) old
              WHERE d.notification_id = old.notification_id AND d.channel_id = old.channel_id",
         )
-        .bind(before)
+        .bind(older_than.as_secs_f64())
         .bind(i64::from(limit))
         .execute(&self.pool)
         .await?

@@ -13,7 +13,14 @@ fn migrator() -> Migrator {
     };
     let migrations = vec![
         simple(1, "notifications read model", include_str!("../migrations/0001_notifications.sql")),
-        simple(2, "settled deliveries by age", include_str!("../migrations/0002_settled_deliveries.sql")),
+        // CREATE INDEX CONCURRENTLY cannot run in a transaction.
+        Migration::new(
+            2,
+            "settled deliveries by age".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0002_settled_deliveries.sql").into_sql_str(),
+            true,
+        ),
     ];
     let mut migrator = Migrator::with_migrations(migrations);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
