@@ -136,6 +136,37 @@ async fn channel(notifications: &mut Notifications, channel_id: &str) -> Channel
     channels.channels.into_iter().find(|c| c.channel_id == channel_id).expect("the channel is listed")
 }
 
+/// The channel as `ListChannels` shows it once `done` holds of it; `what` says what did not
+/// happen within [`WITHIN`].
+async fn channel_once(
+    notifications: &mut Notifications,
+    channel_id: &str,
+    what: &str,
+    done: impl Fn(&Channel) -> bool,
+) -> Channel {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let listed = channel(notifications, channel_id).await;
+        if done(&listed) {
+            return listed;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {listed:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The person is notified of every expense of `threshold` or more.
+async fn notify_expenses_from(notifications: &mut Notifications, threshold: &str) {
+    notifications
+        .set_preferences(SetPreferencesRequest {
+            command_id: command_id(),
+            large_expense_threshold: Some(threshold.into()),
+            monthly_report: None,
+        })
+        .await
+        .expect("preferences");
+}
+
 /// Waits until `receiver` has had `count` requests.
 async fn received(receiver: &Receiver, count: usize) -> Vec<Captured> {
     let deadline = tokio::time::Instant::now() + WITHIN;
@@ -199,14 +230,7 @@ async fn thresholds_and_large_expenses_notify_once_on_the_channels_that_asked() 
     let webhook = add_channel(&mut notifications, ChannelKind::Webhook, &hook.url("/cashflow"), &[]).await;
     assert!(webhook.signing_secret.len() >= 32, "a webhook gets a signing secret");
     add_channel(&mut notifications, ChannelKind::Push, &push.url("/ana"), &[NotificationTopic::LargeExpense]).await;
-    notifications
-        .set_preferences(SetPreferencesRequest {
-            command_id: command_id(),
-            large_expense_threshold: Some("250.00".into()),
-            monthly_report: None,
-        })
-        .await
-        .expect("preferences");
+    notify_expenses_from(&mut notifications, "250.00").await;
     let mut watch = notifications.watch_notifications(WatchNotificationsRequest {}).await.expect("watch").into_inner();
 
     // 79.99 of 100: under 80%, nothing. One cent more: exactly 80%.
@@ -315,14 +339,7 @@ async fn a_receiver_that_fails_twice_gets_the_same_delivery_three_times_and_it_c
     let mut notifications = server.notifications(user).await;
     let account = open_account(&mut ledger, "Main").await.account_id;
     let webhook = add_channel(&mut notifications, ChannelKind::Webhook, &hook.url("/flaky"), &[]).await;
-    notifications
-        .set_preferences(SetPreferencesRequest {
-            command_id: command_id(),
-            large_expense_threshold: Some("10".into()),
-            monthly_report: None,
-        })
-        .await
-        .expect("preferences");
+    notify_expenses_from(&mut notifications, "10").await;
     expense(&mut ledger, &account, None, "10").await;
 
     let requests = received(&hook, 3).await;
@@ -331,15 +348,8 @@ async fn a_receiver_that_fails_twice_gets_the_same_delivery_three_times_and_it_c
     for request in &requests {
         assert_signed(request, &webhook.signing_secret);
     }
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    let listed = loop {
-        let listed = channel(&mut notifications, &webhook.channel_id).await;
-        if listed.pending == 0 {
-            break listed;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the delivery never settled: {listed:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let listed =
+        channel_once(&mut notifications, &webhook.channel_id, "the delivery never settled", |c| c.pending == 0).await;
     assert_eq!((listed.delivered, listed.failed), (1, 0), "{listed:?}");
     settled(&namespace, &mut notifications).await;
     assert_eq!(list(&mut notifications, None).await.len(), 1);
@@ -382,22 +392,12 @@ async fn a_sigkill_mid_delivery_repeats_only_the_unrecorded_delivery_with_the_sa
     let mut notifications = api.notifications(user).await;
     let account = open_account(&mut ledger, "Main").await.account_id;
     let webhook = add_channel(&mut notifications, ChannelKind::Webhook, &hook.url("/slow"), &[]).await;
-    notifications
-        .set_preferences(SetPreferencesRequest {
-            command_id: command_id(),
-            large_expense_threshold: Some("10".into()),
-            monthly_report: None,
-        })
-        .await
-        .expect("preferences");
+    notify_expenses_from(&mut notifications, "10").await;
 
     let worker = start(&namespace, "notifications", &env);
     expense(&mut ledger, &account, None, "11").await;
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    while channel(&mut notifications, &webhook.channel_id).await.delivered < 1 {
-        assert!(tokio::time::Instant::now() < deadline, "the first delivery was not recorded");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    channel_once(&mut notifications, &webhook.channel_id, "the first delivery was not recorded", |c| c.delivered >= 1)
+        .await;
     let first = hook.received()[0].header("cashflow-delivery").to_owned();
 
     // The second is in flight (the receiver has it, the answer is 2 s away): SIGKILL.
@@ -406,15 +406,10 @@ async fn a_sigkill_mid_delivery_repeats_only_the_unrecorded_delivery_with_the_sa
     worker.kill();
     let _worker = start(&namespace, "notifications", &env);
 
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    let listed = loop {
-        let listed = channel(&mut notifications, &webhook.channel_id).await;
-        if listed.delivered == 2 {
-            break listed;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the second delivery was not recorded: {listed:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let listed = channel_once(&mut notifications, &webhook.channel_id, "the second delivery was not recorded", |c| {
+        c.delivered == 2
+    })
+    .await;
     assert_eq!((listed.failed, listed.pending), (0, 0));
     let requests = hook.received();
     let ids: Vec<&str> = requests.iter().map(|r| r.header("cashflow-delivery")).collect();
@@ -438,21 +433,11 @@ async fn a_notifications_role_prunes_settled_deliveries_past_their_retention() {
     let mut notifications = server.notifications(user).await;
     let account = open_account(&mut ledger, "Main").await.account_id;
     let webhook = add_channel(&mut notifications, ChannelKind::Webhook, &hook.url("/hook"), &[]).await;
-    notifications
-        .set_preferences(SetPreferencesRequest {
-            command_id: command_id(),
-            large_expense_threshold: Some("10".into()),
-            monthly_report: None,
-        })
-        .await
-        .expect("preferences");
+    notify_expenses_from(&mut notifications, "10").await;
     expense(&mut ledger, &account, None, "10").await;
     expense(&mut ledger, &account, None, "11").await;
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    while channel(&mut notifications, &webhook.channel_id).await.delivered < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "the deliveries were not recorded");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    channel_once(&mut notifications, &webhook.channel_id, "the deliveries were not recorded", |c| c.delivered >= 2)
+        .await;
 
     // One of the two was queued three days ago: a dispatcher starting now deletes it, not the other.
     let pool = namespace.pool().await;
@@ -467,15 +452,9 @@ async fn a_notifications_role_prunes_settled_deliveries_past_their_retention() {
     let mut env = env.clone();
     env.push(("CASHFLOW_METRICS_ADDR", "127.0.0.1:0".to_owned()));
     let worker = start(&namespace, "notifications", &env);
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    let listed = loop {
-        let listed = channel(&mut notifications, &webhook.channel_id).await;
-        if listed.delivered < 2 {
-            break listed;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the aged delivery was not pruned");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let listed =
+        channel_once(&mut notifications, &webhook.channel_id, "the aged delivery was not pruned", |c| c.delivered < 2)
+            .await;
     assert_eq!((listed.delivered, listed.pending, listed.failed), (1, 0, 0));
     // The counter moves just after the delete commits.
     let deadline = tokio::time::Instant::now() + WITHIN;
@@ -635,14 +614,7 @@ async fn a_browser_watches_notifications_over_grpc_web() {
     let mut ledger = server.ledger(user).await;
     let mut notifications = server.notifications(user).await;
     let account = open_account(&mut ledger, "Main").await.account_id;
-    notifications
-        .set_preferences(SetPreferencesRequest {
-            command_id: command_id(),
-            large_expense_threshold: Some("10".into()),
-            monthly_report: None,
-        })
-        .await
-        .expect("preferences");
+    notify_expenses_from(&mut notifications, "10").await;
 
     let mut stream = tokio::net::TcpStream::connect(&server.addr).await.expect("connect");
     let body = support::web::frame(0, &[]);

@@ -358,7 +358,7 @@ impl Config {
             None => Some(Duration::from_secs(90 * 24 * 3600)),
             Some(Ok(0)) => None,
             Some(Ok(days))
-                if (2..=MAX_DELIVERY_RETENTION_DAYS).contains(&days)
+                if days <= MAX_DELIVERY_RETENTION_DAYS
                     && Duration::from_secs(days * 24 * 3600) >= cashflow_notify::dispatch::MIN_RETENTION =>
             {
                 Some(Duration::from_secs(days * 24 * 3600))
